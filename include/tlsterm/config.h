@@ -1,0 +1,153 @@
+// tlsterm configuration: the validated, frozen form of one TOML file.
+//
+// Invariants of a `config` returned by load_config():
+//  - every key of the file was known, of the right type and in range;
+//  - every file it names exists, is readable and parses as what it claims to
+//    be (certificate chain, private key matching it, CA bundle, CRL);
+//  - listener names and addresses are unique, every listener's upstream exists;
+//  - relative paths were resolved against the directory of the config file.
+// A config is immutable once built; share it as std::shared_ptr<const config>.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tlsterm/address.h>
+
+namespace tlsterm {
+
+// Where a value came from, for error messages long after loading (for
+// example a CRL that fails to reload): "listeners[0].tls.crl_files[1]
+// (tlsterm.toml:42:5)".
+struct config_origin {
+    std::string key_path;  // e.g. "listeners[0].tls.crl_files[1]"
+    std::string file;      // config file as given to load_config
+    uint32_t line = 0;     // 1-based; 0 when unknown
+    uint32_t column = 0;   // 1-based; 0 when unknown
+
+    std::string to_string() const;  // "key.path (file:line:column)"
+};
+
+// A file named by the config, resolved to an absolute path.
+struct file_ref {
+    std::filesystem::path path;
+    config_origin origin;
+};
+
+// One error; to_string() is the single line printed by `tlsterm --check`.
+struct config_error {
+    config_origin origin;
+    std::string message;
+
+    std::string to_string() const;  // "key.path (file:line:column): message"
+};
+
+enum class tls_version : uint8_t { tls1_2, tls1_3 };
+enum class client_auth_mode : uint8_t { none, optional, require };
+enum class log_level : uint8_t { error, warn, info, debug };
+
+// Named key-exchange groups, in the order the server prefers them.
+enum class tls_group : uint8_t { x25519, p256, p384, p521 };
+
+// TLS 1.3 SignatureScheme code points (RFC 8446 section 4.2.3).
+enum class signature_scheme : uint16_t {
+    rsa_pkcs1_sha256 = 0x0401,
+    rsa_pkcs1_sha384 = 0x0501,
+    rsa_pkcs1_sha512 = 0x0601,
+    ecdsa_secp256r1_sha256 = 0x0403,
+    ecdsa_secp384r1_sha384 = 0x0503,
+    ecdsa_secp521r1_sha512 = 0x0603,
+    rsa_pss_rsae_sha256 = 0x0804,
+    rsa_pss_rsae_sha384 = 0x0805,
+    rsa_pss_rsae_sha512 = 0x0806,
+};
+
+std::string_view to_string(tls_version);
+std::string_view to_string(client_auth_mode);
+std::string_view to_string(log_level);
+std::string_view to_string(tls_group);
+std::string_view to_string(signature_scheme);
+
+enum class key_type : uint8_t { ecdsa, rsa };
+
+// One certificate chain and its private key. Served for `names` (exact or
+// "*.suffix" wildcards); when the config gives none, the DNS names of the
+// certificate's subjectAltName are used.
+struct certificate_config {
+    file_ref cert;  // PEM chain: leaf first, then intermediates
+    file_ref key;   // PEM or DER private key matching the leaf
+    std::vector<std::string> names;
+    key_type type = key_type::ecdsa;  // read from the leaf's public key
+};
+
+struct listener_tls_config {
+    tls_version min_version = tls_version::tls1_2;
+    tls_version max_version = tls_version::tls1_3;
+    std::vector<std::string> ciphers_tls12;  // wolfSSL/OpenSSL names; empty = defaults
+    std::vector<std::string> ciphersuites_tls13;  // IANA names; empty = defaults
+    std::vector<tls_group> groups;
+    std::vector<signature_scheme> signature_algorithms;  // empty = library defaults
+    std::vector<std::string> alpn;                        // server preference order
+    std::vector<certificate_config> certificates;  // [0] of each key type = default
+
+    client_auth_mode client_auth = client_auth_mode::none;
+    std::vector<file_ref> ca_files;   // trust anchors for client certificates
+    std::vector<file_ref> crl_files;  // CRLs (PEM or DER) for those CAs
+    uint32_t verify_depth = 4;        // max intermediates between leaf and anchor
+};
+
+struct listener_config {
+    std::string name;
+    socket_address address;
+    std::string upstream;  // name of an upstreams[] entry
+    listener_tls_config tls;
+    config_origin origin;  // the [[listeners]] table
+};
+
+struct upstream_config {
+    std::string name;
+    std::vector<socket_address> addresses;  // tried round robin
+    uint32_t connect_timeout_ms = 2000;     // per attempt
+    config_origin origin;
+};
+
+struct runtime_config {
+    uint32_t shards = 0;  // 0 = one per online CPU ("auto")
+    bool pin_cpus = false;
+    uint32_t drain_timeout_ms = 30000;  // grace period after SIGTERM/SIGINT
+    log_level log = log_level::info;
+};
+
+struct limits_config {
+    uint32_t max_connections_per_shard = 16384;
+    uint32_t handshake_timeout_ms = 10000;
+    uint32_t idle_timeout_ms = 60000;
+    uint32_t max_buffered_bytes = 256 * 1024;  // per connection and direction
+};
+
+struct config {
+    std::filesystem::path source;  // the file it was loaded from, absolute
+    runtime_config runtime;
+    limits_config limits;
+    std::vector<upstream_config> upstreams;
+    std::vector<listener_config> listeners;
+
+    const upstream_config* find_upstream(std::string_view name) const;
+};
+
+// Reads, validates and freezes a config file. Never throws.
+std::expected<std::shared_ptr<const config>, config_error> load_config(
+    const std::filesystem::path& file);
+
+// Same, from TOML text; `display_name` appears in positions and relative paths
+// resolve against `base_dir`.
+std::expected<std::shared_ptr<const config>, config_error> load_config_from_string(
+    std::string_view toml, std::string display_name, const std::filesystem::path& base_dir);
+
+}  // namespace tlsterm

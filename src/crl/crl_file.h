@@ -1,0 +1,35 @@
+// Reading CRL files (RFC 5280 section 5): PEM ("X509 CRL" blocks, several
+// per file allowed) or DER (one CRL). This is the structural layer: it
+// checks the encoding and extracts what later stages index (issuer, update
+// times, revoked entries). Signatures are checked against the issuing CA by
+// the CRL set builder, which knows the CAs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <expected>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tlsterm::crl {
+
+struct crl_summary {
+    std::vector<uint8_t> issuer_der;  // the issuer Name, DER
+    std::time_t this_update = 0;
+    std::optional<std::time_t> next_update;
+    std::size_t revoked_count = 0;
+    bool is_delta = false;  // carries a deltaCRLIndicator extension
+};
+
+// Parses every CRL in `data`. Errors are phrases naming the CRL's position
+// in the file, e.g. "CRL 2: truncated revokedCertificates entry 10234".
+std::expected<std::vector<crl_summary>, std::string> inspect_crl_file(std::string_view data);
+
+// One DER-encoded CertificateList.
+std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t> der);
+
+}  // namespace tlsterm::crl

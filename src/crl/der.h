@@ -1,0 +1,50 @@
+// A minimal, bounds-checked DER reader (X.690 distinguished encoding) for the
+// structures tlsterm parses itself: CRLs. Every read checks lengths against
+// the enclosing element; nothing here allocates.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <span>
+
+namespace tlsterm::der {
+
+// Universal tags tlsterm reads.
+inline constexpr uint8_t tag_integer = 0x02;
+inline constexpr uint8_t tag_bit_string = 0x03;
+inline constexpr uint8_t tag_octet_string = 0x04;
+inline constexpr uint8_t tag_oid = 0x06;
+inline constexpr uint8_t tag_utc_time = 0x17;
+inline constexpr uint8_t tag_generalized_time = 0x18;
+inline constexpr uint8_t tag_sequence = 0x30;
+inline constexpr uint8_t tag_set = 0x31;
+inline constexpr uint8_t tag_context_0 = 0xa0;  // [0] constructed
+
+struct element {
+    uint8_t tag = 0;
+    std::span<const uint8_t> content;  // value bytes
+    std::span<const uint8_t> whole;    // tag + length + value
+};
+
+// Reads consecutive elements from a byte range.
+class reader {
+public:
+    explicit reader(std::span<const uint8_t> data) : _rest(data) {}
+
+    bool empty() const { return _rest.empty(); }
+    std::optional<uint8_t> peek_tag() const;
+    // Reads the next element; nullopt on malformed or truncated input.
+    std::optional<element> next();
+    // Reads the next element only if it has `tag`.
+    std::optional<element> next_if(uint8_t tag);
+
+private:
+    std::span<const uint8_t> _rest;
+};
+
+// UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) to seconds
+// since the epoch, UTC. Only the 'Z' forms DER allows are accepted.
+std::optional<std::time_t> parse_time(const element& e);
+
+}  // namespace tlsterm::der

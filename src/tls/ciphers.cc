@@ -1,0 +1,85 @@
+#include "tls/ciphers.h"
+
+#include <array>
+#include <utility>
+
+namespace tlsterm::tls {
+
+namespace {
+
+constexpr std::array suites = {
+    cipher_suite{"TLS_AES_128_GCM_SHA256", "TLS13-AES128-GCM-SHA256", tls_version::tls1_3},
+    cipher_suite{"TLS_AES_256_GCM_SHA384", "TLS13-AES256-GCM-SHA384", tls_version::tls1_3},
+    cipher_suite{"TLS_CHACHA20_POLY1305_SHA256", "TLS13-CHACHA20-POLY1305-SHA256",
+                 tls_version::tls1_3},
+    cipher_suite{"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256",
+                 tls_version::tls1_2},
+    cipher_suite{"ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                 tls_version::tls1_2},
+    cipher_suite{"ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305",
+                 tls_version::tls1_2},
+    cipher_suite{"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+                 tls_version::tls1_2},
+    cipher_suite{"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+                 tls_version::tls1_2},
+    cipher_suite{"ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+                 tls_version::tls1_2},
+};
+
+constexpr std::array groups = {
+    std::pair{std::string_view("X25519"), tls_group::x25519},
+    std::pair{std::string_view("P-256"), tls_group::p256},
+    std::pair{std::string_view("P-384"), tls_group::p384},
+    std::pair{std::string_view("P-521"), tls_group::p521},
+};
+
+constexpr std::array schemes = {
+    signature_scheme::ecdsa_secp256r1_sha256, signature_scheme::ecdsa_secp384r1_sha384,
+    signature_scheme::ecdsa_secp521r1_sha512, signature_scheme::rsa_pss_rsae_sha256,
+    signature_scheme::rsa_pss_rsae_sha384,    signature_scheme::rsa_pss_rsae_sha512,
+    signature_scheme::rsa_pkcs1_sha256,       signature_scheme::rsa_pkcs1_sha384,
+    signature_scheme::rsa_pkcs1_sha512,
+};
+
+}  // namespace
+
+std::span<const cipher_suite> supported_cipher_suites() { return suites; }
+
+const cipher_suite* find_cipher_suite(std::string_view name, tls_version version) {
+    for (const auto& s : suites) {
+        if (s.name == name && s.version == version) {
+            return &s;
+        }
+    }
+    return nullptr;
+}
+
+std::optional<tls_group> parse_group(std::string_view name) {
+    for (const auto& [n, g] : groups) {
+        if (n == name) {
+            return g;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<signature_scheme> parse_signature_scheme(std::string_view name) {
+    for (auto s : schemes) {
+        if (to_string(s) == name) {
+            return s;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<tls_version> parse_version(std::string_view name) {
+    if (name == "1.2") {
+        return tls_version::tls1_2;
+    }
+    if (name == "1.3") {
+        return tls_version::tls1_3;
+    }
+    return std::nullopt;
+}
+
+}  // namespace tlsterm::tls

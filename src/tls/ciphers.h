@@ -1,0 +1,27 @@
+// The TLS parameters tlsterm offers, by the names the config uses. Only
+// forward-secret AEAD suites exist here: CBC, RSA key exchange and static
+// DH are not offered at all, whatever the config says.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include <tlsterm/config.h>
+
+namespace tlsterm::tls {
+
+struct cipher_suite {
+    std::string_view name;          // name in the config (OpenSSL or IANA style)
+    std::string_view wolfssl_name;  // name wolfSSL_CTX_set_cipher_list takes
+    tls_version version;
+};
+
+std::span<const cipher_suite> supported_cipher_suites();
+const cipher_suite* find_cipher_suite(std::string_view name, tls_version version);
+
+std::optional<tls_group> parse_group(std::string_view name);
+std::optional<signature_scheme> parse_signature_scheme(std::string_view name);
+std::optional<tls_version> parse_version(std::string_view name);
+
+}  // namespace tlsterm::tls

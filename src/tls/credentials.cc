@@ -1,0 +1,183 @@
+#include "tls/credentials.h"
+
+#include <memory>
+
+#include "common/pem.h"
+#include "tls/wolfssl.h"
+
+namespace tlsterm::tls {
+
+namespace {
+
+struct x509_deleter {
+    void operator()(WOLFSSL_X509* x) const { wolfSSL_X509_free(x); }
+};
+using x509_ptr = std::unique_ptr<WOLFSSL_X509, x509_deleter>;
+
+struct ctx_deleter {
+    void operator()(WOLFSSL_CTX* c) const { wolfSSL_CTX_free(c); }
+};
+using ctx_ptr = std::unique_ptr<WOLFSSL_CTX, ctx_deleter>;
+
+bool is_key_label(std::string_view label) { return label.ends_with("PRIVATE KEY"); }
+
+std::string subject_of(WOLFSSL_X509* x) {
+    char buf[512] = {};
+    wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), buf, sizeof(buf) - 1);
+    return buf;
+}
+
+x509_ptr parse_der(const std::vector<uint8_t>& der) {
+    return x509_ptr(wolfSSL_X509_load_certificate_buffer(
+        der.data(), static_cast<int>(der.size()), WOLFSSL_FILETYPE_ASN1));
+}
+
+// Certificates of a PEM text, in order. Private-key blocks are skipped (a
+// combined cert+key file is common); any other label is an error.
+std::expected<std::vector<std::pair<x509_ptr, std::vector<uint8_t>>>, std::string>
+parse_certificates(std::string_view pem_text, std::string_view what) {
+    if (!pem::looks_like_pem(pem_text)) {
+        return std::unexpected(std::string(what) + " is not PEM (no BEGIN CERTIFICATE line)");
+    }
+    auto blocks = pem::decode_all(pem_text);
+    if (!blocks) {
+        return std::unexpected(std::string(what) + ": " + blocks.error());
+    }
+    std::vector<std::pair<x509_ptr, std::vector<uint8_t>>> out;
+    for (std::size_t i = 0; i < blocks->size(); ++i) {
+        auto& b = (*blocks)[i];
+        if (is_key_label(b.label)) {
+            continue;
+        }
+        if (b.label != "CERTIFICATE") {
+            return std::unexpected(std::string(what) + ": PEM block " + std::to_string(i + 1) +
+                                   " is \"" + b.label + "\", expected CERTIFICATE");
+        }
+        x509_ptr x = parse_der(b.der);
+        if (!x) {
+            return std::unexpected(std::string(what) + ": certificate " +
+                                   std::to_string(out.size() + 1) +
+                                   " is not a valid X.509 certificate");
+        }
+        out.emplace_back(std::move(x), std::move(b.der));
+    }
+    if (out.empty()) {
+        return std::unexpected(std::string(what) + " contains no certificate");
+    }
+    return out;
+}
+
+}  // namespace
+
+std::expected<chain_info, std::string> check_server_credentials(std::string_view chain_pem,
+                                                                std::string_view key_data) {
+    init_library();
+    auto certs = parse_certificates(chain_pem, "certificate chain");
+    if (!certs) {
+        return std::unexpected(certs.error());
+    }
+
+    chain_info info;
+    info.length = certs->size();
+    for (std::size_t i = 0; i + 1 < certs->size(); ++i) {
+        WOLFSSL_X509* child = (*certs)[i].first.get();
+        WOLFSSL_X509* parent = (*certs)[i + 1].first.get();
+        if (wolfSSL_X509_NAME_cmp(wolfSSL_X509_get_issuer_name(child),
+                                  wolfSSL_X509_get_subject_name(parent)) != 0) {
+            return std::unexpected("certificate chain out of order: certificate " +
+                                   std::to_string(i + 2) + " (" + subject_of(parent) +
+                                   ") did not issue certificate " + std::to_string(i + 1) + " (" +
+                                   subject_of(child) + ")");
+        }
+    }
+
+    WOLFSSL_X509* leaf = certs->front().first.get();
+    switch (wolfSSL_X509_get_pubkey_type(leaf)) {
+        case ECDSAk:
+            info.type = key_type::ecdsa;
+            break;
+        case RSAk:
+            info.type = key_type::rsa;
+            break;
+        default:
+            return std::unexpected("leaf certificate (" + subject_of(leaf) +
+                                   ") has an unsupported key type (ECDSA or RSA expected)");
+    }
+    while (const char* name = wolfSSL_X509_get_next_altname(leaf)) {
+        std::string_view n(name);
+        // The iterator yields DNS and IP entries alike; SNI carries host
+        // names only, so IP entries (they contain ':' or only digits and
+        // dots) are not certificate names for selection.
+        bool host_chars = n.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*") ==
+                          std::string_view::npos;
+        bool all_numeric = n.find_first_not_of("0123456789.") == std::string_view::npos;
+        if (!n.empty() && host_chars && !all_numeric) {
+            info.dns_names.emplace_back(n);
+        }
+    }
+
+    // The private key: a PEM block whose label ends in PRIVATE KEY, or DER.
+    std::vector<uint8_t> key_der;
+    if (pem::looks_like_pem(key_data)) {
+        auto blocks = pem::decode_all(key_data);
+        if (!blocks) {
+            return std::unexpected("private key: " + blocks.error());
+        }
+        for (auto& b : *blocks) {
+            if (b.label == "ENCRYPTED PRIVATE KEY") {
+                return std::unexpected(
+                    "private key is encrypted; listeners need an unencrypted key");
+            }
+            if (is_key_label(b.label)) {
+                key_der = std::move(b.der);
+                break;
+            }
+        }
+        if (key_der.empty()) {
+            return std::unexpected("no PRIVATE KEY block in the key file");
+        }
+    } else {
+        key_der.assign(key_data.begin(), key_data.end());
+    }
+
+    ctx_ptr ctx(wolfSSL_CTX_new(wolfTLS_server_method()));
+    if (!ctx) {
+        return std::unexpected("out of memory creating a TLS context");
+    }
+    const auto& leaf_der = certs->front().second;
+    if (wolfSSL_CTX_use_certificate_buffer(ctx.get(), leaf_der.data(),
+                                           static_cast<long>(leaf_der.size()),
+                                           WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
+        return std::unexpected("leaf certificate (" + subject_of(leaf) +
+                               ") was refused by the TLS library");
+    }
+    if (wolfSSL_CTX_use_PrivateKey_buffer(ctx.get(), key_der.data(),
+                                          static_cast<long>(key_der.size()),
+                                          WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
+        return std::unexpected("not a valid private key (PEM or DER; RSA, EC or PKCS#8)");
+    }
+    if (wolfSSL_CTX_check_private_key(ctx.get()) != WOLFSSL_SUCCESS) {
+        return std::unexpected("private key does not match the certificate (" +
+                               subject_of(leaf) + ")");
+    }
+    return info;
+}
+
+std::expected<std::size_t, std::string> check_ca_bundle(std::string_view bundle_pem) {
+    init_library();
+    auto certs = parse_certificates(bundle_pem, "CA bundle");
+    if (!certs) {
+        return std::unexpected(certs.error());
+    }
+    for (std::size_t i = 0; i < certs->size(); ++i) {
+        WOLFSSL_X509* x = (*certs)[i].first.get();
+        if (wolfSSL_X509_get_isCA(x) != 1) {
+            return std::unexpected("certificate " + std::to_string(i + 1) + " (" + subject_of(x) +
+                                   ") is not a CA (basicConstraints CA:TRUE missing)");
+        }
+    }
+    return certs->size();
+}
+
+}  // namespace tlsterm::tls

@@ -1,0 +1,32 @@
+// Setup-time checks of certificate material, done with the same wolfSSL
+// build that serves it, so `tlsterm --check` accepts exactly what a server
+// start would.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tlsterm/config.h>
+
+namespace tlsterm::tls {
+
+struct chain_info {
+    key_type type = key_type::ecdsa;     // the leaf's public key
+    std::vector<std::string> dns_names;  // the leaf's subjectAltName DNS entries
+    std::size_t length = 0;              // certificates in the chain
+};
+
+// `chain_pem`: leaf first, then each issuer. `key_data`: PEM or DER private
+// key. Checks every certificate parses, each is issued by the next, and the
+// key matches the leaf. Errors are phrases naming the problem, without the
+// file name (the caller has the config origin).
+std::expected<chain_info, std::string> check_server_credentials(std::string_view chain_pem,
+                                                                std::string_view key_data);
+
+// `bundle_pem`: one or more CA certificates. Returns how many.
+std::expected<std::size_t, std::string> check_ca_bundle(std::string_view bundle_pem);
+
+}  // namespace tlsterm::tls

@@ -1,0 +1,16 @@
+// The one way tlsterm includes wolfSSL: options.h (the configure-time
+// defines of the build in .deps/wolfssl) must come before any other wolfSSL
+// header, or structure layouts disagree with the library.
+#pragma once
+
+// IWYU pragma: begin_exports
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+// IWYU pragma: end_exports
+
+namespace tlsterm::tls {
+
+// Initializes wolfSSL once per process; safe to call from any thread.
+void init_library();
+
+}  // namespace tlsterm::tls
