@@ -14,7 +14,7 @@
 namespace tlsterm {
 
 class socket_address {
-public:
+  public:
     socket_address() = default;
 
     // Parses "IPv4:port" or "[IPv6]:port". The error is a phrase suitable
@@ -29,7 +29,7 @@ public:
 
     friend bool operator==(const socket_address& a, const socket_address& b);
 
-private:
+  private:
     sockaddr_storage _storage{};
     socklen_t _size = 0;
 };

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <tlsterm/address.h>
+#include <tlsterm/tls_types.h>
 
 namespace tlsterm {
 
@@ -48,33 +49,8 @@ struct config_error {
     std::string to_string() const;  // "key.path (file:line:column): message"
 };
 
-enum class tls_version : uint8_t { tls1_2, tls1_3 };
-enum class client_auth_mode : uint8_t { none, optional, require };
 enum class log_level : uint8_t { error, warn, info, debug };
-
-// Named key-exchange groups, in the order the server prefers them.
-enum class tls_group : uint8_t { x25519, p256, p384, p521 };
-
-// TLS 1.3 SignatureScheme code points (RFC 8446 section 4.2.3).
-enum class signature_scheme : uint16_t {
-    rsa_pkcs1_sha256 = 0x0401,
-    rsa_pkcs1_sha384 = 0x0501,
-    rsa_pkcs1_sha512 = 0x0601,
-    ecdsa_secp256r1_sha256 = 0x0403,
-    ecdsa_secp384r1_sha384 = 0x0503,
-    ecdsa_secp521r1_sha512 = 0x0603,
-    rsa_pss_rsae_sha256 = 0x0804,
-    rsa_pss_rsae_sha384 = 0x0805,
-    rsa_pss_rsae_sha512 = 0x0806,
-};
-
-std::string_view to_string(tls_version);
-std::string_view to_string(client_auth_mode);
 std::string_view to_string(log_level);
-std::string_view to_string(tls_group);
-std::string_view to_string(signature_scheme);
-
-enum class key_type : uint8_t { ecdsa, rsa };
 
 // One certificate chain and its private key. Served for `names` (exact or
 // "*.suffix" wildcards); when the config gives none, the DNS names of the
@@ -89,12 +65,12 @@ struct certificate_config {
 struct listener_tls_config {
     tls_version min_version = tls_version::tls1_2;
     tls_version max_version = tls_version::tls1_3;
-    std::vector<std::string> ciphers_tls12;  // wolfSSL/OpenSSL names; empty = defaults
+    std::vector<std::string> ciphers_tls12;       // wolfSSL/OpenSSL names; empty = defaults
     std::vector<std::string> ciphersuites_tls13;  // IANA names; empty = defaults
     std::vector<tls_group> groups;
     std::vector<signature_scheme> signature_algorithms;  // empty = library defaults
-    std::vector<std::string> alpn;                        // server preference order
-    std::vector<certificate_config> certificates;  // [0] of each key type = default
+    std::vector<std::string> alpn;                       // server preference order
+    std::vector<certificate_config> certificates;        // [0] of each key type = default
 
     client_auth_mode client_auth = client_auth_mode::none;
     std::vector<file_ref> ca_files;   // trust anchors for client certificates

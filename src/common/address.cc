@@ -27,8 +27,8 @@ std::expected<socket_address, std::string> socket_address::parse(std::string_vie
         host = text.substr(0, colon);
         port_text = text.substr(colon + 1);
         if (host.find(':') != std::string_view::npos) {
-            return std::unexpected("IPv6 addresses need brackets: \"[" + std::string(host) + "]:" +
-                                   std::string(port_text) + "\"");
+            return std::unexpected("IPv6 addresses need brackets: \"[" + std::string(host) +
+                                   "]:" + std::string(port_text) + "\"");
         }
     }
 

@@ -28,7 +28,7 @@ std::string describe_errno(int err, const std::filesystem::path& path) {
 }
 
 class fd_guard {
-public:
+  public:
     explicit fd_guard(int fd) : _fd(fd) {}
     ~fd_guard() {
         if (_fd >= 0) {
@@ -39,7 +39,7 @@ public:
     fd_guard& operator=(const fd_guard&) = delete;
     int get() const { return _fd; }
 
-private:
+  private:
     int _fd;
 };
 

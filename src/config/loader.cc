@@ -30,8 +30,9 @@ constexpr int64_t max_timeout_ms = 86'400'000;  // one day
 
 bool valid_name(std::string_view s) {
     return !s.empty() && s.size() <= 64 &&
-           s.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string_view::npos;
+           s.find_first_not_of(
+               "abcdefghijklmnopqrstuvwxyz"
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string_view::npos;
 }
 
 // A server name as SNI carries it (RFC 6066: a DNS host name, no trailing
@@ -90,8 +91,9 @@ T parse_enum(table_reader& t, std::string_view key, T fallback,
         allowed += (allowed.empty() ? "\"" : ", \"") + std::string(name) + "\"";
     }
     if (!n->is_string()) {
-        t.fail_at(key, *n,
-                  "expected one of " + allowed + ", got " + std::string(config_detail::type_name(*n)));
+        t.fail_at(
+            key, *n,
+            "expected one of " + allowed + ", got " + std::string(config_detail::type_name(*n)));
     }
     for (const auto& [name, value] : choices) {
         if (n->as_string()->get() == name) {
@@ -237,14 +239,14 @@ listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx
         t.fail_at("max_version", *n, "max_version is lower than min_version");
     }
 
-    for (auto [key, version] : {std::pair{std::string_view("ciphers_tls12"), tls_version::tls1_2},
-                                std::pair{std::string_view("ciphersuites_tls13"),
-                                          tls_version::tls1_3}}) {
+    for (auto [key, version] :
+         {std::pair{std::string_view("ciphers_tls12"), tls_version::tls1_2},
+          std::pair{std::string_view("ciphersuites_tls13"), tls_version::tls1_3}}) {
         auto& target = version == tls_version::tls1_2 ? c.ciphers_tls12 : c.ciphersuites_tls13;
         for (const auto& s : t.string_array(key)) {
             if (tls::find_cipher_suite(s.value, version) == nullptr) {
-                fail(s.origin, "unsupported cipher suite \"" + s.value + "\" (supported: " +
-                                   supported_suites(version) + ")");
+                fail(s.origin, "unsupported cipher suite \"" + s.value +
+                                   "\" (supported: " + supported_suites(version) + ")");
             }
             if (std::ranges::find(target, s.value) != target.end()) {
                 fail(s.origin, "duplicate cipher suite \"" + s.value + "\"");
@@ -394,8 +396,8 @@ void validate_cross_references(const config& c) {
             }
             auto o = l.origin;
             o.key_path += ".upstream";
-            fail(o, "unknown upstream \"" + l.upstream + "\" (defined: " +
-                        (defined.empty() ? std::string("none") : defined) + ")");
+            fail(o, "unknown upstream \"" + l.upstream +
+                        "\" (defined: " + (defined.empty() ? std::string("none") : defined) + ")");
         }
     }
 }

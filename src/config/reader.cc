@@ -17,8 +17,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
         row[0] = i;
         for (std::size_t j = 1; j <= b.size(); ++j) {
             std::size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                               diagonal + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+            row[j] =
+                std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0u : 1u)});
             diagonal = above;
         }
     }
@@ -70,7 +70,9 @@ void fail(config_origin origin, std::string message) {
 table_reader::table_reader(const toml::table& table, std::string path, const parse_context& ctx)
     : _table(table), _path(std::move(path)), _ctx(ctx) {}
 
-config_origin table_reader::origin() const { return origin_at(_ctx, _path, _table.source()); }
+config_origin table_reader::origin() const {
+    return origin_at(_ctx, _path, _table.source());
+}
 
 std::string table_reader::key_path(std::string_view key) const {
     return _path.empty() ? std::string(key) : _path + "." + std::string(key);
@@ -90,9 +92,13 @@ const toml::node* table_reader::lookup(std::string_view key) {
     return _table.get(key);
 }
 
-bool table_reader::has(std::string_view key) const { return _table.contains(key); }
+bool table_reader::has(std::string_view key) const {
+    return _table.contains(key);
+}
 
-const toml::node* table_reader::node(std::string_view key) { return lookup(key); }
+const toml::node* table_reader::node(std::string_view key) {
+    return lookup(key);
+}
 
 std::string table_reader::string(std::string_view key, std::string_view fallback) {
     const toml::node* n = lookup(key);

@@ -23,12 +23,12 @@
 namespace tlsterm::config_detail {
 
 class config_failure : public std::exception {
-public:
+  public:
     explicit config_failure(config_error e) : _error(std::move(e)) {}
     const config_error& error() const { return _error; }
     const char* what() const noexcept override { return _error.message.c_str(); }
 
-private:
+  private:
     config_error _error;
 };
 
@@ -52,7 +52,7 @@ struct located_string {
 // finish() can reject the keys nobody asked for. Call getters for every key
 // of the schema, present or not.
 class table_reader {
-public:
+  public:
     table_reader(const toml::table& table, std::string path, const parse_context& ctx);
 
     const std::string& path() const { return _path; }
@@ -78,7 +78,7 @@ public:
     [[noreturn]] void fail_at(std::string_view key, const toml::node& value,
                               std::string message) const;
 
-private:
+  private:
     const toml::node* lookup(std::string_view key);
 
     const toml::table& _table;

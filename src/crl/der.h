@@ -29,7 +29,7 @@ struct element {
 
 // Reads consecutive elements from a byte range.
 class reader {
-public:
+  public:
     explicit reader(std::span<const uint8_t> data) : _rest(data) {}
 
     bool empty() const { return _rest.empty(); }
@@ -39,7 +39,7 @@ public:
     // Reads the next element only if it has `tag`.
     std::optional<element> next_if(uint8_t tag);
 
-private:
+  private:
     std::span<const uint8_t> _rest;
 };
 

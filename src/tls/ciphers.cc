@@ -3,7 +3,69 @@
 #include <array>
 #include <utility>
 
-namespace tlsterm::tls {
+namespace tlsterm {
+
+std::string_view to_string(tls_version v) {
+    switch (v) {
+        case tls_version::tls1_2:
+            return "1.2";
+        case tls_version::tls1_3:
+            return "1.3";
+    }
+    return "?";
+}
+
+std::string_view to_string(client_auth_mode m) {
+    switch (m) {
+        case client_auth_mode::none:
+            return "none";
+        case client_auth_mode::optional:
+            return "optional";
+        case client_auth_mode::require:
+            return "require";
+    }
+    return "?";
+}
+
+std::string_view to_string(tls_group g) {
+    switch (g) {
+        case tls_group::x25519:
+            return "X25519";
+        case tls_group::p256:
+            return "P-256";
+        case tls_group::p384:
+            return "P-384";
+        case tls_group::p521:
+            return "P-521";
+    }
+    return "?";
+}
+
+std::string_view to_string(signature_scheme s) {
+    switch (s) {
+        case signature_scheme::rsa_pkcs1_sha256:
+            return "rsa_pkcs1_sha256";
+        case signature_scheme::rsa_pkcs1_sha384:
+            return "rsa_pkcs1_sha384";
+        case signature_scheme::rsa_pkcs1_sha512:
+            return "rsa_pkcs1_sha512";
+        case signature_scheme::ecdsa_secp256r1_sha256:
+            return "ecdsa_secp256r1_sha256";
+        case signature_scheme::ecdsa_secp384r1_sha384:
+            return "ecdsa_secp384r1_sha384";
+        case signature_scheme::ecdsa_secp521r1_sha512:
+            return "ecdsa_secp521r1_sha512";
+        case signature_scheme::rsa_pss_rsae_sha256:
+            return "rsa_pss_rsae_sha256";
+        case signature_scheme::rsa_pss_rsae_sha384:
+            return "rsa_pss_rsae_sha384";
+        case signature_scheme::rsa_pss_rsae_sha512:
+            return "rsa_pss_rsae_sha512";
+    }
+    return "?";
+}
+
+namespace tls {
 
 namespace {
 
@@ -18,12 +80,9 @@ constexpr std::array suites = {
                  tls_version::tls1_2},
     cipher_suite{"ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305",
                  tls_version::tls1_2},
-    cipher_suite{"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
-                 tls_version::tls1_2},
-    cipher_suite{"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
-                 tls_version::tls1_2},
-    cipher_suite{"ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
-                 tls_version::tls1_2},
+    cipher_suite{"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", tls_version::tls1_2},
+    cipher_suite{"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384", tls_version::tls1_2},
+    cipher_suite{"ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305", tls_version::tls1_2},
 };
 
 constexpr std::array groups = {
@@ -43,7 +102,9 @@ constexpr std::array schemes = {
 
 }  // namespace
 
-std::span<const cipher_suite> supported_cipher_suites() { return suites; }
+std::span<const cipher_suite> supported_cipher_suites() {
+    return suites;
+}
 
 const cipher_suite* find_cipher_suite(std::string_view name, tls_version version) {
     for (const auto& s : suites) {
@@ -82,4 +143,5 @@ std::optional<tls_version> parse_version(std::string_view name) {
     return std::nullopt;
 }
 
-}  // namespace tlsterm::tls
+}  // namespace tls
+}  // namespace tlsterm

@@ -7,7 +7,7 @@
 #include <span>
 #include <string_view>
 
-#include <tlsterm/config.h>
+#include <tlsterm/tls_types.h>
 
 namespace tlsterm::tls {
 

@@ -19,7 +19,9 @@ struct ctx_deleter {
 };
 using ctx_ptr = std::unique_ptr<WOLFSSL_CTX, ctx_deleter>;
 
-bool is_key_label(std::string_view label) { return label.ends_with("PRIVATE KEY"); }
+bool is_key_label(std::string_view label) {
+    return label.ends_with("PRIVATE KEY");
+}
 
 std::string subject_of(WOLFSSL_X509* x) {
     char buf[512] = {};
@@ -28,8 +30,8 @@ std::string subject_of(WOLFSSL_X509* x) {
 }
 
 x509_ptr parse_der(const std::vector<uint8_t>& der) {
-    return x509_ptr(wolfSSL_X509_load_certificate_buffer(
-        der.data(), static_cast<int>(der.size()), WOLFSSL_FILETYPE_ASN1));
+    return x509_ptr(wolfSSL_X509_load_certificate_buffer(der.data(), static_cast<int>(der.size()),
+                                                         WOLFSSL_FILETYPE_ASN1));
 }
 
 // Certificates of a PEM text, in order. Private-key blocks are skipped (a
@@ -108,9 +110,9 @@ std::expected<chain_info, std::string> check_server_credentials(std::string_view
         // The iterator yields DNS and IP entries alike; SNI carries host
         // names only, so IP entries (they contain ':' or only digits and
         // dots) are not certificate names for selection.
-        bool host_chars = n.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*") ==
-                          std::string_view::npos;
+        bool host_chars = n.find_first_not_of(
+                              "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*") == std::string_view::npos;
         bool all_numeric = n.find_first_not_of("0123456789.") == std::string_view::npos;
         if (!n.empty() && host_chars && !all_numeric) {
             info.dns_names.emplace_back(n);
@@ -158,8 +160,8 @@ std::expected<chain_info, std::string> check_server_credentials(std::string_view
         return std::unexpected("not a valid private key (PEM or DER; RSA, EC or PKCS#8)");
     }
     if (wolfSSL_CTX_check_private_key(ctx.get()) != WOLFSSL_SUCCESS) {
-        return std::unexpected("private key does not match the certificate (" +
-                               subject_of(leaf) + ")");
+        return std::unexpected("private key does not match the certificate (" + subject_of(leaf) +
+                               ")");
     }
     return info;
 }

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include <tlsterm/config.h>
+#include <tlsterm/tls_types.h>
 
 namespace tlsterm::tls {
 

@@ -1,0 +1,88 @@
+#include "support/pki.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "support/process.h"
+
+namespace tlsterm::test {
+
+namespace {
+
+constexpr std::size_t large_entries = TLSTERM_TEST_LARGE_CRL;
+
+std::vector<std::filesystem::path>& temp_dirs() {
+    static std::vector<std::filesystem::path> dirs;
+    return dirs;
+}
+
+struct cleanup {
+    ~cleanup() {
+        if (std::getenv("TLSTERM_KEEP_TEST_FILES") != nullptr) {
+            return;
+        }
+        std::error_code ec;
+        for (const auto& d : temp_dirs()) {
+            std::filesystem::remove_all(d, ec);
+        }
+    }
+} cleanup_at_exit;
+
+}  // namespace
+
+std::filesystem::path make_temp_dir(const std::string& tag) {
+    std::string templ = (std::filesystem::temp_directory_path() / ("tlsterm-" + tag + "-XXXXXX"));
+    if (::mkdtemp(templ.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed for " + templ);
+    }
+    temp_dirs().emplace_back(templ);
+    return templ;
+}
+
+const std::filesystem::path& pki_dir() {
+    static std::once_flag once;
+    static std::filesystem::path dir;
+    std::call_once(once, [] {
+        if (const char* shared = std::getenv("TLSTERM_TEST_PKI")) {
+            if (std::filesystem::exists(std::filesystem::path(shared) / "serials.txt")) {
+                dir = shared;
+                return;
+            }
+        }
+        dir = make_temp_dir("pki");
+        auto r = run_process({TLSTERM_SOURCE_DIR "/tools/gen-pki", "--out", dir.string(),
+                              "--force", "--large-crl", std::to_string(large_entries)},
+                             120);
+        if (r.exit_code != 0) {
+            throw std::runtime_error("tools/gen-pki failed: " + r.err);
+        }
+    });
+    return dir;
+}
+
+std::size_t large_crl_entries() { return large_entries; }
+
+std::filesystem::path pki(const std::string& name) { return pki_dir() / name; }
+
+void write_file(const std::filesystem::path& p, const std::string& data) {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f << data;
+    if (!f) {
+        throw std::runtime_error("cannot write " + p.string());
+    }
+}
+
+std::string read_text(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+}  // namespace tlsterm::test

@@ -1,0 +1,20 @@
+// Runs a child process to completion and captures its output: how tests
+// drive real peers (openssl, curl) and the tlsterm binary.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tlsterm::test {
+
+struct process_result {
+    int exit_code = -1;  // -1 when killed by a signal
+    int signal = 0;
+    std::string out;
+    std::string err;
+};
+
+// argv[0] is looked up in PATH. Killed after `timeout_s` seconds.
+process_result run_process(const std::vector<std::string>& argv, int timeout_s = 60);
+
+}  // namespace tlsterm::test
