@@ -28,7 +28,9 @@ std::filesystem::path default_config_dir() {
     return dir;
 }
 
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::ranges::count(s, '\n')); }
+std::size_t lines(const std::string& s) {
+    return static_cast<std::size_t>(std::ranges::count(s, '\n'));
+}
 
 TEST(CheckCli, AcceptsDefaultConfig) {
     auto dir = default_config_dir();
@@ -46,7 +48,8 @@ TEST(CheckCli, BrokenConfigPrintsOneLineAndExits1) {
     ASSERT_NE(at, std::string::npos);
     text.replace(at, 16, "verify_depth = 99");
     test::write_file(dir / "tlsterm.toml", text);
-    std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
+    std::size_t line = 1 + static_cast<std::size_t>(std::count(
+                               text.begin(), text.begin() + static_cast<long>(at), '\n'));
 
     auto r = tlsterm({"--check", (dir / "tlsterm.toml").string()});
     EXPECT_EQ(r.exit_code, 1);

@@ -7,7 +7,9 @@
 namespace tlsterm {
 namespace {
 
-std::string p(const std::string& name) { return test::pki(name).string(); }
+std::string p(const std::string& name) {
+    return test::pki(name).string();
+}
 
 test::process_result verify(std::vector<std::string> args) {
     std::vector<std::string> argv = {"openssl", "verify"};
@@ -31,11 +33,10 @@ TEST(GenPki, ServerChainsVerify) {
                           "-purpose", "sslserver", p(s + ".pem")}),
                   p(s + ".pem"));
     }
-    auto r = test::run_process(
-        {"openssl", "x509", "-in", p("server-rsa.pem"), "-noout", "-text"});
+    auto r = test::run_process({"openssl", "x509", "-in", p("server-rsa.pem"), "-noout", "-text"});
     EXPECT_NE(r.out.find("Public-Key: (2048 bit)"), std::string::npos);
-    r = test::run_process({"openssl", "x509", "-in", p("server-ecdsa.pem"), "-noout", "-ext",
-                           "subjectAltName"});
+    r = test::run_process(
+        {"openssl", "x509", "-in", p("server-ecdsa.pem"), "-noout", "-ext", "subjectAltName"});
     EXPECT_NE(r.out.find("DNS:localhost, DNS:tlsterm.test, DNS:www.tlsterm.test, "
                          "DNS:api.tlsterm.test, DNS:*.wild.tlsterm.test, IP Address:127.0.0.1, "
                          "IP Address:0:0:0:0:0:0:0:1"),
@@ -58,15 +59,15 @@ TEST(GenPki, RevokedClientsFail) {
     expect_error(verify({"-crl_check", "-CAfile", p("root-ca.pem"), "-CRLfile",
                          p("root-ca.crl.der"), p("client-revoked.pem")}),
                  "certificate revoked");
-    expect_error(verify({"-crl_check", "-CAfile", p("root-ca.pem"), "-untrusted",
-                         p("intermediate-ca.pem"), "-CRLfile", p("intermediate-ca.crl.pem"),
-                         p("client-intermediate-revoked.pem")}),
-                 "certificate revoked");
-    expect_error(verify({"-crl_check_all", "-CAfile", p("root-ca.pem"), "-untrusted",
-                         p("revoked-intermediate-ca.pem"), "-CRLfile", p("root-ca.crl.pem"),
-                         "-CRLfile", p("revoked-intermediate-ca.crl.pem"),
-                         p("client-under-revoked-intermediate.pem")}),
-                 "certificate revoked");
+    expect_error(
+        verify({"-crl_check", "-CAfile", p("root-ca.pem"), "-untrusted", p("intermediate-ca.pem"),
+                "-CRLfile", p("intermediate-ca.crl.pem"), p("client-intermediate-revoked.pem")}),
+        "certificate revoked");
+    expect_error(
+        verify({"-crl_check_all", "-CAfile", p("root-ca.pem"), "-untrusted",
+                p("revoked-intermediate-ca.pem"), "-CRLfile", p("root-ca.crl.pem"), "-CRLfile",
+                p("revoked-intermediate-ca.crl.pem"), p("client-under-revoked-intermediate.pem")}),
+        "certificate revoked");
 }
 
 TEST(GenPki, DeltaCrlRevokesWhatTheBaseDoesNot) {
@@ -109,8 +110,8 @@ TEST(GenPki, CrlsHaveTheRightEntries) {
     EXPECT_EQ(count("large.crl.pem"), test::large_crl_entries() + 3);
     // Each CRL is signed by its CA.
     for (std::string ca : {"root-ca", "intermediate-ca", "unknown-ca"}) {
-        auto r = test::run_process({"openssl", "crl", "-in", p(ca + ".crl.pem"), "-CAfile",
-                                    p(ca + ".pem"), "-noout"});
+        auto r = test::run_process(
+            {"openssl", "crl", "-in", p(ca + ".crl.pem"), "-CAfile", p(ca + ".pem"), "-noout"});
         EXPECT_EQ(r.exit_code, 0) << ca << r.err;
         EXPECT_NE(r.err.find("verify OK"), std::string::npos) << ca << r.err;
     }

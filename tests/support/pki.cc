@@ -56,8 +56,8 @@ const std::filesystem::path& pki_dir() {
             }
         }
         dir = make_temp_dir("pki");
-        auto r = run_process({TLSTERM_SOURCE_DIR "/tools/gen-pki", "--out", dir.string(),
-                              "--force", "--large-crl", std::to_string(large_entries)},
+        auto r = run_process({TLSTERM_SOURCE_DIR "/tools/gen-pki", "--out", dir.string(), "--force",
+                              "--large-crl", std::to_string(large_entries)},
                              120);
         if (r.exit_code != 0) {
             throw std::runtime_error("tools/gen-pki failed: " + r.err);
@@ -66,9 +66,13 @@ const std::filesystem::path& pki_dir() {
     return dir;
 }
 
-std::size_t large_crl_entries() { return large_entries; }
+std::size_t large_crl_entries() {
+    return large_entries;
+}
 
-std::filesystem::path pki(const std::string& name) { return pki_dir() / name; }
+std::filesystem::path pki(const std::string& name) {
+    return pki_dir() / name;
+}
 
 void write_file(const std::filesystem::path& p, const std::string& data) {
     std::ofstream f(p, std::ios::binary | std::ios::trunc);

@@ -12,7 +12,9 @@ constexpr std::string_view two_blocks =
     "between\n"
     "-----BEGIN OTHER THING-----\nd29y\nbGQh\n-----END OTHER THING-----\n";
 
-std::string as_string(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+std::string as_string(const std::vector<uint8_t>& v) {
+    return std::string(v.begin(), v.end());
+}
 
 TEST(Pem, DecodesBlocksInOrder) {
     auto blocks = decode_all(two_blocks);
@@ -39,8 +41,8 @@ TEST(Pem, RejectsTruncatedBlock) {
 }
 
 TEST(Pem, RejectsBlockEndingInsideNextBlock) {
-    auto blocks = decode_all(
-        "-----BEGIN A-----\naGVsbG8=\n-----BEGIN B-----\naGVsbG8=\n-----END A-----\n");
+    auto blocks =
+        decode_all("-----BEGIN A-----\naGVsbG8=\n-----BEGIN B-----\naGVsbG8=\n-----END A-----\n");
     ASSERT_FALSE(blocks);
     EXPECT_EQ(blocks.error(), "PEM block 1 (A) has no END line (truncated file?)");
 }

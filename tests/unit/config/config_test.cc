@@ -45,8 +45,8 @@ std::string listener(std::string_view name = "l0", std::string_view address = "1
                      std::string_view certs = "") {
     std::string out = "\n[[listeners]]\nname = \"" + std::string(name) + "\"\naddress = \"" +
                       std::string(address) + "\"\nupstream = \"app\"\n" +
-                      std::string(listener_extra) + "\n[listeners.tls]\n" +
-                      std::string(tls_extra) + "\n";
+                      std::string(listener_extra) + "\n[listeners.tls]\n" + std::string(tls_extra) +
+                      "\n";
     if (certs.empty()) {
         out +=
             "[[listeners.tls.certificates]]\ncert = \"server-ecdsa.chain.pem\"\n"
@@ -57,7 +57,9 @@ std::string listener(std::string_view name = "l0", std::string_view address = "1
     return out;
 }
 
-std::string minimal() { return std::string(upstream_section) + listener(); }
+std::string minimal() {
+    return std::string(upstream_section) + listener();
+}
 
 auto load(const std::string& text) {
     return load_config_from_string(text, "t.toml", test::pki_dir());
@@ -72,7 +74,9 @@ std::string error_of(const std::string& text) {
     return c.error().to_string();
 }
 
-std::string abs(const std::string& name) { return test::pki(name).lexically_normal().string(); }
+std::string abs(const std::string& name) {
+    return test::pki(name).lexically_normal().string();
+}
 
 // ---- valid configs ---------------------------------------------------------
 
@@ -106,13 +110,12 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
     const auto& cert = l.tls.certificates[0];
     EXPECT_EQ(cert.type, key_type::ecdsa);
     EXPECT_EQ(cert.cert.path, test::pki("server-ecdsa.chain.pem"));
-    EXPECT_EQ(cert.cert.origin.to_string(),
-              "listeners[0].tls.certificates[0].cert (t.toml:" +
-                  pos_of(minimal(), "\"server-ecdsa.chain.pem\"") + ")");
+    EXPECT_EQ(cert.cert.origin.to_string(), "listeners[0].tls.certificates[0].cert (t.toml:" +
+                                                pos_of(minimal(), "\"server-ecdsa.chain.pem\"") +
+                                                ")");
     // Names come from the certificate when the config gives none.
-    EXPECT_EQ(cert.names, (std::vector<std::string>{"localhost", "tlsterm.test",
-                                                    "www.tlsterm.test", "api.tlsterm.test",
-                                                    "*.wild.tlsterm.test"}));
+    EXPECT_EQ(cert.names, (std::vector<std::string>{"localhost", "tlsterm.test", "www.tlsterm.test",
+                                                    "api.tlsterm.test", "*.wild.tlsterm.test"}));
 }
 
 TEST(ConfigLoad, FullListenerSettings) {
@@ -200,11 +203,11 @@ TEST(ConfigLoad, SeveralListenersAndFamilies) {
 }
 
 TEST(ConfigLoad, AbsolutePathsAreKept) {
-    std::string text = std::string(upstream_section) +
-                       listener("l0", "127.0.0.1:0", "", "",
-                                "[[listeners.tls.certificates]]\ncert = \"" +
-                                    abs("server-rsa.chain.pem") + "\"\nkey = \"" +
-                                    abs("server-rsa.key") + "\"\n");
+    std::string text =
+        std::string(upstream_section) +
+        listener("l0", "127.0.0.1:0", "", "",
+                 "[[listeners.tls.certificates]]\ncert = \"" + abs("server-rsa.chain.pem") +
+                     "\"\nkey = \"" + abs("server-rsa.key") + "\"\n");
     auto c = load_config_from_string(text, "t.toml", "/");
     ASSERT_TRUE(c) << c.error().to_string();
     EXPECT_EQ((*c)->listeners[0].tls.certificates[0].key.path, test::pki("server-rsa.key"));
@@ -244,8 +247,7 @@ TEST(ConfigErrors, TomlSyntax) {
 
 TEST(ConfigErrors, UnknownKeys) {
     std::string text = "[runtime]\nshards = 1\nshard = 2\nzzz_unrelated = 1\n" + minimal();
-    EXPECT_EQ(error_of(text),
-              "runtime.shard (t.toml:3:1): unknown key (did you mean \"shards\"?)");
+    EXPECT_EQ(error_of(text), "runtime.shard (t.toml:3:1): unknown key (did you mean \"shards\"?)");
 
     text = minimal() + "crl_file = [\"root-ca.crl.pem\"]\n";
     // Appended after the certificates table: it belongs to that table.
@@ -262,11 +264,13 @@ TEST(ConfigErrors, UnknownKeys) {
 
 TEST(ConfigErrors, WrongTypes) {
     std::string text = "[runtime]\nshards = true\n" + minimal();
-    EXPECT_EQ(error_of(text), "runtime.shards (t.toml:2:10): expected \"auto\" or an integer, "
-                              "got boolean");
+    EXPECT_EQ(error_of(text),
+              "runtime.shards (t.toml:2:10): expected \"auto\" or an integer, "
+              "got boolean");
     text = "[runtime]\nshards = \"many\"\n" + minimal();
-    EXPECT_EQ(error_of(text), "runtime.shards (t.toml:2:10): expected \"auto\" or an integer, "
-                              "got \"many\"");
+    EXPECT_EQ(error_of(text),
+              "runtime.shards (t.toml:2:10): expected \"auto\" or an integer, "
+              "got \"many\"");
     text = "[limits]\nidle_timeout_ms = \"60s\"\n" + minimal();
     EXPECT_EQ(error_of(text),
               "limits.idle_timeout_ms (t.toml:2:19): expected an integer, got string");
@@ -274,7 +278,8 @@ TEST(ConfigErrors, WrongTypes) {
     EXPECT_EQ(error_of(text),
               "limits.idle_timeout_ms (t.toml:2:19): expected an integer, got float");
     text = "[runtime]\npin_cpus = 1\n" + minimal();
-    EXPECT_EQ(error_of(text), "runtime.pin_cpus (t.toml:2:12): expected true or false, got integer");
+    EXPECT_EQ(error_of(text),
+              "runtime.pin_cpus (t.toml:2:12): expected true or false, got integer");
     text = "runtime = 5\n" + minimal();
     EXPECT_EQ(error_of(text), "runtime (t.toml:1:11): expected a table, got integer");
 
@@ -311,24 +316,26 @@ TEST(ConfigErrors, OutOfRange) {
     text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "verify_depth = 17");
     EXPECT_EQ(error_of(text), "listeners[0].tls.verify_depth (t.toml:" + pos_of(text, "17") +
                                   "): must be between 1 and 16, got 17");
-    text = "[[upstreams]]\nname = \"app\"\naddresses = [\"127.0.0.1:1\"]\n"
-           "connect_timeout_ms = 700000\n" +
-           listener();
-    EXPECT_EQ(error_of(text), "upstreams[0].connect_timeout_ms (t.toml:4:22): must be between "
-                              "10 and 600000, got 700000");
+    text =
+        "[[upstreams]]\nname = \"app\"\naddresses = [\"127.0.0.1:1\"]\n"
+        "connect_timeout_ms = 700000\n" +
+        listener();
+    EXPECT_EQ(error_of(text),
+              "upstreams[0].connect_timeout_ms (t.toml:4:22): must be between "
+              "10 and 600000, got 700000");
 }
 
 TEST(ConfigErrors, BadEnumsAndVersions) {
     std::string text = "[runtime]\nlog_level = \"verbose\"\n" + minimal();
-    EXPECT_EQ(error_of(text), "runtime.log_level (t.toml:2:13): expected one of \"error\", "
-                              "\"warn\", \"info\", \"debug\", got \"verbose\"");
+    EXPECT_EQ(error_of(text),
+              "runtime.log_level (t.toml:2:13): expected one of \"error\", "
+              "\"warn\", \"info\", \"debug\", got \"verbose\"");
     text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "min_version = \"1.1\"");
     EXPECT_EQ(error_of(text), "listeners[0].tls.min_version (t.toml:" + pos_of(text, "\"1.1\"") +
                                   "): expected one of \"1.2\", \"1.3\", got \"1.1\"");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "min_version = \"1.3\"\nmax_version = \"1.2\"");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.max_version (t.toml:" +
-                                  pos_of(text, "\"1.2\"") +
+    EXPECT_EQ(error_of(text), "listeners[0].tls.max_version (t.toml:" + pos_of(text, "\"1.2\"") +
                                   "): max_version is lower than min_version");
     text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "client_auth = \"yes\"");
     EXPECT_EQ(error_of(text), "listeners[0].tls.client_auth (t.toml:" + pos_of(text, "\"yes\"") +
@@ -357,21 +364,19 @@ TEST(ConfigErrors, TlsParameterNames) {
                                   "): unknown group \"X448\"");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "groups = [\"P-256\", \"P-256\"]");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.groups[1] (t.toml:" +
-                                  pos_of(text, "\"P-256\"", 2) + "): duplicate group \"P-256\"");
+    EXPECT_EQ(error_of(text), "listeners[0].tls.groups[1] (t.toml:" + pos_of(text, "\"P-256\"", 2) +
+                                  "): duplicate group \"P-256\"");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "signature_algorithms = [\"ed25519\"]");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.signature_algorithms[0] (t.toml:" +
-                                  pos_of(text, "\"ed25519\"") +
-                                  "): unknown signature algorithm \"ed25519\"");
-    text = std::string(upstream_section) +
-           listener("l0", "127.0.0.1:0", "alpn = [\"h2\", \"h2\"]");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.signature_algorithms[0] (t.toml:" + pos_of(text, "\"ed25519\"") +
+                  "): unknown signature algorithm \"ed25519\"");
+    text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "alpn = [\"h2\", \"h2\"]");
     EXPECT_EQ(error_of(text), "listeners[0].tls.alpn[1] (t.toml:" + pos_of(text, "\"h2\"", 2) +
                                   "): duplicate ALPN protocol \"h2\"");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "alpn = [\"" + std::string(256, 'a') + "\"]");
-    EXPECT_NE(error_of(text).find("an ALPN protocol name is at most 255 bytes"),
-              std::string::npos);
+    EXPECT_NE(error_of(text).find("an ALPN protocol name is at most 255 bytes"), std::string::npos);
     text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "alpn = [\"\"]");
     EXPECT_EQ(error_of(text),
               "listeners[0].tls.alpn[0] (t.toml:" + pos_of(text, "\"\"]") + "): must not be empty");
@@ -388,13 +393,14 @@ TEST(ConfigErrors, Addresses) {
     EXPECT_EQ(error_of(text),
               "upstreams[0].addresses (t.toml:1:1): an upstream needs at least one address");
     text = "[[upstreams]]\nname = \"app\"\naddresses = [\"::1:80\"]\n" + listener();
-    EXPECT_EQ(error_of(text), "upstreams[0].addresses[0] (t.toml:3:14): IPv6 addresses need "
-                              "brackets: \"[::1]:80\"");
+    EXPECT_EQ(error_of(text),
+              "upstreams[0].addresses[0] (t.toml:3:14): IPv6 addresses need "
+              "brackets: \"[::1]:80\"");
 }
 
 TEST(ConfigErrors, DuplicateListeners) {
-    std::string text =
-        std::string(upstream_section) + listener("a", "127.0.0.1:8443") + listener("a", "127.0.0.1:8444");
+    std::string text = std::string(upstream_section) + listener("a", "127.0.0.1:8443") +
+                       listener("a", "127.0.0.1:8444");
     EXPECT_EQ(error_of(text), "listeners[1].name (t.toml:" + pos_of(text, "[[listeners]]", 2) +
                                   "): duplicate listener name \"a\" (also listeners[0] (t.toml:" +
                                   pos_of(text, "[[listeners]]", 1) + "))");
@@ -404,8 +410,7 @@ TEST(ConfigErrors, DuplicateListeners) {
                                   "): duplicate listener address 127.0.0.1:8443 overlaps "
                                   "127.0.0.1:8443 of listener \"a\" (listeners[0] (t.toml:" +
                                   pos_of(text, "[[listeners]]", 1) + "))");
-    text = std::string(upstream_section) + listener("a", "[::1]:8443") +
-           listener("b", "[::]:8443");
+    text = std::string(upstream_section) + listener("a", "[::1]:8443") + listener("b", "[::]:8443");
     EXPECT_NE(error_of(text).find("duplicate listener address [::]:8443 overlaps [::1]:8443"),
               std::string::npos)
         << error_of(text);
@@ -429,8 +434,9 @@ TEST(ConfigErrors, UpstreamReferences) {
                                   "(t.toml:" +
                                   pos_of(text, "[[upstreams]]", 1) + "))");
     text = "[[upstreams]]\nname = \"a b\"\naddresses = [\"127.0.0.1:1\"]\n" + listener();
-    EXPECT_EQ(error_of(text), "upstreams[0].name (t.toml:2:8): names use letters, digits, '_', "
-                              "'.' and '-' (at most 64), got \"a b\"");
+    EXPECT_EQ(error_of(text),
+              "upstreams[0].name (t.toml:2:8): names use letters, digits, '_', "
+              "'.' and '-' (at most 64), got \"a b\"");
 }
 
 TEST(ConfigErrors, MissingRequiredParts) {
@@ -447,10 +453,10 @@ TEST(ConfigErrors, MissingRequiredParts) {
     text = std::string(upstream_section) +
            "\n[[listeners]]\nname = \"l0\"\naddress = \"127.0.0.1:0\"\nupstream = \"app\"\n"
            "[listeners.tls]\nalpn = []\n";
-    EXPECT_EQ(error_of(text), "listeners[0].tls.certificates (t.toml:" +
-                                  pos_of(text, "[listeners.tls]") +
-                                  "): a listener needs at least one "
-                                  "[[listeners[0].tls.certificates]] entry");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.certificates (t.toml:" + pos_of(text, "[listeners.tls]") +
+                  "): a listener needs at least one "
+                  "[[listeners[0].tls.certificates]] entry");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "", "",
                     "[[listeners.tls.certificates]]\ncert = \"server-ecdsa.chain.pem\"\n");
@@ -469,29 +475,30 @@ TEST(ConfigErrors, MissingAndUnreadableFiles) {
         "client_auth = \"require\"\nca_files = [\"root-ca.pem\"]\n"
         "crl_files = [\"root-ca.crl.pem\", \"ca.crl\"]\n";
     std::string text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", tls);
-    EXPECT_EQ(error_of(text), "listeners[0].tls.crl_files[1] (t.toml:" + pos_of(text, "\"ca.crl\"") +
-                                  "): no such file: " + abs("ca.crl"));
+    EXPECT_EQ(error_of(text), "listeners[0].tls.crl_files[1] (t.toml:" +
+                                  pos_of(text, "\"ca.crl\"") + "): no such file: " + abs("ca.crl"));
 
-    text = std::string(upstream_section) +
-           listener("l0", "127.0.0.1:0", "client_auth = \"optional\"\nca_files = [\"missing.pem\"]");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.ca_files[0] (t.toml:" +
-                                  pos_of(text, "\"missing.pem\"") +
-                                  "): no such file: " + abs("missing.pem"));
+    text =
+        std::string(upstream_section) +
+        listener("l0", "127.0.0.1:0", "client_auth = \"optional\"\nca_files = [\"missing.pem\"]");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.ca_files[0] (t.toml:" + pos_of(text, "\"missing.pem\"") +
+                  "): no such file: " + abs("missing.pem"));
 
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "", "",
                     "[[listeners.tls.certificates]]\ncert = \"server-ecdsa.chain.pem\"\n"
                     "key = \"nokey.key\"\n");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.certificates[0].key (t.toml:" +
-                                  pos_of(text, "\"nokey.key\"") +
-                                  "): no such file: " + abs("nokey.key"));
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.certificates[0].key (t.toml:" + pos_of(text, "\"nokey.key\"") +
+                  "): no such file: " + abs("nokey.key"));
 
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "", "",
                     "[[listeners.tls.certificates]]\ncert = \".\"\nkey = \"server-ecdsa.key\"\n");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.certificates[0].cert (t.toml:" +
-                                  pos_of(text, "\".\"") +
-                                  "): is a directory, not a file: " + test::pki_dir().string() + "/");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.certificates[0].cert (t.toml:" + pos_of(text, "\".\"") +
+                  "): is a directory, not a file: " + test::pki_dir().string() + "/");
 }
 
 TEST(ConfigErrors, KeyDoesNotMatchCertificate) {
@@ -500,8 +507,8 @@ TEST(ConfigErrors, KeyDoesNotMatchCertificate) {
                                 "[[listeners.tls.certificates]]\n"
                                 "cert = \"server-ecdsa.chain.pem\"\nkey = \"server-other.key\"\n");
     EXPECT_EQ(error_of(text), "listeners[0].tls.certificates[0].key (t.toml:" +
-                                  pos_of(text, "\"server-other.key\"") + "): " +
-                                  abs("server-other.key") +
+                                  pos_of(text, "\"server-other.key\"") +
+                                  "): " + abs("server-other.key") +
                                   ": private key does not match the certificate (/O=tlsterm "
                                   "test/CN=tlsterm.test)");
 }
@@ -512,18 +519,18 @@ TEST(ConfigErrors, WrongFileContents) {
                                 "[[listeners.tls.certificates]]\n"
                                 "cert = \"root-ca.crl.pem\"\nkey = \"server-ecdsa.key\"\n");
     EXPECT_EQ(error_of(text), "listeners[0].tls.certificates[0].cert (t.toml:" +
-                                  pos_of(text, "\"root-ca.crl.pem\"") + "): " +
-                                  abs("root-ca.crl.pem") +
+                                  pos_of(text, "\"root-ca.crl.pem\"") +
+                                  "): " + abs("root-ca.crl.pem") +
                                   ": certificate chain: PEM block 1 is \"X509 CRL\", expected "
                                   "CERTIFICATE");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0",
                     "client_auth = \"require\"\nca_files = [\"client-valid.pem\"]");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.ca_files[0] (t.toml:" +
-                                  pos_of(text, "\"client-valid.pem\"") + "): " +
-                                  abs("client-valid.pem") +
-                                  ": certificate 1 (/O=tlsterm test/CN=client-valid) is not a CA "
-                                  "(basicConstraints CA:TRUE missing)");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.ca_files[0] (t.toml:" + pos_of(text, "\"client-valid.pem\"") +
+                  "): " + abs("client-valid.pem") +
+                  ": certificate 1 (/O=tlsterm test/CN=client-valid) is not a CA "
+                  "(basicConstraints CA:TRUE missing)");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0",
                     "client_auth = \"require\"\nca_files = [\"root-ca.pem\"]\n"
@@ -543,8 +550,8 @@ TEST(ConfigErrors, TruncatedCrl) {
                                 "client_auth = \"require\"\nca_files = [\"" + abs("root-ca.pem") +
                                     "\"]\ncrl_files = [\"" + (dir / "cut.crl").string() + "\"]");
     EXPECT_EQ(error_of(text), "listeners[0].tls.crl_files[0] (t.toml:" +
-                                  pos_of(text, "\"" + (dir / "cut.crl").string()) + "): " +
-                                  (dir / "cut.crl").string() +
+                                  pos_of(text, "\"" + (dir / "cut.crl").string()) +
+                                  "): " + (dir / "cut.crl").string() +
                                   ": not a valid CRL: DER CRL: not a DER CertificateList "
                                   "(expected a SEQUENCE)");
 }
@@ -552,22 +559,22 @@ TEST(ConfigErrors, TruncatedCrl) {
 TEST(ConfigErrors, ClientAuthNeedsCaAndCaNeedsClientAuth) {
     std::string text =
         std::string(upstream_section) + listener("l0", "127.0.0.1:0", "client_auth = \"require\"");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.client_auth (t.toml:" +
-                                  pos_of(text, "\"require\"") +
-                                  "): client_auth = \"require\" needs ca_files to verify client "
-                                  "certificates against");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.client_auth (t.toml:" + pos_of(text, "\"require\"") +
+                  "): client_auth = \"require\" needs ca_files to verify client "
+                  "certificates against");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "ca_files = [\"root-ca.pem\"]");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.ca_files[0] (t.toml:" +
-                                  pos_of(text, "\"root-ca.pem\"") +
-                                  "): ca_files has no effect with client_auth = \"none\"; set "
-                                  "client_auth to \"optional\" or \"require\"");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.ca_files[0] (t.toml:" + pos_of(text, "\"root-ca.pem\"") +
+                  "): ca_files has no effect with client_auth = \"none\"; set "
+                  "client_auth to \"optional\" or \"require\"");
     text = std::string(upstream_section) +
            listener("l0", "127.0.0.1:0", "crl_files = [\"root-ca.crl.pem\"]");
-    EXPECT_EQ(error_of(text), "listeners[0].tls.crl_files[0] (t.toml:" +
-                                  pos_of(text, "\"root-ca.crl.pem\"") +
-                                  "): crl_files has no effect with client_auth = \"none\"; set "
-                                  "client_auth to \"optional\" or \"require\"");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.crl_files[0] (t.toml:" + pos_of(text, "\"root-ca.crl.pem\"") +
+                  "): crl_files has no effect with client_auth = \"none\"; set "
+                  "client_auth to \"optional\" or \"require\"");
 }
 
 TEST(ConfigErrors, CertificateNames) {
@@ -575,13 +582,14 @@ TEST(ConfigErrors, CertificateNames) {
         "[[listeners.tls.certificates]]\ncert = \"server-ecdsa.chain.pem\"\n"
         "key = \"server-ecdsa.key\"\nnames = [\"*.com\"]\n";
     std::string text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "", "", certs);
-    EXPECT_EQ(error_of(text), "listeners[0].tls.certificates[0].names[0] (t.toml:" +
-                                  pos_of(text, "\"*.com\"") +
-                                  "): not a host name or \"*.domain\" wildcard: \"*.com\"");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.certificates[0].names[0] (t.toml:" + pos_of(text, "\"*.com\"") +
+                  "): not a host name or \"*.domain\" wildcard: \"*.com\"");
     for (std::string bad : {"a..b", "-a.b", "a_b.c", "a.b.", "*a.b.c", "a.*.c"}) {
-        certs = "[[listeners.tls.certificates]]\ncert = \"server-ecdsa.chain.pem\"\n"
-                "key = \"server-ecdsa.key\"\nnames = [\"" +
-                bad + "\"]\n";
+        certs =
+            "[[listeners.tls.certificates]]\ncert = \"server-ecdsa.chain.pem\"\n"
+            "key = \"server-ecdsa.key\"\nnames = [\"" +
+            bad + "\"]\n";
         text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "", "", certs);
         EXPECT_NE(error_of(text).find("not a host name"), std::string::npos) << bad;
     }

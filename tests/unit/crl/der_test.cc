@@ -7,7 +7,9 @@
 namespace tlsterm::der {
 namespace {
 
-std::span<const uint8_t> bytes(const std::vector<uint8_t>& v) { return v; }
+std::span<const uint8_t> bytes(const std::vector<uint8_t>& v) {
+    return v;
+}
 
 TEST(Der, ReadsShortAndLongLengths) {
     std::vector<uint8_t> data = {0x02, 0x01, 0x05, 0x04, 0x81, 0x80};

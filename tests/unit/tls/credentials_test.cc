@@ -10,15 +10,17 @@
 namespace tlsterm::tls {
 namespace {
 
-std::string pki_text(const std::string& name) { return test::read_text(test::pki(name)); }
+std::string pki_text(const std::string& name) {
+    return test::read_text(test::pki(name));
+}
 
 bool has_name(const chain_info& info, std::string_view name) {
     return std::ranges::find(info.dns_names, name) != info.dns_names.end();
 }
 
 TEST(ServerCredentials, AcceptsEcdsaChain) {
-    auto info = check_server_credentials(pki_text("server-ecdsa.chain.pem"),
-                                         pki_text("server-ecdsa.key"));
+    auto info =
+        check_server_credentials(pki_text("server-ecdsa.chain.pem"), pki_text("server-ecdsa.key"));
     ASSERT_TRUE(info) << info.error();
     EXPECT_EQ(info->type, key_type::ecdsa);
     EXPECT_EQ(info->length, 2u);
@@ -59,8 +61,7 @@ TEST(ServerCredentials, RejectsMismatchedKey) {
               "private key does not match the certificate (/O=tlsterm test/CN=tlsterm.test)");
     info = check_server_credentials(pki_text("server-ecdsa.chain.pem"), pki_text("server-rsa.key"));
     ASSERT_FALSE(info);
-    EXPECT_NE(info.error().find("private key does not match"), std::string::npos)
-        << info.error();
+    EXPECT_NE(info.error().find("private key does not match"), std::string::npos) << info.error();
 }
 
 TEST(ServerCredentials, RejectsChainOutOfOrder) {
@@ -101,8 +102,8 @@ TEST(ServerCredentials, RejectsBadAndEncryptedKeys) {
                                 "-aes256", "-passout", "pass:secret", "-out",
                                 (dir / "enc.key").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    info =
-        check_server_credentials(pki_text("server-ecdsa.chain.pem"), test::read_text(dir / "enc.key"));
+    info = check_server_credentials(pki_text("server-ecdsa.chain.pem"),
+                                    test::read_text(dir / "enc.key"));
     ASSERT_FALSE(info);
     EXPECT_EQ(info.error(), "private key is encrypted; listeners need an unencrypted key");
 }
