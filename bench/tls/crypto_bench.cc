@@ -52,12 +52,11 @@ void aes_gcm(benchmark::State& state, int key_bytes, bool decrypt) {
               "wc_AesGcmEncrypt");
     }
     for (auto _ : state) {
-        int rc = decrypt ? wc_AesGcmDecrypt(&aes, out.data(), in.data(), record_size, iv.data(),
-                                            iv.size(), tag.data(), tag.size(), aad.data(),
-                                            aad.size())
-                         : wc_AesGcmEncrypt(&aes, out.data(), in.data(), record_size, iv.data(),
-                                            iv.size(), tag.data(), tag.size(), aad.data(),
-                                            aad.size());
+        int rc = decrypt
+                     ? wc_AesGcmDecrypt(&aes, out.data(), in.data(), record_size, iv.data(),
+                                        iv.size(), tag.data(), tag.size(), aad.data(), aad.size())
+                     : wc_AesGcmEncrypt(&aes, out.data(), in.data(), record_size, iv.data(),
+                                        iv.size(), tag.data(), tag.size(), aad.data(), aad.size());
         check(rc, "AES-GCM");
         benchmark::DoNotOptimize(out.data());
     }
@@ -65,9 +64,15 @@ void aes_gcm(benchmark::State& state, int key_bytes, bool decrypt) {
     wc_AesFree(&aes);
 }
 
-void BM_aes_128_gcm_encrypt(benchmark::State& state) { aes_gcm(state, 16, false); }
-void BM_aes_128_gcm_decrypt(benchmark::State& state) { aes_gcm(state, 16, true); }
-void BM_aes_256_gcm_encrypt(benchmark::State& state) { aes_gcm(state, 32, false); }
+void BM_aes_128_gcm_encrypt(benchmark::State& state) {
+    aes_gcm(state, 16, false);
+}
+void BM_aes_128_gcm_decrypt(benchmark::State& state) {
+    aes_gcm(state, 16, true);
+}
+void BM_aes_256_gcm_encrypt(benchmark::State& state) {
+    aes_gcm(state, 32, false);
+}
 
 void BM_chacha20_poly1305_encrypt(benchmark::State& state) {
     std::array<byte, 32> key{};
@@ -77,8 +82,8 @@ void BM_chacha20_poly1305_encrypt(benchmark::State& state) {
     std::vector<byte> in(record_size, 0x17);
     std::vector<byte> out(record_size);
     for (auto _ : state) {
-        check(wc_ChaCha20Poly1305_Encrypt(key.data(), iv.data(), aad.data(), aad.size(),
-                                          in.data(), record_size, out.data(), tag.data()),
+        check(wc_ChaCha20Poly1305_Encrypt(key.data(), iv.data(), aad.data(), aad.size(), in.data(),
+                                          record_size, out.data(), tag.data()),
               "ChaCha20-Poly1305");
         benchmark::DoNotOptimize(out.data());
     }
@@ -164,8 +169,8 @@ void BM_ecdhe_x25519(benchmark::State& state) {
 // Generated once per process; Google Benchmark calls a benchmark several times.
 const std::vector<byte>& openssl_rsa_2048_der() {
     static const std::vector<byte> der = [] {
-        std::FILE* p = ::popen(
-            "openssl genrsa 2048 2>/dev/null | openssl rsa -outform DER 2>/dev/null", "r");
+        std::FILE* p =
+            ::popen("openssl genrsa 2048 2>/dev/null | openssl rsa -outform DER 2>/dev/null", "r");
         if (p == nullptr) {
             check(-1, "popen openssl");
         }
@@ -194,8 +199,8 @@ void BM_rsa_2048_sign(benchmark::State& state) {
     std::array<byte, 32> hash{};
     std::array<byte, 256> sig{};
     for (auto _ : state) {
-        int n = wc_RsaPSS_Sign(hash.data(), hash.size(), sig.data(), sig.size(), WC_HASH_TYPE_SHA256,
-                               WC_MGF1SHA256, &key, &r.rng);
+        int n = wc_RsaPSS_Sign(hash.data(), hash.size(), sig.data(), sig.size(),
+                               WC_HASH_TYPE_SHA256, WC_MGF1SHA256, &key, &r.rng);
         if (n <= 0) {
             check(n, "wc_RsaPSS_Sign");
         }
