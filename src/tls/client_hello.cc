@@ -1,0 +1,226 @@
+#include "tls/client_hello.h"
+
+#include <algorithm>
+
+namespace tlsterm::tls {
+
+namespace {
+
+constexpr uint8_t record_handshake = 22;
+constexpr uint8_t handshake_client_hello = 1;
+
+constexpr uint16_t ext_server_name = 0;
+constexpr uint16_t ext_supported_groups = 10;
+constexpr uint16_t ext_signature_algorithms = 13;
+constexpr uint16_t ext_alpn = 16;
+constexpr uint16_t ext_supported_versions = 43;
+
+// A bounds-checked cursor over big-endian TLS encodings.
+class cursor {
+  public:
+    explicit cursor(std::span<const uint8_t> d) : _d(d) {}
+    bool ok() const { return _ok; }
+    bool empty() const { return _d.empty(); }
+    std::size_t size() const { return _d.size(); }
+
+    uint32_t u8() { return take(1); }
+    uint32_t u16() { return take(2); }
+    uint32_t u24() { return take(3); }
+    std::span<const uint8_t> bytes(std::size_t n) {
+        if (!_ok || _d.size() < n) {
+            _ok = false;
+            return {};
+        }
+        auto out = _d.first(n);
+        _d = _d.subspan(n);
+        return out;
+    }
+    cursor vec8() { return cursor(bytes(u8())); }
+    cursor vec16() { return cursor(bytes(u16())); }
+
+  private:
+    uint32_t take(std::size_t n) {
+        if (!_ok || _d.size() < n) {
+            _ok = false;
+            return 0;
+        }
+        uint32_t v = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            v = (v << 8) | _d[i];
+        }
+        _d = _d.subspan(n);
+        return v;
+    }
+
+    std::span<const uint8_t> _d;
+    bool _ok = true;
+};
+
+std::vector<uint16_t> read_u16_list(cursor c) {
+    std::vector<uint16_t> out;
+    while (c.ok() && c.size() >= 2) {
+        out.push_back(static_cast<uint16_t>(c.u16()));
+    }
+    return out;
+}
+
+bool parse_extensions(cursor exts, client_hello& out) {
+    while (exts.ok() && !exts.empty()) {
+        uint32_t type = exts.u16();
+        cursor body = exts.vec16();
+        if (!exts.ok()) {
+            return false;
+        }
+        switch (type) {
+            case ext_server_name: {
+                cursor list = body.vec16();
+                while (list.ok() && !list.empty()) {
+                    uint32_t name_type = list.u8();
+                    auto name = list.vec16();
+                    if (name_type == 0 && out.server_name.empty()) {
+                        auto raw = name.bytes(name.size());
+                        out.server_name.assign(raw.begin(), raw.end());
+                        std::ranges::transform(
+                            out.server_name, out.server_name.begin(), [](unsigned char ch) {
+                                return static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+                            });
+                    }
+                }
+                if (!list.ok()) {
+                    return false;
+                }
+                break;
+            }
+            case ext_alpn: {
+                cursor list = body.vec16();
+                while (list.ok() && !list.empty()) {
+                    auto proto = list.vec8();
+                    auto raw = proto.bytes(proto.size());
+                    if (raw.empty()) {
+                        return false;  // RFC 7301: empty names are invalid
+                    }
+                    out.alpn.emplace_back(raw.begin(), raw.end());
+                }
+                if (!list.ok()) {
+                    return false;
+                }
+                break;
+            }
+            case ext_signature_algorithms:
+                out.signature_schemes = read_u16_list(body.vec16());
+                break;
+            case ext_supported_versions: {
+                cursor list = body.vec8();
+                out.supported_versions = read_u16_list(list);
+                break;
+            }
+            case ext_supported_groups:
+                out.groups = read_u16_list(body.vec16());
+                break;
+            default:
+                break;
+        }
+    }
+    return exts.ok();
+}
+
+}  // namespace
+
+bool client_hello::offers_tls13() const {
+    return std::ranges::find(supported_versions, 0x0304) != supported_versions.end();
+}
+
+bool client_hello::accepts_ecdsa(bool tls13) const {
+    bool scheme = std::ranges::find(signature_schemes, 0x0403) != signature_schemes.end();
+    if (signature_schemes.empty() && !tls13) {
+        scheme = true;  // TLS 1.2 without the extension implies SHA-1 + ECDSA is acceptable
+    }
+    if (tls13) {
+        return scheme;
+    }
+    // TLS 1.2 ECDHE_ECDSA suites: 0xC02B, 0xC02C (AES-GCM), 0xCCA9 (ChaCha20-Poly1305).
+    bool suite = std::ranges::any_of(
+        cipher_suites, [](uint16_t s) { return s == 0xC02B || s == 0xC02C || s == 0xCCA9; });
+    return scheme && suite;
+}
+
+hello_status parse_client_hello(std::span<const uint8_t> data, client_hello& out) {
+    // Reassemble the handshake message from as many records as it spans.
+    std::vector<uint8_t> message;
+    std::size_t needed = 0;  // total handshake message length once known
+    std::size_t pos = 0;
+    for (;;) {
+        if (data.size() - pos < 5) {
+            return pos == 0 && !data.empty() && data[0] != record_handshake
+                       ? hello_status::not_tls
+                       : hello_status::need_more;
+        }
+        if (data[pos] != record_handshake || data[pos + 1] != 3) {
+            return pos == 0 ? hello_status::not_tls : hello_status::malformed;
+        }
+        std::size_t len = (static_cast<std::size_t>(data[pos + 3]) << 8) | data[pos + 4];
+        if (len == 0 || len > 16384 + 256) {
+            return hello_status::malformed;
+        }
+        if (data.size() - pos - 5 < len) {
+            return pos + 5 + len > max_client_hello ? hello_status::too_large
+                                                    : hello_status::need_more;
+        }
+        auto fragment = data.subspan(pos + 5, len);
+        message.insert(message.end(), fragment.begin(), fragment.end());
+        pos += 5 + len;
+        if (needed == 0 && message.size() >= 4) {
+            if (message[0] != handshake_client_hello) {
+                return hello_status::malformed;
+            }
+            needed = 4 + ((static_cast<std::size_t>(message[1]) << 16) |
+                          (static_cast<std::size_t>(message[2]) << 8) | message[3]);
+            if (needed > max_client_hello) {
+                return hello_status::too_large;
+            }
+        }
+        if (needed != 0 && message.size() >= needed) {
+            break;
+        }
+        if (pos >= max_client_hello) {
+            return hello_status::too_large;
+        }
+    }
+
+    cursor c(std::span<const uint8_t>(message).subspan(4, needed - 4));
+    client_hello h;
+    c.u16();      // legacy_version
+    c.bytes(32);  // random
+    c.vec8();     // legacy_session_id
+    h.cipher_suites = read_u16_list(c.vec16());
+    c.vec8();  // legacy_compression_methods
+    if (!c.ok()) {
+        return hello_status::malformed;
+    }
+    if (!c.empty() && !parse_extensions(c.vec16(), h)) {
+        return hello_status::malformed;
+    }
+    if (!c.ok() || h.cipher_suites.empty()) {
+        return hello_status::malformed;
+    }
+    out = std::move(h);
+    return hello_status::complete;
+}
+
+const char* to_string(hello_status s) {
+    switch (s) {
+        case hello_status::complete:
+            return "complete";
+        case hello_status::need_more:
+            return "need more data";
+        case hello_status::not_tls:
+            return "not a TLS handshake";
+        case hello_status::malformed:
+            return "malformed ClientHello";
+        case hello_status::too_large:
+            return "ClientHello too large";
+    }
+    return "?";
+}
+
+}  // namespace tlsterm::tls

@@ -1,0 +1,228 @@
+#include "tls/server_context.h"
+
+#include <algorithm>
+
+#include "common/file.h"
+#include "tls/ciphers.h"
+#include "tls/session.h"
+
+namespace tlsterm::tls {
+
+namespace {
+
+int wolfssl_group(tls_group g) {
+    switch (g) {
+        case tls_group::x25519:
+            return WOLFSSL_ECC_X25519;
+        case tls_group::p256:
+            return WOLFSSL_ECC_SECP256R1;
+        case tls_group::p384:
+            return WOLFSSL_ECC_SECP384R1;
+        case tls_group::p521:
+            return WOLFSSL_ECC_SECP521R1;
+    }
+    return 0;
+}
+
+std::string wolfssl_sigalg(signature_scheme s) {
+    switch (s) {
+        case signature_scheme::rsa_pkcs1_sha256:
+            return "RSA+SHA256";
+        case signature_scheme::rsa_pkcs1_sha384:
+            return "RSA+SHA384";
+        case signature_scheme::rsa_pkcs1_sha512:
+            return "RSA+SHA512";
+        case signature_scheme::ecdsa_secp256r1_sha256:
+            return "ECDSA+SHA256";
+        case signature_scheme::ecdsa_secp384r1_sha384:
+            return "ECDSA+SHA384";
+        case signature_scheme::ecdsa_secp521r1_sha512:
+            return "ECDSA+SHA512";
+        case signature_scheme::rsa_pss_rsae_sha256:
+            return "RSA-PSS+SHA256";
+        case signature_scheme::rsa_pss_rsae_sha384:
+            return "RSA-PSS+SHA384";
+        case signature_scheme::rsa_pss_rsae_sha512:
+            return "RSA-PSS+SHA512";
+    }
+    return "";
+}
+
+// The suite list for one certificate's context: TLS 1.3 suites, then the
+// TLS 1.2 suites whose authentication matches the certificate's key.
+std::string cipher_list(const listener_tls_config& c, key_type type) {
+    std::string out;
+    auto add = [&](std::string_view name) { out += (out.empty() ? "" : ":") + std::string(name); };
+    auto add_all = [&](const std::vector<std::string>& chosen, tls_version v) {
+        auto matches_key = [&](std::string_view name) {
+            if (v == tls_version::tls1_3) {
+                return true;
+            }
+            bool ecdsa_suite = name.find("-ECDSA-") != std::string_view::npos;
+            return ecdsa_suite == (type == key_type::ecdsa);
+        };
+        if (chosen.empty()) {
+            for (const auto& s : supported_cipher_suites()) {
+                if (s.version == v && matches_key(s.name)) {
+                    add(s.wolfssl_name);
+                }
+            }
+            return;
+        }
+        for (const auto& name : chosen) {
+            const cipher_suite* s = find_cipher_suite(name, v);
+            if (s != nullptr && matches_key(s->name)) {
+                add(s->wolfssl_name);
+            }
+        }
+    };
+    if (c.max_version == tls_version::tls1_3) {
+        add_all(c.ciphersuites_tls13, tls_version::tls1_3);
+    }
+    if (c.min_version == tls_version::tls1_2) {
+        add_all(c.ciphers_tls12, tls_version::tls1_2);
+    }
+    return out;
+}
+
+std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
+                                                 const certificate_config& cert) {
+    ctx_ptr ctx(wolfSSL_CTX_new(wolfSSLv23_server_method()));
+    if (!ctx) {
+        return std::unexpected("wolfSSL_CTX_new failed");
+    }
+    WOLFSSL_CTX* x = ctx.get();
+    auto fail = [&](const std::string& what) -> std::expected<ctx_ptr, std::string> {
+        return std::unexpected(cert.cert.path.string() + ": " + what);
+    };
+    if (wolfSSL_CTX_SetMinVersion(
+            x, c.min_version == tls_version::tls1_3 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
+            WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_max_proto_version(
+            x, c.max_version == tls_version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION) !=
+            WOLFSSL_SUCCESS) {
+        return fail("cannot set the TLS version range");
+    }
+    std::string suites = cipher_list(c, cert.type);
+    if (suites.empty()) {
+        return fail(std::string("no configured cipher suite can be used with an ") +
+                    (cert.type == key_type::rsa ? "RSA" : "ECDSA") + " certificate");
+    }
+    if (wolfSSL_CTX_set_cipher_list(x, suites.c_str()) != WOLFSSL_SUCCESS) {
+        return fail("cipher list refused: " + suites);
+    }
+    if (!c.signature_algorithms.empty()) {
+        std::string list;
+        for (auto s : c.signature_algorithms) {
+            list += (list.empty() ? "" : ":") + wolfssl_sigalg(s);
+        }
+        if (wolfSSL_CTX_set1_sigalgs_list(x, list.c_str()) != WOLFSSL_SUCCESS) {
+            return fail("signature algorithms refused: " + list);
+        }
+    }
+    std::vector<int> groups;
+    for (auto g : c.groups) {
+        groups.push_back(wolfssl_group(g));
+    }
+    if (wolfSSL_CTX_set_groups(x, groups.data(), static_cast<int>(groups.size())) !=
+        WOLFSSL_SUCCESS) {
+        return fail("groups refused");
+    }
+
+    auto chain = read_file(cert.cert.path);
+    auto key = read_file(cert.key.path);
+    if (!chain) {
+        return std::unexpected(chain.error());
+    }
+    if (!key) {
+        return std::unexpected(key.error());
+    }
+    if (wolfSSL_CTX_use_certificate_chain_buffer(
+            x, reinterpret_cast<const unsigned char*>(chain->data()),
+            static_cast<long>(chain->size())) != WOLFSSL_SUCCESS) {
+        return fail("certificate chain refused by the TLS library");
+    }
+    int key_format =
+        key->find("-----BEGIN") != std::string::npos ? WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1;
+    if (wolfSSL_CTX_use_PrivateKey_buffer(x, reinterpret_cast<const unsigned char*>(key->data()),
+                                          static_cast<long>(key->size()),
+                                          key_format) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_check_private_key(x) != WOLFSSL_SUCCESS) {
+        return std::unexpected(cert.key.path.string() + ": private key refused or mismatched");
+    }
+
+    // Client certificates arrive with the client-auth work; until then none
+    // is requested.
+    wolfSSL_CTX_set_verify(x, WOLFSSL_VERIFY_NONE, nullptr);
+    // Resumption needs ticket keys shared by every shard (and host); until
+    // tlsterm has them, issue no tickets and keep no session cache rather
+    // than hand out tickets only one shard can read.
+    wolfSSL_CTX_no_ticket_TLSv13(x);
+    wolfSSL_CTX_set_session_cache_mode(x, WOLFSSL_SESS_CACHE_OFF);
+    session::install_io_callbacks(x);
+    return ctx;
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<server_context>, std::string> server_context::create(
+    const listener_tls_config& config) {
+    init_library();
+    std::unique_ptr<server_context> sc(new server_context());
+    sc->_config = config;
+    for (std::size_t i = 0; i < config.certificates.size(); ++i) {
+        const auto& cert = config.certificates[i];
+        auto ctx = make_context(config, cert);
+        if (!ctx) {
+            return std::unexpected(ctx.error());
+        }
+        sc->_contexts.push_back(std::move(*ctx));
+        auto type = static_cast<std::size_t>(cert.type);
+        int index = static_cast<int>(i);
+        if (sc->_default.by_type[type] < 0) {
+            sc->_default.by_type[type] = index;
+        }
+        for (const auto& name : cert.names) {
+            auto& e = name.starts_with("*.") ? sc->_wildcard[name.substr(2)] : sc->_exact[name];
+            if (e.by_type[type] < 0) {
+                e.by_type[type] = index;
+            }
+        }
+    }
+    return sc;
+}
+
+selection server_context::select(const client_hello& hello) const {
+    const entry* e = &_default;
+    if (!hello.server_name.empty()) {
+        if (auto it = _exact.find(hello.server_name); it != _exact.end()) {
+            e = &it->second;
+        } else if (auto dot = hello.server_name.find('.'); dot != std::string::npos) {
+            if (auto w = _wildcard.find(hello.server_name.substr(dot + 1)); w != _wildcard.end()) {
+                e = &w->second;
+            }
+        }
+    }
+    bool tls13 = hello.offers_tls13() && _config.max_version == tls_version::tls1_3;
+    int ecdsa = e->by_type[static_cast<std::size_t>(key_type::ecdsa)];
+    int rsa = e->by_type[static_cast<std::size_t>(key_type::rsa)];
+    int chosen = (ecdsa >= 0 && (rsa < 0 || hello.accepts_ecdsa(tls13))) ? ecdsa : rsa;
+
+    selection s;
+    s.certificate_index = static_cast<std::size_t>(chosen);
+    s.ctx = _contexts[s.certificate_index].get();
+    s.type = _config.certificates[s.certificate_index].type;
+    if (!hello.alpn.empty() && !_config.alpn.empty()) {
+        for (const auto& mine : _config.alpn) {
+            if (std::find(hello.alpn.begin(), hello.alpn.end(), mine) != hello.alpn.end()) {
+                s.alpn = mine;
+                break;
+            }
+        }
+        s.alpn_mismatch = s.alpn.empty();
+        s.server_alpn = _config.alpn;
+    }
+    return s;
+}
+
+}  // namespace tlsterm::tls

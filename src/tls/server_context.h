@@ -1,0 +1,71 @@
+// The TLS side of one listener: a WOLFSSL_CTX per configured certificate
+// (one context holds one certificate), all with the listener's versions,
+// suites, groups and signature schemes, plus the table that picks one for a
+// ClientHello.
+//
+// Selection, by the ClientHello's server name (lower-cased):
+//   1. an exact name, then a "*.suffix" wildcard covering exactly one label,
+//      then the listener's default (the first certificate of each key type);
+//   2. within that entry, ECDSA when the client can verify it, else RSA;
+//      when the entry has only one key type, that one.
+// ALPN: the first protocol of the listener's list that the client offers
+// (server preference); none in common is a no_application_protocol alert.
+//
+// Immutable after create(); one instance per shard, so wolfSSL_new never
+// contends on a context shared between threads.
+#pragma once
+
+#include <array>
+#include <expected>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <tlsterm/config.h>
+
+#include "tls/client_hello.h"
+#include "tls/wolfssl.h"
+
+namespace tlsterm::tls {
+
+struct ctx_deleter {
+    void operator()(WOLFSSL_CTX* c) const { wolfSSL_CTX_free(c); }
+};
+using ctx_ptr = std::unique_ptr<WOLFSSL_CTX, ctx_deleter>;
+
+struct selection {
+    WOLFSSL_CTX* ctx = nullptr;
+    key_type type = key_type::ecdsa;
+    std::size_t certificate_index = 0;         // into listener_tls_config::certificates
+    std::string alpn;                          // chosen protocol; empty when none
+    bool alpn_mismatch = false;                // client offered ALPN, nothing in common
+    std::span<const std::string> server_alpn;  // the listener's list
+};
+
+class server_context {
+  public:
+    static std::expected<std::unique_ptr<server_context>, std::string> create(
+        const listener_tls_config& config);
+
+    selection select(const client_hello& hello) const;
+    const listener_tls_config& config() const { return _config; }
+
+  private:
+    server_context() = default;
+
+    // Certificate indexes per key type for one name; -1 when none.
+    struct entry {
+        std::array<int, 2> by_type{-1, -1};
+    };
+
+    listener_tls_config _config;
+    std::vector<ctx_ptr> _contexts;  // parallel to _config.certificates
+    std::unordered_map<std::string, entry> _exact;
+    std::unordered_map<std::string, entry> _wildcard;  // key: suffix after "*."
+    entry _default;
+};
+
+}  // namespace tlsterm::tls

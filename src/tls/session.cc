@@ -1,0 +1,146 @@
+#include "tls/session.h"
+
+#include <limits>
+
+namespace tlsterm::tls {
+
+void session::install_io_callbacks(WOLFSSL_CTX* ctx) {
+    wolfSSL_CTX_SetIORecv(ctx, &session::io_recv);
+    wolfSSL_CTX_SetIOSend(ctx, &session::io_send);
+}
+
+int session::io_recv(WOLFSSL*, char* buf, int sz, void* ctx) {
+    auto& s = *static_cast<session*>(ctx);
+    if (s._in.empty()) {
+        return s._transport_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+    }
+    return static_cast<int>(
+        s._in.read_into(std::span(reinterpret_cast<uint8_t*>(buf), static_cast<std::size_t>(sz))));
+}
+
+int session::io_send(WOLFSSL*, char* buf, int sz, void* ctx) {
+    auto& s = *static_cast<session*>(ctx);
+    s._out.append(std::span(reinterpret_cast<const uint8_t*>(buf), static_cast<std::size_t>(sz)));
+    return sz;
+}
+
+std::unique_ptr<session> session::create(const selection& chosen) {
+    std::unique_ptr<session> s(new session());
+    s->_ssl = wolfSSL_new(chosen.ctx);
+    if (s->_ssl == nullptr) {
+        return nullptr;
+    }
+    s->_type = chosen.type;
+    wolfSSL_SetIOReadCtx(s->_ssl, s.get());
+    wolfSSL_SetIOWriteCtx(s->_ssl, s.get());
+    if (!chosen.alpn.empty()) {
+        // Only the protocol chosen by server preference: wolfSSL itself
+        // would pick by the client's order.
+        std::string name = chosen.alpn;
+        wolfSSL_UseALPN(s->_ssl, name.data(), static_cast<unsigned>(name.size()),
+                        WOLFSSL_ALPN_FAILED_ON_MISMATCH);
+    } else if (chosen.alpn_mismatch) {
+        // Nothing in common: with the listener's own list and no
+        // continue-on-mismatch, wolfSSL answers no_application_protocol
+        // (RFC 7301 section 3.2).
+        std::string list;
+        for (const auto& p : chosen.server_alpn) {
+            list += (list.empty() ? "" : ",") + p;
+        }
+        wolfSSL_UseALPN(s->_ssl, list.data(), static_cast<unsigned>(list.size()),
+                        WOLFSSL_ALPN_FAILED_ON_MISMATCH);
+    }
+    return s;
+}
+
+session::~session() {
+    if (_ssl != nullptr) {
+        wolfSSL_free(_ssl);
+    }
+}
+
+tls_status session::fail(int ret, const char* where) {
+    int err = wolfSSL_get_error(_ssl, ret);
+    char text[WOLFSSL_MAX_ERROR_SZ] = {};
+    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(err), text, sizeof(text));
+    _error = std::string(where) + ": " + text + " (" + std::to_string(err) + ")";
+    return tls_status::failed;
+}
+
+tls_status session::handshake() {
+    if (_done) {
+        return tls_status::ok;
+    }
+    int ret = wolfSSL_accept(_ssl);
+    if (ret == WOLFSSL_SUCCESS) {
+        _done = true;
+        return tls_status::ok;
+    }
+    int err = wolfSSL_get_error(_ssl, ret);
+    if (err == WOLFSSL_ERROR_WANT_READ && !(_transport_eof && _in.empty())) {
+        return tls_status::want_read;
+    }
+    if (err == WOLFSSL_ERROR_WANT_READ) {
+        _error = "handshake: peer closed the connection";
+        return tls_status::failed;
+    }
+    return fail(ret, "handshake");
+}
+
+session::read_result session::read(std::span<uint8_t> out) {
+    int want = static_cast<int>(std::min<std::size_t>(
+        out.size(), static_cast<std::size_t>(std::numeric_limits<int>::max())));
+    int ret = wolfSSL_read(_ssl, out.data(), want);
+    if (ret > 0) {
+        return {tls_status::ok, static_cast<std::size_t>(ret)};
+    }
+    int err = wolfSSL_get_error(_ssl, ret);
+    if (err == WOLFSSL_ERROR_WANT_READ) {
+        if (_transport_eof && _in.empty()) {
+            _error = "read: connection closed without close_notify";
+            return {tls_status::failed, 0};
+        }
+        return {tls_status::want_read, 0};
+    }
+    if (err == WOLFSSL_ERROR_ZERO_RETURN) {
+        return {tls_status::closed, 0};
+    }
+    return {fail(ret, "read"), 0};
+}
+
+tls_status session::write(std::span<const uint8_t> in) {
+    while (!in.empty()) {
+        int chunk = static_cast<int>(std::min<std::size_t>(in.size(), 1u << 20));
+        int ret = wolfSSL_write(_ssl, in.data(), chunk);
+        if (ret <= 0) {
+            return fail(ret, "write");
+        }
+        in = in.subspan(static_cast<std::size_t>(ret));
+    }
+    return tls_status::ok;
+}
+
+void session::send_close_notify() {
+    wolfSSL_shutdown(_ssl);
+}
+
+std::string_view session::version() const {
+    const char* v = wolfSSL_get_version(_ssl);
+    return v != nullptr ? v : "";
+}
+
+std::string_view session::cipher() const {
+    const char* c = wolfSSL_get_cipher_name(_ssl);
+    return c != nullptr ? c : "";
+}
+
+std::string_view session::alpn() const {
+    char* name = nullptr;
+    unsigned short size = 0;
+    if (wolfSSL_ALPN_GetProtocol(_ssl, &name, &size) != WOLFSSL_SUCCESS || name == nullptr) {
+        return {};
+    }
+    return std::string_view(name, size);
+}
+
+}  // namespace tlsterm::tls

@@ -1,0 +1,78 @@
+// One server-side TLS session as a pure transform: ciphertext in and out
+// through byte queues, plaintext through read()/write(). wolfSSL never
+// touches a socket; the connection owns all I/O and decides when to close.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/byte_queue.h"
+#include "tls/server_context.h"
+#include "tls/wolfssl.h"
+
+namespace tlsterm::tls {
+
+enum class tls_status : uint8_t {
+    ok,         // done (handshake complete / bytes produced)
+    want_read,  // needs more ciphertext from the peer
+    closed,     // the peer sent close_notify
+    failed,     // fatal; error() says why; an alert may be waiting in cipher_out()
+};
+
+class session {
+  public:
+    // A session on the context chosen for a ClientHello. nullptr when wolfSSL
+    // cannot allocate one.
+    static std::unique_ptr<session> create(const selection& chosen);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    // Points a context's I/O at session objects (server_context does this).
+    static void install_io_callbacks(WOLFSSL_CTX* ctx);
+
+    byte_queue& cipher_in() { return _in; }    // from the peer, not yet read by wolfSSL
+    byte_queue& cipher_out() { return _out; }  // produced by wolfSSL, to send
+    // The transport reached end of stream: wolfSSL sees a closed connection
+    // once cipher_in() is drained.
+    void set_transport_eof() { _transport_eof = true; }
+
+    tls_status handshake();
+    bool handshake_done() const { return _done; }
+
+    struct read_result {
+        tls_status status;
+        std::size_t bytes;
+    };
+    // Decrypts into `out`. ok with bytes > 0, or want_read/closed/failed.
+    read_result read(std::span<uint8_t> out);
+    // Encrypts all of `in` into cipher_out().
+    tls_status write(std::span<const uint8_t> in);
+    // Queues a close_notify alert in cipher_out().
+    void send_close_notify();
+
+    std::string_view version() const;  // "TLSv1.3"
+    std::string_view cipher() const;   // suite name as wolfSSL spells it
+    std::string_view alpn() const;     // negotiated protocol, empty when none
+    key_type certificate_type() const { return _type; }
+    const std::string& error() const { return _error; }
+
+  private:
+    session() = default;
+    tls_status fail(int ret, const char* where);
+    static int io_recv(WOLFSSL* ssl, char* buf, int sz, void* ctx);
+    static int io_send(WOLFSSL* ssl, char* buf, int sz, void* ctx);
+
+    WOLFSSL* _ssl = nullptr;
+    byte_queue _in;
+    byte_queue _out;
+    bool _transport_eof = false;
+    bool _done = false;
+    key_type _type = key_type::ecdsa;
+    std::string _error;
+};
+
+}  // namespace tlsterm::tls

@@ -1,0 +1,219 @@
+// Server sessions against a real wolfSSL client over memory: certificate
+// selection, ALPN, data both ways, close_notify, failures.
+#include "tls/session.h"
+
+#include <gtest/gtest.h>
+
+#include <tlsterm/config.h>
+
+#include "memory_peer.h"
+#include "support/pki.h"
+#include "tls/server_context.h"
+
+namespace tlsterm::tls {
+namespace {
+
+std::shared_ptr<const config> make_config(const std::string& tls_extra = "") {
+    std::string text = R"(
+[[upstreams]]
+name = "u"
+addresses = ["127.0.0.1:1"]
+[[listeners]]
+name = "l"
+address = "127.0.0.1:0"
+upstream = "u"
+[listeners.tls]
+alpn = ["h2", "http/1.1"]
+)" + tls_extra + R"(
+[[listeners.tls.certificates]]
+cert = "server-ecdsa.chain.pem"
+key = "server-ecdsa.key"
+[[listeners.tls.certificates]]
+cert = "server-rsa.chain.pem"
+key = "server-rsa.key"
+[[listeners.tls.certificates]]
+cert = "server-other.chain.pem"
+key = "server-other.key"
+)";
+    auto c = load_config_from_string(text, "t.toml", test::pki_dir());
+    EXPECT_TRUE(c) << c.error().to_string();
+    return *c;
+}
+
+struct handshake_result {
+    bool ok = false;
+    std::string subject;
+    key_type type = key_type::ecdsa;
+    std::string version;
+    std::string alpn;
+    std::string error;
+};
+
+handshake_result connect(const server_context& sc, test::client_options o) {
+    o.ca_file = test::pki("root-ca.pem").string();  // full chain must be sent
+    test::memory_client c(o);
+    EXPECT_EQ(c.connect(), 0);
+    client_hello hello;
+    EXPECT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
+    auto s = session::create(sc.select(hello));
+    handshake_result r;
+    r.ok = test::pump_handshake(c, *s);
+    r.error = s->error();
+    if (r.ok) {
+        r.subject = c.peer_subject();
+        r.type = s->certificate_type();
+        r.version = std::string(s->version());
+        r.alpn = std::string(s->alpn());
+    }
+    return r;
+}
+
+class SessionTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        cfg = make_config();
+        auto sc = server_context::create(cfg->listeners[0].tls);
+        ASSERT_TRUE(sc) << sc.error();
+        ctx = std::move(*sc);
+    }
+    std::shared_ptr<const config> cfg;
+    std::unique_ptr<server_context> ctx;
+};
+
+TEST_F(SessionTest, DefaultCertificateWithoutSni) {
+    auto r = connect(*ctx, {});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.subject, "/O=tlsterm test/CN=tlsterm.test");
+    EXPECT_EQ(r.type, key_type::ecdsa);
+    EXPECT_EQ(r.version, "TLSv1.3");
+}
+
+TEST_F(SessionTest, SniPicksExactAndWildcard) {
+    EXPECT_EQ(connect(*ctx, {.sni = "other.test"}).subject, "/O=tlsterm test/CN=other.test");
+    EXPECT_EQ(connect(*ctx, {.sni = "a.other.test"}).subject, "/O=tlsterm test/CN=other.test");
+    EXPECT_EQ(connect(*ctx, {.sni = "API.TLSTERM.TEST"}).subject,
+              "/O=tlsterm test/CN=tlsterm.test");
+    // A wildcard covers one label only; unknown names get the default.
+    client_hello deep;
+    deep.supported_versions = {0x0304};
+    deep.signature_schemes = {0x0403};
+    deep.server_name = "a.b.other.test";
+    EXPECT_EQ(ctx->select(deep).certificate_index, 0u);
+    client_hello unknown = deep;
+    unknown.server_name = "nowhere.example";
+    EXPECT_EQ(ctx->select(unknown).certificate_index, 0u);
+}
+
+TEST_F(SessionTest, RsaOnlyClientsGetTheRsaCertificate) {
+    auto r = connect(*ctx, {.sni = "tlsterm.test", .sigalgs = "RSA-PSS+SHA256:RSA+SHA256"});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.type, key_type::rsa);
+    EXPECT_EQ(r.version, "TLSv1.3");
+
+    r = connect(*ctx, {.ciphers = "ECDHE-RSA-AES128-GCM-SHA256", .max_version = TLS1_2_VERSION});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.type, key_type::rsa);
+    EXPECT_EQ(r.version, "TLSv1.2");
+
+    r = connect(*ctx, {.ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384", .max_version = TLS1_2_VERSION});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.type, key_type::ecdsa);
+}
+
+TEST_F(SessionTest, AlpnByServerPreference) {
+    EXPECT_EQ(connect(*ctx, {.alpn = "http/1.1,h2"}).alpn, "h2");
+    EXPECT_EQ(connect(*ctx, {.alpn = "http/1.1"}).alpn, "http/1.1");
+    EXPECT_EQ(connect(*ctx, {}).alpn, "");
+    auto r = connect(*ctx, {.alpn = "spdy/3"});
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("Unrecognized protocol name"), std::string::npos) << r.error;
+}
+
+TEST_F(SessionTest, DataBothWaysAndCloseNotify) {
+    test::memory_client c({});
+    ASSERT_EQ(c.connect(), 0);
+    client_hello hello;
+    ASSERT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
+    auto s = session::create(ctx->select(hello));
+    ASSERT_TRUE(test::pump_handshake(c, *s));
+
+    std::string up(1 << 20, '\0');
+    for (std::size_t i = 0; i < up.size(); ++i) {
+        up[i] = static_cast<char>(i * 7 + 3);
+    }
+    c.write(up);
+    s->cipher_in().append(c.out().readable());
+    c.out().clear();
+    std::string got;
+    std::vector<uint8_t> buf(16384);
+    for (;;) {
+        auto r = s->read(buf);
+        if (r.status != tls_status::ok) {
+            EXPECT_EQ(r.status, tls_status::want_read);
+            break;
+        }
+        got.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
+    }
+    EXPECT_EQ(got, up);
+
+    std::string down(300000, 'd');
+    ASSERT_EQ(s->write(std::span(reinterpret_cast<const uint8_t*>(down.data()), down.size())),
+              tls_status::ok);
+    c.in().append(s->cipher_out().readable());
+    s->cipher_out().clear();
+    EXPECT_EQ(c.read_all(), down);
+
+    wolfSSL_shutdown(c.ssl());
+    s->cipher_in().append(c.out().readable());
+    EXPECT_EQ(s->read(buf).status, tls_status::closed);
+}
+
+TEST_F(SessionTest, TransportEofWithoutCloseNotifyFails) {
+    test::memory_client c({});
+    ASSERT_EQ(c.connect(), 0);
+    client_hello hello;
+    ASSERT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
+    auto s = session::create(ctx->select(hello));
+    ASSERT_TRUE(test::pump_handshake(c, *s));
+    s->set_transport_eof();
+    std::vector<uint8_t> buf(100);
+    EXPECT_EQ(s->read(buf).status, tls_status::failed);
+}
+
+TEST_F(SessionTest, GarbageAfterHandshakeFails) {
+    test::memory_client c({});
+    ASSERT_EQ(c.connect(), 0);
+    client_hello hello;
+    ASSERT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
+    auto s = session::create(ctx->select(hello));
+    ASSERT_TRUE(test::pump_handshake(c, *s));
+    std::vector<uint8_t> junk = {23, 3,  3,  0,  20, 1,  2,  3,  4,  5,  6,  7, 8,
+                                 9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+    s->cipher_in().append(junk);
+    std::vector<uint8_t> buf(100);
+    EXPECT_EQ(s->read(buf).status, tls_status::failed);
+    EXPECT_FALSE(s->error().empty());
+    EXPECT_FALSE(s->cipher_out().empty());  // an alert for the client
+}
+
+TEST(SessionVersions, MinimumVersionIsEnforced) {
+    auto cfg = make_config("min_version = \"1.3\"");
+    auto sc = server_context::create(cfg->listeners[0].tls);
+    ASSERT_TRUE(sc) << sc.error();
+    auto r = connect(**sc, {.max_version = TLS1_2_VERSION});
+    EXPECT_FALSE(r.ok);
+    r = connect(**sc, {});
+    EXPECT_TRUE(r.ok) << r.error;
+}
+
+TEST(SessionVersions, MaximumVersionIsEnforced) {
+    auto cfg = make_config("max_version = \"1.2\"");
+    auto sc = server_context::create(cfg->listeners[0].tls);
+    ASSERT_TRUE(sc) << sc.error();
+    auto r = connect(**sc, {});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.version, "TLSv1.2");
+}
+
+}  // namespace
+}  // namespace tlsterm::tls
