@@ -1,10 +1,22 @@
 // tlsterm command line.
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <array>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include <tlsterm/config.h>
+#include <tlsterm/counters.h>
 
+#include "common/log.h"
+#include "shard/listen.h"
+#include "shard/shard.h"
 #include "tls/wolfssl.h"
 
 namespace {
@@ -15,7 +27,8 @@ constexpr int exit_usage = 2;
 
 void print_usage(std::FILE* out) {
     std::fputs(
-        "usage: tlsterm --check FILE     validate FILE (and every file it names), exit 0 or 1\n"
+        "usage: tlsterm FILE             run with configuration FILE\n"
+        "       tlsterm --check FILE     validate FILE (and every file it names), exit 0 or 1\n"
         "       tlsterm --version        print versions and exit\n"
         "       tlsterm --help           print this text\n",
         out);
@@ -38,6 +51,132 @@ int check(const char* path) {
     return exit_ok;
 }
 
+std::vector<int> usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> cpus;
+    if (::sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int i = 0; i < CPU_SETSIZE; ++i) {
+            if (CPU_ISSET(static_cast<std::size_t>(i), &set)) {
+                cpus.push_back(i);
+            }
+        }
+    }
+    if (cpus.empty()) {
+        cpus.push_back(0);
+    }
+    return cpus;
+}
+
+int serve(const char* path) {
+    using tlsterm::log_level;
+    auto loaded = tlsterm::load_config(path);
+    if (!loaded) {
+        std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
+        return exit_config;
+    }
+    std::shared_ptr<const tlsterm::config> cfg = *loaded;
+    tlsterm::log::set_level(cfg->runtime.log);
+
+    std::vector<int> cpus = usable_cpus();
+    unsigned shard_count =
+        cfg->runtime.shards != 0 ? cfg->runtime.shards : static_cast<unsigned>(cpus.size());
+
+    // Signals are handled by the main thread through a signalfd; shard
+    // threads inherit the blocked mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    int sfd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+
+    auto sockets = tlsterm::shard::open_listeners(*cfg, shard_count);
+    if (!sockets) {
+        std::fprintf(stderr, "%s\n", sockets.error().to_string().c_str());
+        return exit_config;
+    }
+
+    std::vector<std::unique_ptr<tlsterm::shard::shard>> shards;
+    for (unsigned i = 0; i < shard_count; ++i) {
+        tlsterm::shard::shard_setup setup;
+        setup.index = i;
+        setup.cfg = cfg;
+        setup.listener_fds = sockets->fds[i];
+        setup.cpu = cfg->runtime.pin_cpus ? cpus[i % cpus.size()] : -1;
+        auto sh = std::make_unique<tlsterm::shard::shard>(std::move(setup));
+        if (auto started = sh->start(); !started) {
+            std::fprintf(stderr, "tlsterm: shard %u: %s\n", i, started.error().c_str());
+            for (auto& s : shards) {
+                s->request_drain();
+            }
+            return exit_config;
+        }
+        shards.push_back(std::move(sh));
+    }
+
+    std::string notes;
+    for (const auto& n : shards.front()->setup_notes()) {
+        notes += (notes.empty() ? "" : "; ") + n;
+    }
+    TLSTERM_LOG(log_level::info, "tlsterm 0.1.0 (wolfSSL %s): %u shard%s; %s",
+                wolfSSL_lib_version(), shard_count, shard_count == 1 ? "" : "s", notes.c_str());
+    for (std::size_t i = 0; i < cfg->listeners.size(); ++i) {
+        const auto& l = cfg->listeners[i];
+        TLSTERM_LOG(log_level::info, "listener %s listening on %s -> upstream %s", l.name.c_str(),
+                    sockets->bound[i].to_string().c_str(), l.upstream.c_str());
+    }
+
+    for (;;) {
+        signalfd_siginfo info{};
+        ssize_t n = ::read(sfd, &info, sizeof(info));
+        if (n != sizeof(info)) {
+            continue;
+        }
+        if (info.ssi_signo == SIGHUP) {
+            TLSTERM_LOG(log_level::warn,
+                        "SIGHUP: configuration reload is not implemented yet; "
+                        "restart to apply changes");
+            continue;
+        }
+        TLSTERM_LOG(log_level::info, "%s: stopped accepting; draining for up to %u ms",
+                    info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+                    cfg->runtime.drain_timeout_ms);
+        break;
+    }
+    for (auto& s : shards) {
+        s->request_drain();
+    }
+    for (auto& s : shards) {
+        s->join();
+    }
+    uint64_t accepted = 0;
+    uint64_t handshakes = 0;
+    std::array<uint64_t, tlsterm::close_reason_count> closed{};
+    for (const auto& s : shards) {
+        accepted += s->counters().accepted.load();
+        handshakes += s->counters().handshakes.load();
+        for (std::size_t r = 0; r < closed.size(); ++r) {
+            closed[r] += s->counters().closed[r].load();
+        }
+    }
+    std::string reasons;
+    for (std::size_t r = 0; r < closed.size(); ++r) {
+        if (closed[r] != 0) {
+            reasons += " " +
+                       std::string(tlsterm::to_string(static_cast<tlsterm::close_reason>(r))) +
+                       "=" + std::to_string(closed[r]);
+        }
+    }
+    TLSTERM_LOG(log_level::info, "stopped: %llu accepted, %llu handshakes; closed:%s",
+                static_cast<unsigned long long>(accepted),
+                static_cast<unsigned long long>(handshakes), reasons.c_str());
+    ::close(sfd);
+    return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +190,9 @@ int main(int argc, char** argv) {
     }
     if (argc == 3 && std::strcmp(argv[1], "--check") == 0) {
         return check(argv[2]);
+    }
+    if (argc == 2 && argv[1][0] != '-') {
+        return serve(argv[1]);
     }
     print_usage(stderr);
     return exit_usage;

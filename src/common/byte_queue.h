@@ -47,6 +47,18 @@ class byte_queue {
         }
     }
 
+    // Moves the whole contents into `out` (replacing it), without copying
+    // when nothing was consumed yet.
+    void move_into(std::vector<uint8_t>& out) {
+        if (_head == 0) {
+            out.swap(_buf);
+            std::vector<uint8_t>().swap(_buf);
+        } else {
+            out.assign(_buf.begin() + static_cast<std::ptrdiff_t>(_head), _buf.end());
+            clear();
+        }
+    }
+
     // Drops the contents and gives the memory back.
     void clear() {
         std::vector<uint8_t>().swap(_buf);

@@ -82,6 +82,12 @@ io_uring_sqe* uring::sqe() {
     return s;
 }
 
+void uring::reserve(unsigned n) {
+    if (io_uring_sq_space_left(&_ring) < n) {
+        io_uring_submit(&_ring);
+    }
+}
+
 int uring::submit_and_wait(unsigned wait_nr) {
     for (;;) {
         int rc = io_uring_submit_and_wait(&_ring, wait_nr);

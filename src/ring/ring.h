@@ -43,6 +43,9 @@ class uring {
     const std::vector<std::string>& setup_notes() const { return _notes; }
 
     io_uring_sqe* sqe();
+    // Makes room for `n` consecutive entries (a linked pair must not be
+    // split by a submission).
+    void reserve(unsigned n);
     // Submits queued entries; waits for at least `wait_nr` completions.
     // Returns a negative errno on failure (-EINTR is retried).
     int submit_and_wait(unsigned wait_nr);

@@ -18,7 +18,7 @@ namespace tlsterm::tls {
 enum class tls_status : uint8_t {
     ok,         // done (handshake complete / bytes produced)
     want_read,  // needs more ciphertext from the peer
-    closed,     // the peer sent close_notify
+    closed,     // the peer sent close_notify, or its transport ended (see truncated())
     failed,     // fatal; error() says why; an alert may be waiting in cipher_out()
 };
 
@@ -59,6 +59,8 @@ class session {
     std::string_view alpn() const;     // negotiated protocol, empty when none
     key_type certificate_type() const { return _type; }
     const std::string& error() const { return _error; }
+    // The stream ended with the transport's end, without close_notify.
+    bool truncated() const { return _truncated; }
 
   private:
     session() = default;
@@ -71,6 +73,7 @@ class session {
     byte_queue _out;
     bool _transport_eof = false;
     bool _done = false;
+    bool _truncated = false;
     key_type _type = key_type::ecdsa;
     std::string _error;
 };

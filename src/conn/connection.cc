@@ -1,0 +1,551 @@
+#include "conn/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace tlsterm::conn {
+
+namespace {
+
+constexpr std::size_t decrypt_chunk = 16 * 1024;
+
+void set_nodelay(int fd) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+// A reset is passed on as a reset: close with SO_LINGER {on, 0} sends RST.
+void set_abortive_close(int fd) {
+    linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+std::string describe(int fd, bool peer) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                  : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (rc != 0) {
+        return "(unknown)";
+    }
+    char host[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET) {
+        auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+        ::inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        return std::string(host) + ":" + std::to_string(ntohs(sin->sin_port));
+    }
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(sin6->sin6_port));
+}
+
+}  // namespace
+
+connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
+                       uint32_t generation, int client_fd)
+    : _env(env), _listener(listener), _slot(slot), _generation(generation), _client_fd(client_fd) {
+    _timer.owner = this;
+}
+
+connection::~connection() {
+    timer_list::remove(_timer);
+    if (_client_fd >= 0) {
+        ::close(_client_fd);
+    }
+    if (_upstream_fd >= 0) {
+        ::close(_upstream_fd);
+    }
+}
+
+std::string connection::peer() const {
+    return describe(_client_fd, true);
+}
+
+io_uring_sqe* connection::sqe(op kind) {
+    io_uring_sqe* s = _env.ring.sqe();
+    io_uring_sqe_set_data64(s, id(kind));
+    ++_inflight;
+    return s;
+}
+
+void connection::start() {
+    set_nodelay(_client_fd);
+    _env.handshake_timers.schedule(_timer, _env.now_ms);
+    arm_recv(_client_fd, op::client_recv);
+}
+
+void connection::arm_recv(int fd, op kind) {
+    io_uring_sqe* s = sqe(kind);
+    if (_env.ring.supported().multishot_recv) {
+        io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
+    } else {
+        io_uring_prep_recv(s, fd, nullptr, _env.buffers.buffer_size(), 0);
+    }
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = _env.buffers.group();
+    (kind == op::client_recv ? _client_recv_armed : _upstream_recv_armed) = true;
+}
+
+void connection::touch() {
+    if (_state == state::connecting || _state == state::proxying) {
+        _env.idle_timers.schedule(_timer, _env.now_ms);
+    }
+}
+
+// ---- dispatch ---------------------------------------------------------------
+
+void connection::on_completion(op kind, int res, uint32_t flags) {
+    if ((flags & IORING_CQE_F_MORE) == 0) {
+        --_inflight;
+    }
+    switch (kind) {
+        case op::client_recv:
+        case op::upstream_recv:
+            on_recv(kind, res, flags);
+            break;
+        case op::client_send:
+        case op::upstream_send:
+            on_send(kind, res);
+            break;
+        case op::upstream_connect:
+            on_connect(res);
+            break;
+        case op::connect_timeout:
+        case op::cancel:
+        default:
+            break;
+    }
+}
+
+void connection::on_recv(op kind, int res, uint32_t flags) {
+    bool client = kind == op::client_recv;
+    bool final = (flags & IORING_CQE_F_MORE) == 0;
+    if (final) {
+        (client ? _client_recv_armed : _upstream_recv_armed) = false;
+    }
+    if (res > 0) {
+        // The buffer is ours until `held` goes out of scope: its bytes are
+        // copied into TLS (either direction) before that.
+        _env.buffers.taken();
+        ring::buffer_handle held(&_env.buffers,
+                                 static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
+                                 static_cast<uint32_t>(res));
+        if (_state != state::closing) {
+            client ? on_client_data(held.bytes()) : on_upstream_data(held.bytes());
+        }
+    } else if (res == 0) {
+        if (_state != state::closing) {
+            client ? on_client_eof() : on_upstream_eof();
+        }
+        return;
+    } else if (res != -ENOBUFS && res != -ECANCELED) {
+        // -ENOBUFS: the buffer ring ran dry for a moment; re-arm below.
+        // -ECANCELED: paused for backpressure, or closing.
+        if (_state != state::closing) {
+            TLSTERM_LOG(log_level::debug, "%s: %s read failed: %s", peer().c_str(),
+                        client ? "client" : "upstream", std::strerror(-res));
+            if (client) {
+                _reset_upstream = true;
+                close(close_reason::client_reset);
+            } else {
+                _reset_client = true;
+                close(close_reason::upstream_reset);
+            }
+        }
+        return;
+    }
+    if (final && _state != state::closing) {
+        if (client && !_client_eof && _client_read_open && !_client_recv_paused &&
+            !_client_recv_armed) {
+            arm_recv(_client_fd, op::client_recv);
+        } else if (!client && _upstream_read_open && !_upstream_recv_paused &&
+                   !_upstream_recv_armed) {
+            arm_recv(_upstream_fd, op::upstream_recv);
+        }
+    }
+}
+
+// ---- client side --------------------------------------------------------------
+
+void connection::on_client_data(std::span<const uint8_t> bytes) {
+    touch();
+    switch (_state) {
+        case state::hello:
+            _hello.insert(_hello.end(), bytes.begin(), bytes.end());
+            try_hello();
+            break;
+        case state::handshaking:
+            _tls->cipher_in().append(bytes);
+            try_handshake();
+            break;
+        case state::connecting:
+        case state::proxying:
+            _tls->cipher_in().append(bytes);
+            decrypt_client();
+            break;
+        case state::closing:
+            break;
+    }
+}
+
+void connection::on_client_eof() {
+    _client_eof = true;
+    if (_state == state::hello || _state == state::handshaking) {
+        TLSTERM_LOG(log_level::debug, "%s: client closed during the handshake", peer().c_str());
+        close(close_reason::handshake_failed);
+        return;
+    }
+    _tls->set_transport_eof();
+    decrypt_client();
+}
+
+void connection::try_hello() {
+    tls::client_hello hello;
+    auto status = tls::parse_client_hello(_hello, hello);
+    switch (status) {
+        case tls::hello_status::need_more:
+            return;
+        case tls::hello_status::not_tls:
+            TLSTERM_LOG(log_level::info, "%s: listener %s: not a TLS ClientHello, closing",
+                        peer().c_str(), _listener.config->name.c_str());
+            close(close_reason::not_tls);
+            return;
+        case tls::hello_status::malformed:
+        case tls::hello_status::too_large:
+            TLSTERM_LOG(log_level::info, "%s: listener %s: %s, closing", peer().c_str(),
+                        _listener.config->name.c_str(), tls::to_string(status));
+            close(close_reason::bad_client_hello);
+            return;
+        case tls::hello_status::complete:
+            break;
+    }
+    _tls = tls::session::create(_listener.tls->select(hello));
+    if (!_tls) {
+        close(close_reason::out_of_memory);
+        return;
+    }
+    _tls->cipher_in().append(_hello);
+    std::vector<uint8_t>().swap(_hello);
+    _state = state::handshaking;
+    try_handshake();
+}
+
+void connection::try_handshake() {
+    auto status = _tls->handshake();
+    if (status == tls::tls_status::failed) {
+        TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s", peer().c_str(),
+                    _listener.config->name.c_str(), _tls->error().c_str());
+        close(close_reason::handshake_failed);  // sends the pending alert
+        return;
+    }
+    flush_client();
+    if (status == tls::tls_status::want_read) {
+        return;
+    }
+    _env.counters.handshakes.fetch_add(1, std::memory_order_relaxed);
+    timer_list::remove(_timer);
+    _state = state::connecting;
+    touch();
+    connect_upstream();
+    if (_state != state::closing) {
+        decrypt_client();  // application data that came with the Finished
+    }
+}
+
+void connection::decrypt_client() {
+    if (_state != state::connecting && _state != state::proxying) {
+        return;
+    }
+    uint8_t buf[decrypt_chunk];
+    const std::size_t limit = _env.limits.max_buffered_bytes;
+    while (_client_read_open && _to_upstream.size() < limit) {
+        auto r = _tls->read(buf);
+        if (r.status == tls::tls_status::ok) {
+            _to_upstream.append(std::span<const uint8_t>(buf, r.bytes));
+            _env.counters.bytes_from_client.fetch_add(r.bytes, std::memory_order_relaxed);
+            continue;
+        }
+        if (r.status == tls::tls_status::want_read) {
+            break;
+        }
+        if (r.status == tls::tls_status::closed) {
+            _client_read_open = false;
+            if (_tls->truncated()) {
+                TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify",
+                            peer().c_str());
+            }
+            break;
+        }
+        TLSTERM_LOG(log_level::info, "%s: TLS error from client: %s", peer().c_str(),
+                    _tls->error().c_str());
+        close(close_reason::tls_error);
+        return;
+    }
+    flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
+    flush_upstream();
+    update_backpressure();
+    maybe_half_close();
+}
+
+void connection::flush_client() {
+    if (_client_send.in_flight || _client_write_shut || !_tls || _state == state::closing) {
+        return;
+    }
+    if (_tls->cipher_out().empty()) {
+        return;
+    }
+    _tls->cipher_out().move_into(_client_send.data);
+    _client_send.offset = 0;
+    _client_send.in_flight = true;
+    io_uring_sqe* s = sqe(op::client_send);
+    io_uring_prep_send(s, _client_fd, _client_send.data.data(), _client_send.data.size(),
+                       MSG_NOSIGNAL);
+}
+
+// ---- upstream side --------------------------------------------------------------
+
+void connection::connect_upstream() {
+    const auto& addresses = _listener.upstream->addresses;
+    if (_connect_attempts >= addresses.size()) {
+        TLSTERM_LOG(log_level::warn,
+                    "%s: listener %s: upstream %s is down (no address accepted a connection), "
+                    "closing the client",
+                    peer().c_str(), _listener.config->name.c_str(),
+                    _listener.upstream->name.c_str());
+        close(close_reason::upstream_down);
+        return;
+    }
+    const socket_address& a = addresses[_listener.next_address++ % addresses.size()];
+    ++_connect_attempts;
+    _upstream_fd = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (_upstream_fd < 0) {
+        TLSTERM_LOG(log_level::error, "socket() for upstream %s: %s", a.to_string().c_str(),
+                    std::strerror(errno));
+        close(close_reason::upstream_down);
+        return;
+    }
+    uint32_t ms = _listener.upstream->connect_timeout_ms;
+    _connect_timeout.tv_sec = ms / 1000;
+    _connect_timeout.tv_nsec = static_cast<long long>(ms % 1000) * 1'000'000;
+    _env.ring.reserve(2);  // the connect and its linked timeout go together
+    io_uring_sqe* c = sqe(op::upstream_connect);
+    io_uring_prep_connect(c, _upstream_fd, a.data(), a.size());
+    c->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* t = sqe(op::connect_timeout);
+    io_uring_prep_link_timeout(t, &_connect_timeout, 0);
+}
+
+void connection::on_connect(int res) {
+    if (_state == state::closing) {
+        return;
+    }
+    const auto& addresses = _listener.upstream->addresses;
+    const socket_address& tried =
+        addresses[(_listener.next_address + addresses.size() - 1) % addresses.size()];
+    if (res == 0) {
+        _env.counters.upstream_connects.fetch_add(1, std::memory_order_relaxed);
+        set_nodelay(_upstream_fd);
+        _state = state::proxying;
+        arm_recv(_upstream_fd, op::upstream_recv);
+        flush_upstream();
+        maybe_half_close();
+        return;
+    }
+    _env.counters.upstream_connect_failures.fetch_add(1, std::memory_order_relaxed);
+    TLSTERM_LOG(log_level::warn, "%s: upstream %s (%s): connect failed: %s", peer().c_str(),
+                _listener.upstream->name.c_str(), tried.to_string().c_str(),
+                res == -ECANCELED ? "timed out" : std::strerror(-res));
+    ::close(_upstream_fd);
+    _upstream_fd = -1;
+    connect_upstream();
+}
+
+void connection::on_upstream_data(std::span<const uint8_t> bytes) {
+    touch();
+    _env.counters.bytes_from_upstream.fetch_add(bytes.size(), std::memory_order_relaxed);
+    if (_tls->write(bytes) != tls::tls_status::ok) {
+        TLSTERM_LOG(log_level::error, "%s: TLS write failed: %s", peer().c_str(),
+                    _tls->error().c_str());
+        close(close_reason::tls_error);
+        return;
+    }
+    flush_client();
+    update_backpressure();
+}
+
+void connection::on_upstream_eof() {
+    _upstream_read_open = false;
+    maybe_half_close();
+}
+
+void connection::flush_upstream() {
+    if (_state != state::proxying || _upstream_send.in_flight || _upstream_write_shut ||
+        _to_upstream.empty()) {
+        return;
+    }
+    _to_upstream.move_into(_upstream_send.data);
+    _upstream_send.offset = 0;
+    _upstream_send.in_flight = true;
+    io_uring_sqe* s = sqe(op::upstream_send);
+    io_uring_prep_send(s, _upstream_fd, _upstream_send.data.data(), _upstream_send.data.size(),
+                       MSG_NOSIGNAL);
+}
+
+// ---- sends, backpressure, half-close ------------------------------------------------
+
+void connection::on_send(op kind, int res) {
+    bool client = kind == op::client_send;
+    send_slot& slot = client ? _client_send : _upstream_send;
+    slot.in_flight = false;
+    if (_state == state::closing) {
+        return;
+    }
+    if (res < 0) {
+        TLSTERM_LOG(log_level::debug, "%s: %s send failed: %s", peer().c_str(),
+                    client ? "client" : "upstream", std::strerror(-res));
+        if (client) {
+            _reset_upstream = true;
+            close(close_reason::client_reset);
+        } else {
+            _reset_client = true;
+            close(close_reason::upstream_reset);
+        }
+        return;
+    }
+    touch();
+    slot.offset += static_cast<std::size_t>(res);
+    if (slot.offset < slot.data.size()) {
+        slot.in_flight = true;
+        io_uring_sqe* s = sqe(kind);
+        io_uring_prep_send(s, client ? _client_fd : _upstream_fd, slot.data.data() + slot.offset,
+                           slot.data.size() - slot.offset, MSG_NOSIGNAL);
+        return;
+    }
+    std::vector<uint8_t>().swap(slot.data);  // an idle connection keeps no send buffer
+    slot.offset = 0;
+    if (client) {
+        flush_client();
+        update_backpressure();
+        maybe_half_close();
+    } else {
+        flush_upstream();
+        decrypt_client();  // resumes what backpressure held back
+    }
+}
+
+void connection::update_backpressure() {
+    if (_state == state::closing || !_tls) {
+        return;
+    }
+    const std::size_t limit = _env.limits.max_buffered_bytes;
+    // Toward the upstream: plaintext queued + in flight + undecrypted input.
+    std::size_t up = _to_upstream.size() + (_upstream_send.data.size() - _upstream_send.offset) +
+                     _tls->cipher_in().size();
+    // Toward the client: ciphertext queued + in flight.
+    std::size_t down = _tls->cipher_out().size() + (_client_send.data.size() - _client_send.offset);
+
+    if (!_client_recv_paused && up >= limit) {
+        _client_recv_paused = true;
+        if (_client_recv_armed) {
+            io_uring_prep_cancel64(sqe(op::cancel), id(op::client_recv), 0);
+        }
+    } else if (_client_recv_paused && up <= limit / 2) {
+        _client_recv_paused = false;
+        if (!_client_recv_armed && _client_read_open && !_client_eof) {
+            arm_recv(_client_fd, op::client_recv);
+        }
+    }
+    if (_upstream_fd < 0 || _state != state::proxying) {
+        return;
+    }
+    if (!_upstream_recv_paused && down >= limit) {
+        _upstream_recv_paused = true;
+        if (_upstream_recv_armed) {
+            io_uring_prep_cancel64(sqe(op::cancel), id(op::upstream_recv), 0);
+        }
+    } else if (_upstream_recv_paused && down <= limit / 2) {
+        _upstream_recv_paused = false;
+        if (!_upstream_recv_armed && _upstream_read_open) {
+            arm_recv(_upstream_fd, op::upstream_recv);
+        }
+    }
+}
+
+void connection::maybe_half_close() {
+    if (_state != state::proxying) {
+        return;
+    }
+    // Client -> upstream finished: the client closed and everything it sent
+    // was delivered. Pass the end on as a FIN.
+    if (!_client_read_open && !_upstream_write_shut && _to_upstream.empty() &&
+        !_upstream_send.in_flight) {
+        ::shutdown(_upstream_fd, SHUT_WR);
+        _upstream_write_shut = true;
+    }
+    // Upstream -> client finished: close_notify, then FIN once it is sent.
+    if (!_upstream_read_open && !_client_write_shut) {
+        if (!_close_notify_queued) {
+            _close_notify_queued = true;
+            _tls->send_close_notify();
+            flush_client();
+        }
+        if (_tls->cipher_out().empty() && !_client_send.in_flight) {
+            ::shutdown(_client_fd, SHUT_WR);
+            _client_write_shut = true;
+        }
+    }
+    if (_upstream_write_shut && _client_write_shut) {
+        close(close_reason::done);
+    }
+}
+
+// ---- closing ----------------------------------------------------------------------
+
+void connection::close(close_reason reason) {
+    if (_state == state::closing) {
+        return;
+    }
+    bool handshaken = _state == state::connecting || _state == state::proxying;
+    _state = state::closing;
+    _env.counters.count(reason);
+    timer_list::remove(_timer);
+
+    // Last words to the client, written directly when no send is in flight
+    // (a queued send would interleave): the alert of a failed handshake, or
+    // a close_notify for a clean close after the handshake.
+    if (_tls && !_client_send.in_flight && !_client_write_shut && !_reset_client) {
+        if (handshaken && !_close_notify_queued) {
+            _close_notify_queued = true;
+            _tls->send_close_notify();
+        }
+        auto pending = _tls->cipher_out().readable();
+        if (!pending.empty()) {
+            ssize_t n =
+                ::send(_client_fd, pending.data(), pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            (void)n;  // best effort: the socket is about to close
+        }
+    }
+    if (_reset_client) {
+        set_abortive_close(_client_fd);
+    }
+    if (_reset_upstream && _upstream_fd >= 0) {
+        set_abortive_close(_upstream_fd);
+    }
+    if (reason != close_reason::done) {
+        TLSTERM_LOG(log_level::debug, "%s: closed: %s", peer().c_str(),
+                    std::string(to_string(reason)).c_str());
+    }
+    io_uring_prep_cancel_fd(sqe(op::cancel), _client_fd, IORING_ASYNC_CANCEL_ALL);
+    if (_upstream_fd >= 0) {
+        io_uring_prep_cancel_fd(sqe(op::cancel), _upstream_fd, IORING_ASYNC_CANCEL_ALL);
+    }
+}
+
+}  // namespace tlsterm::conn

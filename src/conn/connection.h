@@ -1,0 +1,160 @@
+// One client connection and its upstream connection, driven by io_uring
+// completions: an explicit state machine with one dispatch point.
+//
+//   hello -> handshaking -> connecting -> proxying -> (closing)
+//
+// Ownership and lifetime:
+//  - The shard owns connections in a slot table; every SQE a connection
+//    submits carries op_id{slot, generation, op}. `_inflight` counts the SQEs
+//    whose final completion has not arrived (a multishot counts once).
+//  - close() cancels everything on both sockets; the shard frees the slot
+//    only when finished() (closing and nothing in flight), so no completion
+//    can outlive the memory it refers to.
+//  - Buffers that an in-flight send points into are never touched until that
+//    send completes: new bytes go to a separate pending queue.
+#pragma once
+
+#include <linux/time_types.h>
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tlsterm/config.h>
+#include <tlsterm/counters.h>
+
+#include "common/byte_queue.h"
+#include "conn/timer_list.h"
+#include "ring/buffer_ring.h"
+#include "ring/op_id.h"
+#include "ring/ring.h"
+#include "tls/server_context.h"
+#include "tls/session.h"
+
+namespace tlsterm::conn {
+
+enum class op : uint8_t {
+    // connection ops
+    client_recv = 1,
+    client_send,
+    upstream_connect,
+    connect_timeout,
+    upstream_recv,
+    upstream_send,
+    cancel,
+    // shard ops
+    accept,
+    tick,
+    control,
+    listener_cancel,
+};
+
+// What a listener looks like to its connections on one shard.
+struct listener_runtime {
+    const listener_config* config = nullptr;
+    const upstream_config* upstream = nullptr;
+    std::unique_ptr<tls::server_context> tls;
+    uint32_t next_address = 0;  // round robin over upstream->addresses
+    int fd = -1;                // this shard's listening socket
+    bool accept_armed = false;
+};
+
+// The shard services a connection uses.
+struct conn_env {
+    ring::uring& ring;
+    ring::buffer_ring& buffers;
+    const limits_config& limits;
+    shard_counters& counters;
+    timer_list& handshake_timers;
+    timer_list& idle_timers;
+    uint64_t now_ms = 0;
+};
+
+class connection {
+  public:
+    connection(conn_env& env, listener_runtime& listener, uint32_t slot, uint32_t generation,
+               int client_fd);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    void start();
+    void on_completion(op kind, int res, uint32_t flags);
+    // Closes with `reason` (no-op when already closing).
+    void close(close_reason reason);
+    bool finished() const { return _state == state::closing && _inflight == 0; }
+
+    timer_link& timer() { return _timer; }
+    bool handshake_done() const { return _state == state::connecting || _state == state::proxying; }
+
+  private:
+    enum class state : uint8_t { hello, handshaking, connecting, proxying, closing };
+
+    // An in-flight send's bytes, stable until its completion.
+    struct send_slot {
+        std::vector<uint8_t> data;
+        std::size_t offset = 0;
+        bool in_flight = false;
+    };
+
+    uint64_t id(op kind) const {
+        return ring::op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
+    }
+    io_uring_sqe* sqe(op kind);
+
+    void arm_recv(int fd, op kind);
+    void on_client_data(std::span<const uint8_t> bytes);
+    void on_client_eof();
+    void on_upstream_data(std::span<const uint8_t> bytes);
+    void on_upstream_eof();
+    void on_recv(op kind, int res, uint32_t flags);
+
+    void try_hello();
+    void try_handshake();
+    void decrypt_client();
+    void connect_upstream();
+    void on_connect(int res);
+    void flush_client();
+    void flush_upstream();
+    void on_send(op kind, int res);
+    void maybe_half_close();
+    void update_backpressure();
+    void touch();
+    std::string peer() const;
+
+    conn_env& _env;
+    listener_runtime& _listener;
+    uint32_t _slot;
+    uint32_t _generation;
+    int _client_fd;
+    int _upstream_fd = -1;
+    state _state = state::hello;
+    uint32_t _inflight = 0;
+    timer_link _timer;
+
+    std::vector<uint8_t> _hello;  // ClientHello bytes before a session exists
+    std::unique_ptr<tls::session> _tls;
+
+    byte_queue _to_upstream;  // plaintext waiting for an upstream send
+    send_slot _upstream_send;
+    send_slot _client_send;  // ciphertext (session's cipher_out is the pending queue)
+
+    bool _client_recv_armed = false;
+    bool _upstream_recv_armed = false;
+    bool _client_recv_paused = false;
+    bool _upstream_recv_paused = false;
+    bool _client_read_open = true;    // the client's TLS stream has not ended
+    bool _client_eof = false;         // the client's transport ended (FIN)
+    bool _upstream_read_open = true;  // more may come from the upstream
+    bool _upstream_write_shut = false;
+    bool _client_write_shut = false;
+    bool _close_notify_queued = false;
+    uint32_t _connect_attempts = 0;
+    __kernel_timespec _connect_timeout{};
+    bool _reset_client = false;    // propagate an upstream reset as RST
+    bool _reset_upstream = false;  // propagate a client reset as RST
+};
+
+}  // namespace tlsterm::conn

@@ -1,0 +1,80 @@
+#include "shard/listen.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tlsterm::shard {
+
+namespace {
+
+constexpr int backlog = 4096;
+
+int open_one(const socket_address& addr, std::string& error) {
+    int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = std::string("socket: ") + std::strerror(errno);
+        return -1;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (addr.family() == AF_INET6) {
+        // "[::]:443" means IPv6 only; IPv4 needs its own listener.
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (::bind(fd, addr.data(), addr.size()) != 0 || ::listen(fd, backlog) != 0) {
+        error = std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+}  // namespace
+
+std::expected<listening_sockets, config_error> open_listeners(const config& cfg, unsigned shards) {
+    listening_sockets out;
+    out.fds.assign(shards, {});
+    auto close_all = [&] {
+        for (auto& per_shard : out.fds) {
+            for (int fd : per_shard) {
+                ::close(fd);
+            }
+        }
+    };
+    for (const auto& l : cfg.listeners) {
+        socket_address addr = l.address;
+        for (unsigned s = 0; s < shards; ++s) {
+            std::string error;
+            int fd = open_one(addr, error);
+            if (fd < 0) {
+                close_all();
+                auto origin = l.origin;
+                origin.key_path += ".address";
+                return std::unexpected(config_error{origin, "listener " + l.name +
+                                                                ": cannot listen on " +
+                                                                addr.to_string() + ": " + error});
+            }
+            if (s == 0 && addr.port() == 0) {
+                sockaddr_storage ss{};
+                socklen_t len = sizeof(ss);
+                ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+                uint16_t port = ss.ss_family == AF_INET
+                                    ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
+                                    : ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+                std::string text = addr.to_string();
+                text = text.substr(0, text.rfind(':') + 1) + std::to_string(port);
+                addr = *socket_address::parse(text);
+            }
+            out.fds[s].push_back(fd);
+        }
+        out.bound.push_back(addr);
+    }
+    return out;
+}
+
+}  // namespace tlsterm::shard

@@ -1,0 +1,328 @@
+#include "shard/shard.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <future>
+
+#include "common/log.h"
+#include "conn/connection.h"
+#include "ring/buffer_ring.h"
+#include "ring/op_id.h"
+#include "ring/ring.h"
+
+namespace tlsterm::shard {
+
+using conn::connection;
+using conn::op;
+
+namespace {
+
+constexpr unsigned ring_entries = 4096;
+constexpr uint16_t buffer_group = 0;
+constexpr uint16_t buffer_count = 1024;      // per shard
+constexpr uint32_t buffer_size = 16 * 1024;  // one TLS record
+constexpr long tick_ms = 100;                // timer resolution
+
+uint64_t now_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+}  // namespace
+
+// Everything the shard thread owns, created on that thread.
+struct shard::loop {
+    shard& owner;
+    const config& cfg;
+    std::unique_ptr<ring::uring> ring;
+    std::unique_ptr<ring::buffer_ring> buffers;
+    std::vector<conn::listener_runtime> listeners;
+    conn::timer_list handshake_timers;
+    conn::timer_list idle_timers;
+    conn::conn_env env;
+    std::vector<std::unique_ptr<connection>> slots;
+    std::vector<uint32_t> generations;
+    std::vector<uint32_t> free_slots;
+    std::size_t active = 0;
+    bool draining = false;
+    uint64_t drain_deadline_ms = 0;
+    bool drain_deadline_hit = false;
+    __kernel_timespec tick{0, tick_ms * 1'000'000};
+    uint64_t control_value = 0;
+
+    loop(shard& s, std::unique_ptr<ring::uring> r, std::unique_ptr<ring::buffer_ring> b)
+        : owner(s),
+          cfg(*s._setup.cfg),
+          ring(std::move(r)),
+          buffers(std::move(b)),
+          handshake_timers(cfg.limits.handshake_timeout_ms),
+          idle_timers(cfg.limits.idle_timeout_ms),
+          env{*ring, *buffers, cfg.limits, *s._counters, handshake_timers, idle_timers, now_ms()} {}
+
+    io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
+        io_uring_sqe* s = ring->sqe();
+        io_uring_sqe_set_data64(s, ring::op_id{slot, 0, static_cast<uint8_t>(kind)}.encode());
+        return s;
+    }
+
+    void arm_accept(std::size_t i) {
+        auto& l = listeners[i];
+        io_uring_sqe* s = sqe(op::accept, static_cast<uint32_t>(i));
+        if (ring->supported().multishot_accept) {
+            io_uring_prep_multishot_accept(s, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+        } else {
+            io_uring_prep_accept(s, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+        }
+        l.accept_armed = true;
+    }
+
+    void arm_tick() { io_uring_prep_timeout(sqe(op::tick), &tick, 0, 0); }
+
+    void arm_control() {
+        io_uring_prep_read(sqe(op::control), owner._control_fd, &control_value,
+                           sizeof(control_value), 0);
+    }
+
+    void on_accept(uint32_t index, int res, uint32_t flags) {
+        auto& l = listeners[index];
+        if ((flags & IORING_CQE_F_MORE) == 0) {
+            l.accept_armed = false;
+        }
+        if (res >= 0) {
+            env.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+            if (draining || active >= cfg.limits.max_connections_per_shard) {
+                env.counters.count(draining ? close_reason::drain_deadline
+                                            : close_reason::too_many_connections);
+                ::close(res);
+            } else {
+                open_connection(l, res);
+            }
+        } else if (res != -ECANCELED) {
+            TLSTERM_LOG(log_level::warn, "shard %u: accept on listener %s: %s", owner._setup.index,
+                        l.config->name.c_str(), std::strerror(-res));
+        }
+        if (!l.accept_armed) {
+            if (draining) {
+                ::close(l.fd);
+                l.fd = -1;
+            } else {
+                arm_accept(index);
+            }
+        }
+    }
+
+    void open_connection(conn::listener_runtime& l, int fd) {
+        uint32_t slot;
+        if (!free_slots.empty()) {
+            slot = free_slots.back();
+            free_slots.pop_back();
+        } else {
+            slot = static_cast<uint32_t>(slots.size());
+            slots.emplace_back();
+            generations.push_back(0);
+        }
+        generations[slot] = ring::next_generation(generations[slot]);
+        slots[slot] = std::make_unique<connection>(env, l, slot, generations[slot], fd);
+        ++active;
+        env.counters.active.store(active, std::memory_order_relaxed);
+        slots[slot]->start();
+        release_if_finished(slot);
+    }
+
+    void release_if_finished(uint32_t slot) {
+        if (slots[slot] && slots[slot]->finished()) {
+            slots[slot].reset();
+            free_slots.push_back(slot);
+            --active;
+            env.counters.active.store(active, std::memory_order_relaxed);
+        }
+    }
+
+    void on_tick() {
+        while (auto* t = handshake_timers.expired(env.now_ms)) {
+            static_cast<connection*>(t->owner)->close(close_reason::handshake_timeout);
+        }
+        while (auto* t = idle_timers.expired(env.now_ms)) {
+            static_cast<connection*>(t->owner)->close(close_reason::idle_timeout);
+        }
+        if (draining && !drain_deadline_hit && env.now_ms >= drain_deadline_ms) {
+            drain_deadline_hit = true;
+            std::size_t n = 0;
+            for (auto& c : slots) {
+                if (c) {
+                    c->close(close_reason::drain_deadline);
+                    ++n;
+                }
+            }
+            if (n > 0) {
+                TLSTERM_LOG(log_level::warn,
+                            "shard %u: drain grace period over, closed %zu connections",
+                            owner._setup.index, n);
+            }
+        }
+        arm_tick();
+    }
+
+    void start_drain() {
+        if (draining) {
+            return;
+        }
+        draining = true;
+        drain_deadline_ms = env.now_ms + cfg.runtime.drain_timeout_ms;
+        for (std::size_t i = 0; i < listeners.size(); ++i) {
+            auto& l = listeners[i];
+            if (l.accept_armed) {
+                io_uring_prep_cancel_fd(sqe(op::listener_cancel), l.fd, IORING_ASYNC_CANCEL_ALL);
+            } else if (l.fd >= 0) {
+                ::close(l.fd);
+                l.fd = -1;
+            }
+        }
+    }
+
+    void dispatch(uint64_t user_data, int res, uint32_t flags) {
+        auto id = ring::op_id::decode(user_data);
+        auto kind = static_cast<op>(id.op);
+        switch (kind) {
+            case op::accept:
+                on_accept(id.slot, res, flags);
+                return;
+            case op::tick:
+                on_tick();
+                return;
+            case op::control:
+                start_drain();
+                return;
+            case op::listener_cancel:
+                return;
+            default:
+                break;
+        }
+        if (id.slot >= slots.size() || !slots[id.slot] || generations[id.slot] != id.generation) {
+            // A completion for a connection that no longer exists. Cannot
+            // happen while slots are freed only when nothing is in flight;
+            // return any buffer it carries so the ring never leaks.
+            if ((flags & IORING_CQE_F_BUFFER) != 0) {
+                buffers->taken();
+                buffers->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+            }
+            TLSTERM_LOG(log_level::error, "shard %u: stale completion for slot %u op %u",
+                        owner._setup.index, id.slot, static_cast<unsigned>(id.op));
+            return;
+        }
+        slots[id.slot]->on_completion(kind, res, flags);
+        release_if_finished(id.slot);
+    }
+
+    void run() {
+        for (std::size_t i = 0; i < listeners.size(); ++i) {
+            arm_accept(i);
+        }
+        arm_tick();
+        arm_control();
+        while (!(draining && active == 0)) {
+            int rc = ring->submit_and_wait(1);
+            if (rc < 0 && rc != -ETIME) {
+                TLSTERM_LOG(log_level::error, "shard %u: io_uring_submit_and_wait: %s",
+                            owner._setup.index, std::strerror(-rc));
+                break;
+            }
+            env.now_ms = now_ms();
+            ring->drain([this](uint64_t ud, int r, uint32_t f) { dispatch(ud, r, f); });
+        }
+        for (auto& l : listeners) {
+            if (l.fd >= 0) {
+                ::close(l.fd);
+                l.fd = -1;
+            }
+        }
+    }
+};
+
+shard::shard(shard_setup setup)
+    : _setup(std::move(setup)), _counters(std::make_unique<shard_counters>()) {
+    _control_fd = ::eventfd(0, EFD_CLOEXEC);
+}
+
+shard::~shard() {
+    join();
+    if (_control_fd >= 0) {
+        ::close(_control_fd);
+    }
+}
+
+std::expected<void, std::string> shard::start() {
+    if (_control_fd < 0) {
+        return std::unexpected(std::string("eventfd: ") + std::strerror(errno));
+    }
+    std::promise<std::string> ready;
+    auto result = ready.get_future();
+    _thread = std::thread([this, &ready] {
+        if (_setup.cpu >= 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(static_cast<std::size_t>(_setup.cpu), &set);
+            if (::pthread_setaffinity_np(::pthread_self(), sizeof(set), &set) != 0) {
+                TLSTERM_LOG(log_level::warn, "shard %u: cannot pin to CPU %d", _setup.index,
+                            _setup.cpu);
+            }
+        }
+        // The ring is created here: SINGLE_ISSUER binds it to this thread.
+        auto r = ring::uring::create(ring_entries);
+        if (!r) {
+            ready.set_value(r.error());
+            return;
+        }
+        auto b = ring::buffer_ring::create((*r)->raw(), buffer_group, buffer_count, buffer_size);
+        if (!b) {
+            ready.set_value(b.error());
+            return;
+        }
+        _notes = (*r)->setup_notes();
+        loop l(*this, std::move(*r), std::move(*b));
+        const config& cfg = *_setup.cfg;
+        for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+            conn::listener_runtime lr;
+            lr.config = &cfg.listeners[i];
+            lr.upstream = cfg.find_upstream(lr.config->upstream);
+            lr.fd = _setup.listener_fds[i];
+            auto ctx = tls::server_context::create(lr.config->tls);
+            if (!ctx) {
+                ready.set_value("listener " + lr.config->name + ": " + ctx.error());
+                return;
+            }
+            lr.tls = std::move(*ctx);
+            l.listeners.push_back(std::move(lr));
+        }
+        _setup.listener_fds.clear();  // owned by the loop's listeners now
+        ready.set_value("");
+        l.run();
+    });
+    std::string error = result.get();
+    if (!error.empty()) {
+        _thread.join();
+        return std::unexpected(error);
+    }
+    return {};
+}
+
+void shard::request_drain() {
+    uint64_t one = 1;
+    ssize_t n = ::write(_control_fd, &one, sizeof(one));
+    (void)n;
+}
+
+void shard::join() {
+    if (_thread.joinable()) {
+        _thread.join();
+    }
+}
+
+}  // namespace tlsterm::shard
