@@ -96,15 +96,15 @@ session::read_result session::read(std::span<uint8_t> out) {
     }
     int err = wolfSSL_get_error(_ssl, ret);
     if (err == WOLFSSL_ERROR_WANT_READ) {
-        if (_transport_eof && _in.empty()) {
-            // Many clients end with a bare FIN; the proxy passes it on as a
-            // half-close and records the truncation.
-            _truncated = true;
-            return {tls_status::closed, 0};
-        }
         return {tls_status::want_read, 0};
     }
     if (err == WOLFSSL_ERROR_ZERO_RETURN) {
+        return {tls_status::closed, 0};
+    }
+    if (err == SOCKET_PEER_CLOSED_E && _transport_eof && _in.empty()) {
+        // Many clients end with a bare FIN; the proxy passes it on as a
+        // half-close and records the truncation.
+        _truncated = true;
         return {tls_status::closed, 0};
     }
     return {fail(ret, "read"), 0};

@@ -6,6 +6,7 @@
 // IWYU pragma: begin_exports
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
 // IWYU pragma: end_exports
 
 namespace tlsterm::tls {
