@@ -27,23 +27,18 @@ void set_abortive_close(int fd) {
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
-std::string describe(int fd, bool peer) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-                  : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-    if (rc != 0) {
-        return "(unknown)";
-    }
+std::string describe(const sockaddr_in6& ss) {
     char host[INET6_ADDRSTRLEN] = {};
-    if (ss.ss_family == AF_INET) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    if (ss.sin6_family == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
         ::inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
         return std::string(host) + ":" + std::to_string(ntohs(sin->sin_port));
     }
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(sin6->sin6_port));
+    if (ss.sin6_family == AF_INET6) {
+        ::inet_ntop(AF_INET6, &ss.sin6_addr, host, sizeof(host));
+        return "[" + std::string(host) + "]:" + std::to_string(ntohs(ss.sin6_port));
+    }
+    return "(unknown peer)";
 }
 
 }  // namespace
@@ -65,7 +60,7 @@ connection::~connection() {
 }
 
 std::string connection::peer() const {
-    return describe(_client_fd, true);
+    return describe(_peer);
 }
 
 io_uring_sqe* connection::sqe(op kind) {
@@ -76,6 +71,9 @@ io_uring_sqe* connection::sqe(op kind) {
 }
 
 void connection::start() {
+    // Taken now: after a reset the socket no longer knows its peer.
+    socklen_t len = sizeof(_peer);
+    ::getpeername(_client_fd, reinterpret_cast<sockaddr*>(&_peer), &len);
     set_nodelay(_client_fd);
     _env.handshake_timers.schedule(_timer, _env.now_ms);
     arm_recv(_client_fd, op::client_recv);

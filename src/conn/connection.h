@@ -130,6 +130,7 @@ class connection {
     uint32_t _generation;
     int _client_fd;
     int _upstream_fd = -1;
+    sockaddr_in6 _peer{};  // the client's address (IPv4 or IPv6), for logs
     state _state = state::hello;
     uint32_t _inflight = 0;
     timer_link _timer;

@@ -4,9 +4,12 @@
 #pragma once
 
 // IWYU pragma: begin_exports
+// options.h must stay first: no include sorting here.
+// clang-format off
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
+// clang-format on
 // IWYU pragma: end_exports
 
 namespace tlsterm::tls {

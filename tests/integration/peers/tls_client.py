@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""TLS client behaviours curl and openssl s_client cannot script, on Python's
+ssl module (OpenSSL).
+
+  half-close PORT CA       send "ping", TCP half-close (FIN, no close_notify),
+                           print everything received until the server's close
+  slow-reader PORT CA PATH send a GET for PATH, read nothing for a while, print
+                           "stalled", then read 1 MiB and exit
+  many PORT CA N           N concurrent connections each doing GET /; print
+                           "ok K" with K the number of 200 responses
+"""
+import asyncio
+import os
+import socket
+import ssl
+import sys
+import time
+
+
+def context(ca):
+    ctx = ssl.create_default_context(cafile=ca)
+    return ctx
+
+
+def half_close(port, ca):
+    raw = socket.create_connection(("127.0.0.1", port))
+    s = context(ca).wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"ping")
+    # FIN below TLS: wrap_socket took over `raw`, so half-close a duplicate
+    # of the same socket.
+    dup = socket.socket(fileno=os.dup(s.fileno()))
+    dup.shutdown(socket.SHUT_WR)
+    dup.close()
+    got = b""
+    clean = False
+    while True:
+        try:
+            data = s.recv(65536)
+        except ssl.SSLEOFError:
+            break  # closed without close_notify
+        if not data:
+            clean = True  # close_notify
+            break
+        got += data
+    print(repr(got.decode()), "close_notify" if clean else "no close_notify", flush=True)
+
+
+def slow_reader(port, ca, path):
+    raw = socket.create_connection(("127.0.0.1", port))
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s = context(ca).wrap_socket(raw, server_hostname="localhost")
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    print("stalled", flush=True)
+    time.sleep(float(sys.argv[5]) if len(sys.argv) > 5 else 3)
+    n = 0
+    while n < (1 << 20):
+        data = s.recv(65536)
+        if not data:
+            break
+        n += len(data)
+    print(f"read {n}", flush=True)
+
+
+async def one(port, ctx):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
+                                                   server_hostname="localhost")
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    return data.startswith(b"HTTP/1.1 200")
+
+
+async def many(port, ca, n):
+    ctx = context(ca)
+    # All connections are opened before any completes: hold them with a barrier.
+    results = await asyncio.gather(*(one(port, ctx) for _ in range(n)), return_exceptions=True)
+    ok = sum(1 for r in results if r is True)
+    errors = [repr(r) for r in results if r is not True][:3]
+    print(f"ok {ok}", *errors, flush=True)
+
+
+def main():
+    mode, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    if mode == "half-close":
+        half_close(port, ca)
+    elif mode == "slow-reader":
+        slow_reader(port, ca, sys.argv[4])
+    elif mode == "many":
+        asyncio.run(many(port, ca, int(sys.argv[4])))
+
+
+if __name__ == "__main__":
+    main()

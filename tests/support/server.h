@@ -1,0 +1,75 @@
+// Real processes for integration tests: tlsterm started from inline TOML on
+// port 0, and Python upstreams from tests/integration/peers/. Each learns
+// its port from the process's own output and is stopped (SIGTERM, then
+// SIGKILL) when destroyed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tlsterm::test {
+
+class child_process {
+  public:
+    // Starts argv with stdout+stderr appended to `log_file`.
+    child_process(const std::vector<std::string>& argv, std::filesystem::path log_file);
+    ~child_process();
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+
+    pid_t pid() const { return _pid; }
+    std::string output() const;
+    // Waits until output() contains `text`; false on timeout or exit.
+    bool wait_for_output(const std::string& text,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+    void signal(int sig) const;
+    // Waits for exit; returns the exit code, or -signal when killed.
+    int wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    bool running();
+
+  private:
+    pid_t _pid = -1;
+    std::filesystem::path _log;
+    bool _reaped = false;
+    int _status = 0;
+};
+
+// tlsterm on a config whose relative paths resolve in the test PKI.
+class tlsterm_server {
+  public:
+    explicit tlsterm_server(const std::string& toml);
+    // The port the named listener got.
+    uint16_t port(const std::string& listener = "") const;
+    child_process& process() { return *_proc; }
+    std::string log() const { return _proc->output(); }
+    long rss_kib() const;  // resident set size from /proc
+
+  private:
+    std::filesystem::path _dir;
+    std::unique_ptr<child_process> _proc;
+    std::map<std::string, uint16_t> _ports;
+};
+
+// An upstream origin: "http" is tools/demo-upstream; other modes are
+// tests/integration/peers/raw_upstream.py.
+class upstream_server {
+  public:
+    explicit upstream_server(const std::string& mode = "http");
+    uint16_t port() const { return _port; }
+    std::string log() const { return _proc->output(); }
+
+  private:
+    std::unique_ptr<child_process> _proc;
+    uint16_t _port = 0;
+};
+
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then closed).
+uint16_t unused_port();
+
+}  // namespace tlsterm::test
