@@ -39,7 +39,7 @@ std::expected<std::unique_ptr<buffer_ring>, std::string> buffer_ring::create(io_
         return std::unexpected("io_uring_register_buf_ring: " + std::string(std::strerror(-rc)) +
                                " (kernel < 5.19?)");
     }
-    b->_memory = std::make_unique<uint8_t[]>(static_cast<std::size_t>(count) * size);
+    b->_memory = std::make_unique_for_overwrite<uint8_t[]>(static_cast<std::size_t>(count) * size);
     io_uring_buf_ring_init(b->_br);
     int mask = io_uring_buf_ring_mask(count);
     for (uint16_t id = 0; id < count; ++id) {
