@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -99,6 +100,11 @@ int serve(const char* path) {
         return exit_config;
     }
 
+    // Diagnostics: TLSTERM_IO_URING=minimal runs the fallback paths of
+    // kernels without multishot operations or setup flags.
+    const char* ring_mode = std::getenv("TLSTERM_IO_URING");
+    bool minimal_ring = ring_mode != nullptr && std::string_view(ring_mode) == "minimal";
+
     std::vector<std::unique_ptr<tlsterm::shard::shard>> shards;
     for (unsigned i = 0; i < shard_count; ++i) {
         tlsterm::shard::shard_setup setup;
@@ -106,6 +112,7 @@ int serve(const char* path) {
         setup.cfg = cfg;
         setup.listener_fds = sockets->fds[i];
         setup.cpu = cfg->runtime.pin_cpus ? cpus[i % cpus.size()] : -1;
+        setup.minimal_ring = minimal_ring;
         auto sh = std::make_unique<tlsterm::shard::shard>(std::move(setup));
         if (auto started = sh->start(); !started) {
             std::fprintf(stderr, "tlsterm: shard %u: %s\n", i, started.error().c_str());

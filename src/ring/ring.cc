@@ -5,7 +5,7 @@
 
 namespace tlsterm::ring {
 
-std::expected<std::unique_ptr<uring>, std::string> uring::create(unsigned entries) {
+std::expected<std::unique_ptr<uring>, std::string> uring::create(unsigned entries, bool minimal) {
     std::unique_ptr<uring> r(new uring());
 
     // Setup flags, strongest first; each failure drops one and says why.
@@ -24,6 +24,9 @@ std::expected<std::unique_ptr<uring>, std::string> uring::create(unsigned entrie
     };
     int last_error = 0;
     for (const auto& a : attempts) {
+        if (minimal && a.flags != 0) {
+            continue;
+        }
         io_uring_params p{};
         p.flags = a.flags | IORING_SETUP_CQSIZE;
         p.cq_entries = entries * 4;
@@ -56,6 +59,12 @@ std::expected<std::unique_ptr<uring>, std::string> uring::create(unsigned entrie
     r->_features.send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) != 0;
     r->_features.multishot_recv = r->_features.send_zc;
     io_uring_free_probe(probe);
+    if (minimal) {
+        r->_features.multishot_accept = false;
+        r->_features.multishot_recv = false;
+        r->_features.send_zc = false;
+        r->_notes.emplace_back("minimal features requested");
+    }
     if (!r->_features.multishot_accept) {
         r->_notes.emplace_back(
             "no multishot accept (kernel < 5.19): one accept SQE per connection");

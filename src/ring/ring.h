@@ -32,8 +32,11 @@ struct features {
 class uring {
   public:
     // `entries`: submission queue size (completion queue is 4x, so multishot
-    // operations rarely overflow it).
-    static std::expected<std::unique_ptr<uring>, std::string> create(unsigned entries);
+    // operations rarely overflow it). `minimal`: use only what the oldest
+    // supported kernels offer (no setup flags, single-shot accept and recv),
+    // to exercise and diagnose the fallback paths on a new kernel.
+    static std::expected<std::unique_ptr<uring>, std::string> create(unsigned entries,
+                                                                     bool minimal = false);
     ~uring();
     uring(const uring&) = delete;
     uring& operator=(const uring&) = delete;

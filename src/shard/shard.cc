@@ -275,7 +275,7 @@ std::expected<void, std::string> shard::start() {
             }
         }
         // The ring is created here: SINGLE_ISSUER binds it to this thread.
-        auto r = ring::uring::create(ring_entries);
+        auto r = ring::uring::create(ring_entries, _setup.minimal_ring);
         if (!r) {
             ready.set_value(r.error());
             return;

@@ -23,6 +23,7 @@ struct shard_setup {
     std::shared_ptr<const config> cfg;
     std::vector<int> listener_fds;  // this shard's socket per listener, listening; owned
     int cpu = -1;                   // pin to this CPU; -1 = no pinning
+    bool minimal_ring = false;      // TLSTERM_IO_URING=minimal (see ring::uring::create)
 };
 
 class shard {

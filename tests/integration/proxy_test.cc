@@ -12,6 +12,7 @@
 #include <iostream>
 #include <regex>
 #include <thread>
+#include <tuple>
 
 #include "support/pki.h"
 #include "support/process.h"
@@ -341,6 +342,49 @@ TEST_F(ProxyTest, SlowReaderKeepsMemoryBounded) {
     EXPECT_LT(during - before, 32 * 1024)
         << "RSS grew from " << before << " to " << during << " KiB";
     std::cout << "[ rss      ] slow reader: RSS " << before << " -> " << during << " KiB\n";
+}
+
+TEST_F(ProxyTest, FallbackRingPathsWork) {
+    // Single-shot accept and recv, no setup flags: what older kernels get.
+    server = std::make_unique<test::tlsterm_server>(
+        config_for(upstream->port()), std::vector<std::string>{"TLSTERM_IO_URING=minimal"});
+    EXPECT_TRUE(contains(server->log(), "io_uring setup: no setup flags")) << server->log();
+    EXPECT_TRUE(contains(server->log(), "minimal features requested")) << server->log();
+    auto dir = test::make_temp_dir("fallback");
+    auto r = curl(server->port(), "/bytes/20000000", {"-o", (dir / "down.bin").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err << server->log();
+    EXPECT_EQ(std::filesystem::file_size(dir / "down.bin"), 20000000u);
+    r = curl(server->port(), "/echo", {"--data-binary", "fallback body"});
+    EXPECT_EQ(r.out, "fallback body");
+}
+
+TEST(Listeners, SeveralListenersIpv4AndIpv6EachWithItsUpstream) {
+    test::upstream_server http("http");
+    test::upstream_server echo("echo-then-bye");
+    std::string toml =
+        "[runtime]\nshards = 2\n[[upstreams]]\nname = \"http\"\naddresses = "
+        "[\"127.0.0.1:" +
+        std::to_string(http.port()) +
+        "\"]\n[[upstreams]]\nname = \"echo\"\naddresses = [\"127.0.0.1:" +
+        std::to_string(echo.port()) + "\"]\n";
+    for (auto [name, address, up] :
+         {std::tuple{"v4", "127.0.0.1:0", "http"}, std::tuple{"v6", "[::1]:0", "http"},
+          std::tuple{"raw", "127.0.0.1:0", "echo"}}) {
+        toml += std::string("[[listeners]]\nname = \"") + name + "\"\naddress = \"" + address +
+                "\"\nupstream = \"" + up +
+                "\"\n[listeners.tls]\n[[listeners.tls.certificates]]\n"
+                "cert = \"pki/server-ecdsa.chain.pem\"\nkey = \"pki/server-ecdsa.key\"\n";
+    }
+    test::tlsterm_server server(toml);
+    auto r = curl(server.port("v4"), "/four");
+    EXPECT_EQ(r.out, "hello from the demo upstream: GET /four\n") << r.err;
+    r = run_process({"curl", "-sS", "-g", "--cacert", ca(), "--max-time", "20",
+                     "https://[::1]:" + std::to_string(server.port("v6")) + "/six"});
+    EXPECT_EQ(r.out, "hello from the demo upstream: GET /six\n") << r.err << server.log();
+    auto half = run_process({"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py",
+                             "half-close", std::to_string(server.port("raw")), ca()},
+                            30);
+    EXPECT_EQ(half.out, "'pingBYE\\n' close_notify\n") << half.err;
 }
 
 class RawProxyTest : public ::testing::Test {};

@@ -17,7 +17,8 @@
 
 namespace tlsterm::test {
 
-child_process::child_process(const std::vector<std::string>& argv, std::filesystem::path log_file)
+child_process::child_process(const std::vector<std::string>& argv, std::filesystem::path log_file,
+                             const std::vector<std::string>& env)
     : _log(std::move(log_file)) {
     std::vector<char*> args;
     for (const auto& a : argv) {
@@ -34,6 +35,9 @@ child_process::child_process(const std::vector<std::string>& argv, std::filesyst
         ::dup2(fd, STDERR_FILENO);
         int devnull = ::open("/dev/null", O_RDONLY);
         ::dup2(devnull, STDIN_FILENO);
+        for (const auto& e : env) {
+            ::putenv(const_cast<char*>(e.c_str()));
+        }
         ::execvp(args[0], args.data());
         ::_exit(127);
     }
@@ -118,13 +122,13 @@ int child_process::wait(std::chrono::milliseconds timeout) {
     return -WTERMSIG(_status);
 }
 
-tlsterm_server::tlsterm_server(const std::string& toml) {
+tlsterm_server::tlsterm_server(const std::string& toml, const std::vector<std::string>& env) {
     _dir = make_temp_dir("server");
     std::filesystem::create_directory_symlink(pki_dir(), _dir / "pki");
     write_file(_dir / "tlsterm.toml", toml);
     _proc = std::make_unique<child_process>(
         std::vector<std::string>{TLSTERM_BINARY, (_dir / "tlsterm.toml").string()},
-        _dir / "tlsterm.log");
+        _dir / "tlsterm.log", env);
     if (!_proc->wait_for_output("listening on")) {
         throw std::runtime_error("tlsterm did not start:\n" + _proc->output());
     }

@@ -17,8 +17,10 @@ namespace tlsterm::test {
 
 class child_process {
   public:
-    // Starts argv with stdout+stderr appended to `log_file`.
-    child_process(const std::vector<std::string>& argv, std::filesystem::path log_file);
+    // Starts argv with stdout+stderr appended to `log_file`; `env` entries
+    // ("NAME=value") are added to the environment.
+    child_process(const std::vector<std::string>& argv, std::filesystem::path log_file,
+                  const std::vector<std::string>& env = {});
     ~child_process();
     child_process(const child_process&) = delete;
     child_process& operator=(const child_process&) = delete;
@@ -43,7 +45,7 @@ class child_process {
 // tlsterm on a config whose relative paths resolve in the test PKI.
 class tlsterm_server {
   public:
-    explicit tlsterm_server(const std::string& toml);
+    explicit tlsterm_server(const std::string& toml, const std::vector<std::string>& env = {});
     // The port the named listener got.
     uint16_t port(const std::string& listener = "") const;
     child_process& process() { return *_proc; }
