@@ -441,6 +441,21 @@ void check_files(listener_tls_config& tls) {
             }
         }
     }
+    // With TLS 1.3 off, a certificate needs a TLS 1.2 suite that signs with
+    // its key type, or every handshake that selects it fails.
+    if (tls.max_version == tls_version::tls1_2 && !tls.ciphers_tls12.empty()) {
+        for (const auto& cert : tls.certificates) {
+            bool ecdsa = cert.type == key_type::ecdsa;
+            bool usable = std::ranges::any_of(tls.ciphers_tls12, [&](const std::string& name) {
+                return (name.find("-ECDSA-") != std::string::npos) == ecdsa;
+            });
+            if (!usable) {
+                fail(cert.cert.origin,
+                     cert.cert.path.string() + ": no suite in ciphers_tls12 works with this " +
+                         (ecdsa ? "ECDSA" : "RSA") + " certificate, and TLS 1.3 is off");
+            }
+        }
+    }
     for (const auto& ca : tls.ca_files) {
         auto bundle = tls::check_ca_bundle(read_or_fail(ca));
         if (!bundle) {

@@ -595,6 +595,20 @@ TEST(ConfigErrors, CertificateNames) {
     }
 }
 
+TEST(ConfigErrors, CertificateWithoutUsableSuite) {
+    std::string tls = "max_version = \"1.2\"\nciphers_tls12 = [\"ECDHE-RSA-AES128-GCM-SHA256\"]\n";
+    std::string text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", tls);
+    EXPECT_EQ(error_of(text), "listeners[0].tls.certificates[0].cert (t.toml:" +
+                                  pos_of(text, "\"server-ecdsa.chain.pem\"") +
+                                  "): " + abs("server-ecdsa.chain.pem") +
+                                  ": no suite in ciphers_tls12 works with this ECDSA certificate, "
+                                  "and TLS 1.3 is off");
+    // With TLS 1.3 on, the TLS 1.3 suites serve it.
+    tls = "ciphers_tls12 = [\"ECDHE-RSA-AES128-GCM-SHA256\"]\n";
+    EXPECT_EQ(error_of(std::string(upstream_section) + listener("l0", "127.0.0.1:0", tls)),
+              "(loaded without error)");
+}
+
 TEST(ConfigErrors, DuplicateCertificateForName) {
     std::string certs = R"(
 [[listeners.tls.certificates]]
