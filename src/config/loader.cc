@@ -111,6 +111,16 @@ socket_address parse_address(const located_string& s) {
     return *a;
 }
 
+// The "name" key of an upstream or listener.
+std::string required_name(table_reader& t) {
+    auto name = t.required_string("name");
+    if (!valid_name(name.value)) {
+        fail(name.origin, "names use letters, digits, '_', '.' and '-' (at most 64), got \"" +
+                              name.value + "\"");
+    }
+    return name.value;
+}
+
 // ---- sections ------------------------------------------------------------
 
 runtime_config parse_runtime(table_reader& t) {
@@ -161,12 +171,8 @@ limits_config parse_limits(table_reader& t) {
 upstream_config parse_upstream(table_reader& t) {
     upstream_config u;
     u.origin = t.origin();
-    auto name = t.required_string("name");
-    if (!valid_name(name.value)) {
-        fail(name.origin, "names use letters, digits, '_', '.' and '-' (at most 64), got \"" +
-                              name.value + "\"");
-    }
-    u.name = name.value;
+    std::string name = required_name(t);
+    u.name = std::move(name);
     auto addresses = t.string_array("addresses");
     if (addresses.empty()) {
         auto o = t.origin();
@@ -322,12 +328,8 @@ listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx
 listener_config parse_listener(table_reader& t, const parse_context& ctx) {
     listener_config l;
     l.origin = t.origin();
-    auto name = t.required_string("name");
-    if (!valid_name(name.value)) {
-        fail(name.origin, "names use letters, digits, '_', '.' and '-' (at most 64), got \"" +
-                              name.value + "\"");
-    }
-    l.name = name.value;
+    std::string name = required_name(t);
+    l.name = std::move(name);
     l.address = parse_address(t.required_string("address"));
     l.upstream = t.required_string("upstream").value;
     auto tls = t.table("tls");

@@ -147,15 +147,7 @@ void connection::on_recv(op kind, int res, uint32_t flags) {
         // -ENOBUFS: the buffer ring ran dry for a moment; re-arm below.
         // -ECANCELED: paused for backpressure, or closing.
         if (_state != state::closing) {
-            TLSTERM_LOG(log_level::debug, "%s: %s read failed: %s", peer().c_str(),
-                        client ? "client" : "upstream", std::strerror(-res));
-            if (client) {
-                _reset_upstream = true;
-                close(close_reason::client_reset);
-            } else {
-                _reset_client = true;
-                close(close_reason::upstream_reset);
-            }
+            on_socket_error(client, "read", res);
         }
         return;
     }
@@ -167,6 +159,19 @@ void connection::on_recv(op kind, int res, uint32_t flags) {
                    !_upstream_recv_armed) {
             arm_recv(_upstream_fd, op::upstream_recv);
         }
+    }
+}
+
+// A socket failed (reset, broken pipe): the other side gets a reset too.
+void connection::on_socket_error(bool client, const char* what, int res) {
+    TLSTERM_LOG(log_level::debug, "%s: %s %s failed: %s", peer().c_str(),
+                client ? "client" : "upstream", what, std::strerror(-res));
+    if (client) {
+        _reset_upstream = true;
+        close(close_reason::client_reset);
+    } else {
+        _reset_client = true;
+        close(close_reason::upstream_reset);
     }
 }
 
@@ -406,15 +411,7 @@ void connection::on_send(op kind, int res) {
         return;
     }
     if (res < 0) {
-        TLSTERM_LOG(log_level::debug, "%s: %s send failed: %s", peer().c_str(),
-                    client ? "client" : "upstream", std::strerror(-res));
-        if (client) {
-            _reset_upstream = true;
-            close(close_reason::client_reset);
-        } else {
-            _reset_client = true;
-            close(close_reason::upstream_reset);
-        }
+        on_socket_error(client, "send", res);
         return;
     }
     touch();

@@ -110,6 +110,7 @@ class connection {
     void on_upstream_data(std::span<const uint8_t> bytes);
     void on_upstream_eof();
     void on_recv(op kind, int res, uint32_t flags);
+    void on_socket_error(bool client, const char* what, int res);
 
     void try_hello();
     void try_handshake();

@@ -48,17 +48,7 @@ address = "127.0.0.1:0"
 upstream = "up"
 [listeners.tls]
 )" + o.tls_extra +
-           R"(
-[[listeners.tls.certificates]]
-cert = "pki/server-ecdsa.chain.pem"
-key = "pki/server-ecdsa.key"
-[[listeners.tls.certificates]]
-cert = "pki/server-rsa.chain.pem"
-key = "pki/server-rsa.key"
-[[listeners.tls.certificates]]
-cert = "pki/server-other.chain.pem"
-key = "pki/server-other.key"
-)";
+           test::certificate_tables("pki/");
 }
 
 test::process_result curl(uint16_t port, const std::string& path,

@@ -74,6 +74,15 @@ std::filesystem::path pki(const std::string& name) {
     return pki_dir() / name;
 }
 
+std::string certificate_tables(const std::string& prefix) {
+    std::string out;
+    for (const char* name : {"server-ecdsa", "server-rsa", "server-other"}) {
+        out += "\n[[listeners.tls.certificates]]\ncert = \"" + prefix + name +
+               ".chain.pem\"\nkey = \"" + prefix + name + ".key\"\n";
+    }
+    return out;
+}
+
 void write_file(const std::filesystem::path& p, const std::string& data) {
     std::ofstream f(p, std::ios::binary | std::ios::trunc);
     f << data;

@@ -20,6 +20,10 @@ std::filesystem::path pki(const std::string& name);
 // A fresh temporary directory for one test, removed with the process.
 std::filesystem::path make_temp_dir(const std::string& tag);
 
+// [[listeners.tls.certificates]] tables for server-ecdsa, server-rsa and
+// server-other, with paths prefixed by `prefix` ("" or "pki/").
+std::string certificate_tables(const std::string& prefix);
+
 void write_file(const std::filesystem::path& p, const std::string& data);
 std::string read_text(const std::filesystem::path& p);
 

@@ -24,17 +24,7 @@ address = "127.0.0.1:0"
 upstream = "u"
 [listeners.tls]
 alpn = ["h2", "http/1.1"]
-)" + tls_extra + R"(
-[[listeners.tls.certificates]]
-cert = "server-ecdsa.chain.pem"
-key = "server-ecdsa.key"
-[[listeners.tls.certificates]]
-cert = "server-rsa.chain.pem"
-key = "server-rsa.key"
-[[listeners.tls.certificates]]
-cert = "server-other.chain.pem"
-key = "server-other.key"
-)";
+)" + tls_extra + test::certificate_tables("");
     auto c = load_config_from_string(text, "t.toml", test::pki_dir());
     EXPECT_TRUE(c) << c.error().to_string();
     return *c;
@@ -76,6 +66,17 @@ class SessionTest : public ::testing::Test {
         ASSERT_TRUE(sc) << sc.error();
         ctx = std::move(*sc);
     }
+    // A server session that completed its handshake with `c`, or null.
+    std::unique_ptr<session> handshaken(test::memory_client& c) {
+        client_hello hello;
+        if (c.connect() != 0 ||
+            parse_client_hello(c.out().readable(), hello) != hello_status::complete) {
+            return nullptr;
+        }
+        auto s = session::create(ctx->select(hello));
+        return test::pump_handshake(c, *s) ? std::move(s) : nullptr;
+    }
+
     std::shared_ptr<const config> cfg;
     std::unique_ptr<server_context> ctx;
 };
@@ -131,11 +132,8 @@ TEST_F(SessionTest, AlpnByServerPreference) {
 
 TEST_F(SessionTest, DataBothWaysAndCloseNotify) {
     test::memory_client c({});
-    ASSERT_EQ(c.connect(), 0);
-    client_hello hello;
-    ASSERT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
-    auto s = session::create(ctx->select(hello));
-    ASSERT_TRUE(test::pump_handshake(c, *s));
+    auto s = handshaken(c);
+    ASSERT_TRUE(s);
 
     std::string up(1 << 20, '\0');
     for (std::size_t i = 0; i < up.size(); ++i) {
@@ -170,11 +168,8 @@ TEST_F(SessionTest, DataBothWaysAndCloseNotify) {
 
 TEST_F(SessionTest, TransportEofWithoutCloseNotifyIsTruncatedClose) {
     test::memory_client c({});
-    ASSERT_EQ(c.connect(), 0);
-    client_hello hello;
-    ASSERT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
-    auto s = session::create(ctx->select(hello));
-    ASSERT_TRUE(test::pump_handshake(c, *s));
+    auto s = handshaken(c);
+    ASSERT_TRUE(s);
     s->set_transport_eof();
     std::vector<uint8_t> buf(100);
     EXPECT_EQ(s->read(buf).status, tls_status::closed);
@@ -183,11 +178,8 @@ TEST_F(SessionTest, TransportEofWithoutCloseNotifyIsTruncatedClose) {
 
 TEST_F(SessionTest, GarbageAfterHandshakeFails) {
     test::memory_client c({});
-    ASSERT_EQ(c.connect(), 0);
-    client_hello hello;
-    ASSERT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
-    auto s = session::create(ctx->select(hello));
-    ASSERT_TRUE(test::pump_handshake(c, *s));
+    auto s = handshaken(c);
+    ASSERT_TRUE(s);
     std::vector<uint8_t> junk = {23, 3,  3,  0,  20, 1,  2,  3,  4,  5,  6,  7, 8,
                                  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
     s->cipher_in().append(junk);
