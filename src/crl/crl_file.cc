@@ -32,7 +32,8 @@ bool extensions_mark_delta(const der::element& wrapper) {
 
 }  // namespace
 
-std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t> der) {
+std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t> der,
+                                                        const serial_visitor& on_serial) {
     der::reader top(der);
     auto cert_list = top.next_if(der::tag_sequence);
     if (!cert_list) {
@@ -90,9 +91,13 @@ std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t>
             der::reader fields(entry->content);
             auto serial = fields.next_if(der::tag_integer);
             auto when = fields.next();
-            if (!serial || serial->content.empty() || !when || !der::parse_time(*when)) {
+            if (!serial || serial->content.empty() || serial->content.size() > 64 || !when ||
+                !der::parse_time(*when)) {
                 return std::unexpected("malformed revokedCertificates entry " +
                                        std::to_string(out.revoked_count + 1));
+            }
+            if (on_serial) {
+                on_serial(serial->content);
             }
             ++out.revoked_count;
         }

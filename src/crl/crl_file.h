@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <ctime>
 #include <expected>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,7 +30,12 @@ struct crl_summary {
 // in the file, e.g. "CRL 2: truncated revokedCertificates entry 10234".
 std::expected<std::vector<crl_summary>, std::string> inspect_crl_file(std::string_view data);
 
-// One DER-encoded CertificateList.
-std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t> der);
+// Called with each revoked entry's serial (DER INTEGER content).
+using serial_visitor = std::function<void(std::span<const uint8_t>)>;
+
+// One DER-encoded CertificateList; `on_serial`, when given, sees every
+// revoked serial in order.
+std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t> der,
+                                                        const serial_visitor& on_serial = {});
 
 }  // namespace tlsterm::crl
