@@ -326,6 +326,7 @@ void connection::connect_upstream() {
         return;
     }
     const socket_address& a = addresses[_listener.next_address++ % addresses.size()];
+    _upstream_address = &a;
     ++_connect_attempts;
     _upstream_fd = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (_upstream_fd < 0) {
@@ -349,9 +350,6 @@ void connection::on_connect(int res) {
     if (_state == state::closing) {
         return;
     }
-    const auto& addresses = _listener.upstream->addresses;
-    const socket_address& tried =
-        addresses[(_listener.next_address + addresses.size() - 1) % addresses.size()];
     if (res == 0) {
         _env.counters.upstream_connects.fetch_add(1, std::memory_order_relaxed);
         set_nodelay(_upstream_fd);
@@ -363,7 +361,7 @@ void connection::on_connect(int res) {
     }
     _env.counters.upstream_connect_failures.fetch_add(1, std::memory_order_relaxed);
     TLSTERM_LOG(log_level::warn, "%s: upstream %s (%s): connect failed: %s", peer().c_str(),
-                _listener.upstream->name.c_str(), tried.to_string().c_str(),
+                _listener.upstream->name.c_str(), _upstream_address->to_string().c_str(),
                 res == -ECANCELED ? "timed out" : std::strerror(-res));
     ::close(_upstream_fd);
     _upstream_fd = -1;

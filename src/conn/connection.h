@@ -154,6 +154,7 @@ class connection {
     bool _client_write_shut = false;
     bool _close_notify_queued = false;
     uint32_t _connect_attempts = 0;
+    const socket_address* _upstream_address = nullptr;  // the one being connected to
     __kernel_timespec _connect_timeout{};
     bool _reset_client = false;    // propagate an upstream reset as RST
     bool _reset_upstream = false;  // propagate a client reset as RST
