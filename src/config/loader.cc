@@ -10,8 +10,10 @@
 #include <tlsterm/config.h>
 
 #include "common/file.h"
+#include "common/pem.h"
 #include "config/reader.h"
 #include "crl/crl_file.h"
+#include "crl/verify.h"
 #include "tls/ciphers.h"
 #include "tls/credentials.h"
 
@@ -458,16 +460,58 @@ void check_files(listener_tls_config& tls) {
             }
         }
     }
+    std::vector<crl::ca_identity> cas;
     for (const auto& ca : tls.ca_files) {
-        auto bundle = tls::check_ca_bundle(read_or_fail(ca));
+        std::string text = read_or_fail(ca);
+        auto bundle = tls::check_ca_bundle(text);
         if (!bundle) {
             fail(ca.origin, ca.path.string() + ": " + bundle.error());
         }
+        auto blocks = pem::decode_all(text);  // check_ca_bundle parsed it already
+        for (const auto& block : *blocks) {
+            if (block.label != "CERTIFICATE") {
+                continue;
+            }
+            auto id = crl::read_ca_identity(block.der);
+            if (!id) {
+                fail(ca.origin, ca.path.string() + ": " + id.error());
+            }
+            cas.push_back(std::move(*id));
+        }
     }
-    for (const auto& crl : tls.crl_files) {
-        auto crls = crl::inspect_crl_file(read_or_fail(crl));
+    // Every CRL must come from one of the configured CAs and carry its
+    // signature: a CRL that cannot be attributed protects nothing.
+    for (const auto& file : tls.crl_files) {
+        auto crls = crl::inspect_crl_file(read_or_fail(file));
         if (!crls) {
-            fail(crl.origin, crl.path.string() + ": not a valid CRL: " + crls.error());
+            fail(file.origin, file.path.string() + ": not a valid CRL: " + crls.error());
+        }
+        for (std::size_t i = 0; i < crls->size(); ++i) {
+            const auto& c = (*crls)[i];
+            std::string which = crls->size() > 1 ? " (CRL " + std::to_string(i + 1) + ")" : "";
+            std::string why;
+            bool issuer_known = false;
+            bool verified = false;
+            for (const auto& ca : cas) {
+                if (ca.subject_der != c.issuer_der) {
+                    continue;
+                }
+                issuer_known = true;
+                auto ok = crl::verify_crl_signature(c, ca);
+                if (ok) {
+                    verified = true;
+                    break;
+                }
+                why = ok.error();
+            }
+            if (!issuer_known) {
+                fail(file.origin, file.path.string() + which + ": issued by " +
+                                      crl::name_to_string(c.issuer_der) +
+                                      ", which is not a CA in ca_files");
+            }
+            if (!verified) {
+                fail(file.origin, file.path.string() + which + ": " + why);
+            }
         }
     }
 }

@@ -52,6 +52,19 @@ std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t>
 
     der::reader t(tbs->content);
     crl_summary out;
+    out.tbs_der.assign(tbs->whole.begin(), tbs->whole.end());
+    {
+        der::reader alg(sig_alg->content);
+        auto oid = alg.next_if(der::tag_oid);
+        if (!oid) {
+            return std::unexpected("malformed signatureAlgorithm");
+        }
+        out.signature_algorithm.assign(oid->content.begin(), oid->content.end());
+        if (sig->content.empty() || sig->content[0] != 0) {
+            return std::unexpected("malformed signatureValue");
+        }
+        out.signature.assign(sig->content.begin() + 1, sig->content.end());
+    }
     if (auto version = t.next_if(der::tag_integer)) {
         if (version->content.size() != 1 || version->content[0] != 1) {
             return std::unexpected("unsupported CRL version (only v2 has a version field)");

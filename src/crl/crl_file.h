@@ -19,7 +19,10 @@
 namespace tlsterm::crl {
 
 struct crl_summary {
-    std::vector<uint8_t> issuer_der;  // the issuer Name, DER
+    std::vector<uint8_t> issuer_der;           // the issuer Name, DER
+    std::vector<uint8_t> tbs_der;              // tbsCertList, DER: what the signature covers
+    std::vector<uint8_t> signature_algorithm;  // the OID's content octets
+    std::vector<uint8_t> signature;            // signatureValue without the unused-bits octet
     std::time_t this_update = 0;
     std::optional<std::time_t> next_update;
     std::size_t revoked_count = 0;

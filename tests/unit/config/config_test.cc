@@ -541,6 +541,58 @@ TEST(ConfigErrors, WrongFileContents) {
                                   "X509 CRL");
 }
 
+TEST(ConfigErrors, CrlFromUnconfiguredCa) {
+    std::string text = std::string(upstream_section) +
+                       listener("l0", "127.0.0.1:0",
+                                "client_auth = \"require\"\nca_files = [\"root-ca.pem\"]\n"
+                                "crl_files = [\"unknown-ca.crl.pem\"]");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.crl_files[0] (t.toml:" + pos_of(text, "\"unknown-ca.crl.pem\"") +
+                  "): " + abs("unknown-ca.crl.pem") +
+                  ": issued by /O=tlsterm test/CN=tlsterm Untrusted CA, which is "
+                  "not a CA in ca_files");
+}
+
+TEST(ConfigErrors, CrlWithBadSignature) {
+    // Flip one octet inside the signed part of a real CRL.
+    auto dir = test::make_temp_dir("config");
+    std::string der = test::read_text(test::pki("intermediate-ca.crl.der"));
+    auto at = der.find("tlsterm Test Intermediate CA");
+    ASSERT_NE(at, std::string::npos);
+    der[at] = 'X';
+    test::write_file(dir / "tampered.crl", der);
+    std::string text = std::string(upstream_section) +
+                       listener("l0", "127.0.0.1:0",
+                                "client_auth = \"require\"\nca_files = [\"ca-bundle.pem\"]\n"
+                                "crl_files = [\"" +
+                                    (dir / "tampered.crl").string() + "\"]");
+    // The issuer name changed too: no CA of that name.
+    EXPECT_NE(error_of(text).find("which is not a CA in ca_files"), std::string::npos)
+        << error_of(text);
+    // Tamper with a revoked serial instead: the name matches, the signature fails.
+    der = test::read_text(test::pki("intermediate-ca.crl.der"));
+    auto serial = der.find(std::string("\x02\x09\x10", 3));
+    ASSERT_NE(serial, std::string::npos);
+    der[serial + 5] = static_cast<char>(der[serial + 5] ^ 0x01);
+    test::write_file(dir / "tampered.crl", der);
+    EXPECT_EQ(error_of(text), "listeners[0].tls.crl_files[0] (t.toml:" +
+                                  pos_of(text, "\"" + (dir / "tampered.crl").string()) +
+                                  "): " + (dir / "tampered.crl").string() +
+                                  ": ecdsa-with-SHA256 signature does not verify with the key of "
+                                  "CA /O=tlsterm test/CN=tlsterm Test Intermediate CA");
+}
+
+TEST(ConfigLoad, CrlsOfEcdsaAndRsaCasVerify) {
+    std::string text = std::string(upstream_section) +
+                       listener("l0", "127.0.0.1:0",
+                                "client_auth = \"optional\"\n"
+                                "ca_files = [\"ca-bundle.pem\", \"rsa-ca.pem\"]\n"
+                                "crl_files = [\"root-ca.crl.pem\", \"intermediate-ca.crl.der\", "
+                                "\"root-ca-delta.crl.der\", \"rsa-ca.crl.pem\", "
+                                "\"large.crl.der\"]");
+    EXPECT_EQ(error_of(text), "(loaded without error)");
+}
+
 TEST(ConfigErrors, TruncatedCrl) {
     auto dir = test::make_temp_dir("config");
     std::string der = test::read_text(test::pki("large.crl.der"));

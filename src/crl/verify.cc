@@ -1,0 +1,196 @@
+#include "crl/verify.h"
+
+// clang-format off
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/signature.h>
+// clang-format on
+
+#include <algorithm>
+#include <array>
+
+#include "crl/der.h"
+
+namespace tlsterm::crl {
+
+namespace {
+
+struct sig_alg {
+    std::array<uint8_t, 9> oid;
+    std::size_t oid_len;
+    bool ecdsa;
+    wc_HashType hash;
+    const char* name;
+};
+
+// ecdsa-with-SHA256/384/512 (1.2.840.10045.4.3.2-4) and
+// sha256/384/512WithRSAEncryption (1.2.840.113549.1.1.11-13).
+constexpr std::array<sig_alg, 6> algorithms = {{
+    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02},
+     8,
+     true,
+     WC_HASH_TYPE_SHA256,
+     "ecdsa-with-SHA256"},
+    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03},
+     8,
+     true,
+     WC_HASH_TYPE_SHA384,
+     "ecdsa-with-SHA384"},
+    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04},
+     8,
+     true,
+     WC_HASH_TYPE_SHA512,
+     "ecdsa-with-SHA512"},
+    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b},
+     9,
+     false,
+     WC_HASH_TYPE_SHA256,
+     "sha256WithRSAEncryption"},
+    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c},
+     9,
+     false,
+     WC_HASH_TYPE_SHA384,
+     "sha384WithRSAEncryption"},
+    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d},
+     9,
+     false,
+     WC_HASH_TYPE_SHA512,
+     "sha512WithRSAEncryption"},
+}};
+
+struct attribute_name {
+    std::array<uint8_t, 3> oid;  // 2.5.4.x
+    const char* name;
+};
+constexpr std::array<attribute_name, 6> attribute_names = {{
+    {{0x55, 0x04, 0x06}, "C"},
+    {{0x55, 0x04, 0x08}, "ST"},
+    {{0x55, 0x04, 0x07}, "L"},
+    {{0x55, 0x04, 0x0a}, "O"},
+    {{0x55, 0x04, 0x0b}, "OU"},
+    {{0x55, 0x04, 0x03}, "CN"},
+}};
+
+}  // namespace
+
+std::string name_to_string(std::span<const uint8_t> name_der) {
+    std::string out;
+    der::reader top(name_der);
+    auto name = top.next_if(der::tag_sequence);
+    if (!name) {
+        return "(malformed name)";
+    }
+    der::reader rdns(name->content);
+    while (auto rdn = rdns.next_if(der::tag_set)) {
+        der::reader atvs(rdn->content);
+        while (auto atv = atvs.next_if(der::tag_sequence)) {
+            der::reader fields(atv->content);
+            auto oid = fields.next_if(der::tag_oid);
+            auto value = fields.next();
+            if (!oid || !value) {
+                continue;
+            }
+            std::string key = "?";
+            for (const auto& a : attribute_names) {
+                if (std::ranges::equal(oid->content, a.oid)) {
+                    key = a.name;
+                }
+            }
+            out += "/" + key + "=" + std::string(value->content.begin(), value->content.end());
+        }
+    }
+    return out.empty() ? "(empty name)" : out;
+}
+
+std::expected<ca_identity, std::string> read_ca_identity(std::span<const uint8_t> cert_der) {
+    der::reader top(cert_der);
+    auto cert = top.next_if(der::tag_sequence);
+    if (!cert) {
+        return std::unexpected("not a DER certificate");
+    }
+    der::reader c(cert->content);
+    auto tbs = c.next_if(der::tag_sequence);
+    if (!tbs) {
+        return std::unexpected("certificate without tbsCertificate");
+    }
+    der::reader t(tbs->content);
+    t.next_if(der::tag_context_0);  // version
+    auto serial = t.next_if(der::tag_integer);
+    auto signature = t.next_if(der::tag_sequence);
+    auto issuer = t.next_if(der::tag_sequence);
+    auto validity = t.next_if(der::tag_sequence);
+    auto subject = t.next_if(der::tag_sequence);
+    auto spki = t.next_if(der::tag_sequence);
+    if (!serial || !signature || !issuer || !validity || !subject || !spki) {
+        return std::unexpected("malformed tbsCertificate");
+    }
+    ca_identity id;
+    id.subject_der.assign(subject->whole.begin(), subject->whole.end());
+    id.spki_der.assign(spki->whole.begin(), spki->whole.end());
+    id.subject = name_to_string(id.subject_der);
+    return id;
+}
+
+std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
+                                                      const ca_identity& ca) {
+    const sig_alg* alg = nullptr;
+    for (const auto& a : algorithms) {
+        if (std::ranges::equal(crl.signature_algorithm, std::span(a.oid).first(a.oid_len))) {
+            alg = &a;
+        }
+    }
+    if (alg == nullptr) {
+        return std::unexpected(
+            "unsupported CRL signature algorithm (ECDSA or RSA with SHA-2 "
+            "expected)");
+    }
+    const auto tbs_len = static_cast<word32>(crl.tbs_der.size());
+    const auto sig_len = static_cast<word32>(crl.signature.size());
+    word32 idx = 0;
+    int rc;
+    if (alg->ecdsa) {
+        ecc_key key;
+        if (wc_ecc_init(&key) != 0) {
+            return std::unexpected("out of memory");
+        }
+        rc = wc_EccPublicKeyDecode(ca.spki_der.data(), &idx, &key,
+                                   static_cast<word32>(ca.spki_der.size()));
+        if (rc == 0) {
+            rc = wc_SignatureVerify(alg->hash, WC_SIGNATURE_TYPE_ECC, crl.tbs_der.data(), tbs_len,
+                                    crl.signature.data(), sig_len, &key, sizeof(key));
+        } else {
+            wc_ecc_free(&key);
+            return std::unexpected("CA " + ca.subject + " has no EC key for a " + alg->name +
+                                   " signature");
+        }
+        wc_ecc_free(&key);
+    } else {
+        RsaKey key;
+        if (wc_InitRsaKey(&key, nullptr) != 0) {
+            return std::unexpected("out of memory");
+        }
+        rc = wc_RsaPublicKeyDecode(ca.spki_der.data(), &idx, &key,
+                                   static_cast<word32>(ca.spki_der.size()));
+        if (rc == 0) {
+            rc = wc_SignatureVerify(alg->hash, WC_SIGNATURE_TYPE_RSA_W_ENC, crl.tbs_der.data(),
+                                    tbs_len, crl.signature.data(), sig_len, &key, sizeof(key));
+        } else {
+            wc_FreeRsaKey(&key);
+            return std::unexpected("CA " + ca.subject + " has no RSA key for a " + alg->name +
+                                   " signature");
+        }
+        wc_FreeRsaKey(&key);
+    }
+    if (rc != 0) {
+        return std::unexpected(std::string(alg->name) +
+                               " signature does not verify with the key "
+                               "of CA " +
+                               ca.subject);
+    }
+    return {};
+}
+
+}  // namespace tlsterm::crl
