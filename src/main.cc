@@ -79,6 +79,20 @@ int serve(const char* path) {
     std::shared_ptr<const tlsterm::config> cfg = *loaded;
     tlsterm::log::set_level(cfg->runtime.log);
 
+    // Serving a listener that is configured to authenticate clients without
+    // doing it would admit everyone: refuse until verification exists.
+    for (const auto& l : cfg->listeners) {
+        if (l.tls.client_auth != tlsterm::client_auth_mode::none) {
+            auto origin = l.origin;
+            origin.key_path += ".tls.client_auth";
+            std::fprintf(stderr,
+                         "%s: client certificate verification is not implemented yet; refusing "
+                         "to start rather than accept unauthenticated clients\n",
+                         origin.to_string().c_str());
+            return exit_config;
+        }
+    }
+
     std::vector<int> cpus = usable_cpus();
     unsigned shard_count =
         cfg->runtime.shards != 0 ? cfg->runtime.shards : static_cast<unsigned>(cpus.size());
