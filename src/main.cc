@@ -1,6 +1,7 @@
 // tlsterm command line.
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -69,6 +70,34 @@ std::vector<int> usable_cpus() {
     return cpus;
 }
 
+// Each connection holds two descriptors (client and upstream). Raise the
+// soft limit to the hard one, as HAProxy does, and say so when even that
+// cannot hold what the configuration allows.
+void raise_descriptor_limit(const tlsterm::config& cfg, unsigned shard_count) {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return;
+    }
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            lim = raised;
+        }
+    }
+    uint64_t needed = uint64_t{cfg.limits.max_connections_per_shard} * shard_count * 2 +
+                      cfg.listeners.size() * shard_count + 64;
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+        TLSTERM_LOG(tlsterm::log_level::warn,
+                    "descriptor limit %llu is below the %llu that %u shards x "
+                    "limits.max_connections_per_shard=%u need; accepts will fail with EMFILE "
+                    "before that limit is reached (raise the hard limit, e.g. LimitNOFILE=)",
+                    static_cast<unsigned long long>(lim.rlim_cur),
+                    static_cast<unsigned long long>(needed), shard_count,
+                    cfg.limits.max_connections_per_shard);
+    }
+}
+
 int serve(const char* path) {
     using tlsterm::log_level;
     auto loaded = tlsterm::load_config(path);
@@ -108,6 +137,7 @@ int serve(const char* path) {
     ::signal(SIGPIPE, SIG_IGN);
     int sfd = ::signalfd(-1, &signals, SFD_CLOEXEC);
 
+    raise_descriptor_limit(*cfg, shard_count);
     auto sockets = tlsterm::shard::open_listeners(*cfg, shard_count);
     if (!sockets) {
         std::fprintf(stderr, "%s\n", sockets.error().to_string().c_str());

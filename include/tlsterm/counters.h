@@ -24,6 +24,7 @@ enum class close_reason : uint8_t {
     too_many_connections,  // limits.max_connections_per_shard reached at accept
     drain_deadline,        // still open when the drain grace period ended
     out_of_memory,         // a TLS session could not be allocated
+    out_of_descriptors,    // no descriptor left for the upstream socket (EMFILE/ENFILE)
     count_
 };
 

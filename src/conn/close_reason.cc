@@ -30,6 +30,8 @@ std::string_view to_string(close_reason r) {
             return "drain_deadline";
         case close_reason::out_of_memory:
             return "out_of_memory";
+        case close_reason::out_of_descriptors:
+            return "out_of_descriptors";
         case close_reason::count_:
             break;
     }

@@ -330,9 +330,11 @@ void connection::connect_upstream() {
     ++_connect_attempts;
     _upstream_fd = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (_upstream_fd < 0) {
-        TLSTERM_LOG(log_level::error, "socket() for upstream %s: %s", a.to_string().c_str(),
-                    std::strerror(errno));
-        close(close_reason::upstream_down);
+        int err = errno;
+        TLSTERM_LOG(log_level::error, "%s: socket() for upstream %s: %s", peer().c_str(),
+                    a.to_string().c_str(), std::strerror(err));
+        close(err == EMFILE || err == ENFILE ? close_reason::out_of_descriptors
+                                             : close_reason::upstream_down);
         return;
     }
     uint32_t ms = _listener.upstream->connect_timeout_ms;

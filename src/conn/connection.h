@@ -59,6 +59,8 @@ struct listener_runtime {
     uint32_t next_address = 0;  // round robin over upstream->addresses
     int fd = -1;                // this shard's listening socket
     bool accept_armed = false;
+    bool accept_backoff = false;  // accept failed (e.g. EMFILE): re-arm on the next tick
+    uint64_t accept_error_logged_ms = 0;
 };
 
 // The shard services a connection uses.

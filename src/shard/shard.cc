@@ -105,16 +105,25 @@ struct shard::loop {
                 open_connection(l, res);
             }
         } else if (res != -ECANCELED) {
-            TLSTERM_LOG(log_level::warn, "shard %u: accept on listener %s: %s", owner._setup.index,
-                        l.config->name.c_str(), std::strerror(-res));
+            // Out of descriptors or memory: retrying at once would fail the
+            // same way in a tight loop. Re-arm on the next tick; log once a second.
+            l.accept_backoff = true;
+            if (env.now_ms >= l.accept_error_logged_ms + 1000) {
+                l.accept_error_logged_ms = env.now_ms;
+                TLSTERM_LOG(log_level::warn, "shard %u: accept on listener %s: %s",
+                            owner._setup.index, l.config->name.c_str(), std::strerror(-res));
+            }
         }
         if (!l.accept_armed) {
             if (draining) {
                 ::close(l.fd);
                 l.fd = -1;
-            } else {
+            } else if (!l.accept_backoff) {
                 arm_accept(index);
             }
+        } else if (l.accept_backoff) {
+            // A multishot accept that keeps failing: stop it, re-arm later.
+            io_uring_prep_cancel_fd(sqe(op::listener_cancel), l.fd, IORING_ASYNC_CANCEL_ALL);
         }
     }
 
@@ -146,6 +155,13 @@ struct shard::loop {
     }
 
     void on_tick() {
+        for (std::size_t i = 0; i < listeners.size(); ++i) {
+            auto& l = listeners[i];
+            if (l.accept_backoff && !l.accept_armed && !draining) {
+                l.accept_backoff = false;
+                arm_accept(i);
+            }
+        }
         while (auto* t = handshake_timers.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->close(close_reason::handshake_timeout);
         }

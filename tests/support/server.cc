@@ -122,13 +122,15 @@ int child_process::wait(std::chrono::milliseconds timeout) {
     return -WTERMSIG(_status);
 }
 
-tlsterm_server::tlsterm_server(const std::string& toml, const std::vector<std::string>& env) {
+tlsterm_server::tlsterm_server(const std::string& toml, const std::vector<std::string>& env,
+                               const std::vector<std::string>& launcher) {
     _dir = make_temp_dir("server");
     std::filesystem::create_directory_symlink(pki_dir(), _dir / "pki");
     write_file(_dir / "tlsterm.toml", toml);
-    _proc = std::make_unique<child_process>(
-        std::vector<std::string>{TLSTERM_BINARY, (_dir / "tlsterm.toml").string()},
-        _dir / "tlsterm.log", env);
+    std::vector<std::string> argv = launcher;
+    argv.push_back(TLSTERM_BINARY);
+    argv.push_back((_dir / "tlsterm.toml").string());
+    _proc = std::make_unique<child_process>(argv, _dir / "tlsterm.log", env);
     if (!_proc->wait_for_output("listening on")) {
         throw std::runtime_error("tlsterm did not start:\n" + _proc->output());
     }

@@ -45,7 +45,9 @@ class child_process {
 // tlsterm on a config whose relative paths resolve in the test PKI.
 class tlsterm_server {
   public:
-    explicit tlsterm_server(const std::string& toml, const std::vector<std::string>& env = {});
+    // `launcher` is put before the binary (e.g. {"prlimit", "--nofile=48:48"}).
+    explicit tlsterm_server(const std::string& toml, const std::vector<std::string>& env = {},
+                            const std::vector<std::string>& launcher = {});
     // The port the named listener got.
     uint16_t port(const std::string& listener = "") const;
     child_process& process() { return *_proc; }
