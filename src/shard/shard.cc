@@ -281,6 +281,9 @@ std::expected<void, std::string> shard::start() {
     std::promise<std::string> ready;
     auto result = ready.get_future();
     _thread = std::thread([this, &ready] {
+        // Visible in top -H, ps -T and /proc/PID/task/*/comm.
+        std::string name = "tlsterm-shard-" + std::to_string(_setup.index);
+        ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
         if (_setup.cpu >= 0) {
             cpu_set_t set;
             CPU_ZERO(&set);

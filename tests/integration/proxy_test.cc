@@ -2,12 +2,14 @@
 // Python's ssl module (OpenSSL), in front of real upstream processes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -431,6 +433,46 @@ TEST(Listeners, SeveralListenersIpv4AndIpv6EachWithItsUpstream) {
                              "half-close", std::to_string(server.port("raw")), ca()},
                             30);
     EXPECT_EQ(half.out, "'pingBYE\\n' close_notify\n") << half.err;
+}
+
+// Shard threads are named and, with pin_cpus, each bound to its own CPU.
+TEST_F(ProxyTest, ShardThreadsArePinned) {
+    start({.runtime = "shards = 2\npin_cpus = true\n"});
+    auto tasks = std::filesystem::path("/proc") / std::to_string(server->process().pid()) / "task";
+    std::vector<std::string> allowed;
+    for (const auto& t : std::filesystem::directory_iterator(tasks)) {
+        std::string comm = test::read_text(t.path() / "comm");
+        if (comm.rfind("tlsterm-shard-", 0) != 0) {
+            continue;
+        }
+        std::string status = test::read_text(t.path() / "status");
+        auto at = status.find("Cpus_allowed_list:");
+        ASSERT_NE(at, std::string::npos);
+        auto value = status.substr(at + 18, status.find('\n', at) - at - 18);
+        value.erase(0, value.find_first_not_of(" \t"));
+        allowed.push_back(comm.substr(0, comm.size() - 1) + "=" + value);
+    }
+    std::sort(allowed.begin(), allowed.end());
+    ASSERT_EQ(allowed.size(), 2u);
+    // tlsterm inherits this process's CPU set and pins shard N to its N-th CPU.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(::sched_getaffinity(0, sizeof(set), &set), 0);
+    std::vector<int> usable;
+    for (int i = 0; i < CPU_SETSIZE; ++i) {
+        if (CPU_ISSET(static_cast<std::size_t>(i), &set)) {
+            usable.push_back(i);
+        }
+    }
+    if (usable.size() < 2) {
+        GTEST_SKIP() << "pinning two shards to distinct CPUs needs 2 usable CPUs, this process "
+                        "has "
+                     << usable.size();
+    }
+    EXPECT_EQ(allowed[0], "tlsterm-shard-0=" + std::to_string(usable[0]));
+    EXPECT_EQ(allowed[1], "tlsterm-shard-1=" + std::to_string(usable[1]));
+    auto r = curl(server->port(), "/pinned");
+    EXPECT_EQ(r.out, "hello from the demo upstream: GET /pinned\n") << r.err;
 }
 
 class RawProxyTest : public ::testing::Test {};
