@@ -21,6 +21,10 @@ class socket_address {
     // after "key (file:line:col): ".
     static std::expected<socket_address, std::string> parse(std::string_view text);
 
+    // From a kernel-filled address (accept, getsockname, getpeername);
+    // an unknown family gives an empty address ("(unspecified)").
+    static socket_address from(const sockaddr* sa, socklen_t size);
+
     int family() const { return _storage.ss_family; }
     uint16_t port() const;
     const sockaddr* data() const { return reinterpret_cast<const sockaddr*>(&_storage); }

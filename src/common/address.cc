@@ -62,6 +62,16 @@ std::expected<socket_address, std::string> socket_address::parse(std::string_vie
     return out;
 }
 
+socket_address socket_address::from(const sockaddr* sa, socklen_t size) {
+    socket_address out;
+    if ((sa->sa_family == AF_INET && size >= sizeof(sockaddr_in)) ||
+        (sa->sa_family == AF_INET6 && size >= sizeof(sockaddr_in6))) {
+        out._size = sa->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+        std::memcpy(&out._storage, sa, out._size);
+    }
+    return out;
+}
+
 uint16_t socket_address::port() const {
     if (family() == AF_INET) {
         return ntohs(reinterpret_cast<const sockaddr_in*>(&_storage)->sin_port);

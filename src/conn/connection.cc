@@ -1,6 +1,5 @@
 #include "conn/connection.h"
 
-#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,20 +26,6 @@ void set_abortive_close(int fd) {
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
-std::string describe(const sockaddr_in6& ss) {
-    char host[INET6_ADDRSTRLEN] = {};
-    if (ss.sin6_family == AF_INET) {
-        const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-        ::inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        return std::string(host) + ":" + std::to_string(ntohs(sin->sin_port));
-    }
-    if (ss.sin6_family == AF_INET6) {
-        ::inet_ntop(AF_INET6, &ss.sin6_addr, host, sizeof(host));
-        return "[" + std::string(host) + "]:" + std::to_string(ntohs(ss.sin6_port));
-    }
-    return "(unknown peer)";
-}
-
 }  // namespace
 
 connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
@@ -60,7 +45,8 @@ connection::~connection() {
 }
 
 std::string connection::peer() const {
-    return describe(_peer);
+    return socket_address::from(reinterpret_cast<const sockaddr*>(&_peer), sizeof(_peer))
+        .to_string();
 }
 
 io_uring_sqe* connection::sqe(op kind) {

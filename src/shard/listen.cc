@@ -60,15 +60,11 @@ std::expected<listening_sockets, config_error> open_listeners(const config& cfg,
                                                                 addr.to_string() + ": " + error});
             }
             if (s == 0 && addr.port() == 0) {
+                // The kernel chose the port; the other shards bind the same one.
                 sockaddr_storage ss{};
                 socklen_t len = sizeof(ss);
                 ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-                uint16_t port = ss.ss_family == AF_INET
-                                    ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
-                                    : ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-                std::string text = addr.to_string();
-                text = text.substr(0, text.rfind(':') + 1) + std::to_string(port);
-                addr = *socket_address::parse(text);
+                addr = socket_address::from(reinterpret_cast<sockaddr*>(&ss), len);
             }
             out.fds[s].push_back(fd);
         }

@@ -55,6 +55,18 @@ TEST(SocketAddress, RejectsMalformed) {
     }
 }
 
+TEST(SocketAddress, FromKernelAddress) {
+    auto v6 = *socket_address::parse("[2001:db8::7]:4433");
+    auto copy = socket_address::from(v6.data(), v6.size());
+    EXPECT_EQ(copy, v6);
+    EXPECT_EQ(copy.to_string(), "[2001:db8::7]:4433");
+    auto v4 = *socket_address::parse("10.1.2.3:80");
+    EXPECT_EQ(socket_address::from(v4.data(), v4.size()).to_string(), "10.1.2.3:80");
+    sockaddr_storage none{};
+    EXPECT_EQ(socket_address::from(reinterpret_cast<sockaddr*>(&none), sizeof(none)).to_string(),
+              "(unspecified)");
+}
+
 TEST(SocketAddress, ComparesByValue) {
     EXPECT_EQ(*socket_address::parse("10.0.0.1:80"), *socket_address::parse("10.0.0.1:80"));
     EXPECT_FALSE(*socket_address::parse("10.0.0.1:80") == *socket_address::parse("10.0.0.1:81"));
