@@ -451,7 +451,7 @@ void check_files(listener_tls_config& tls) {
         for (const auto& cert : tls.certificates) {
             bool ecdsa = cert.type == key_type::ecdsa;
             bool usable = std::ranges::any_of(tls.ciphers_tls12, [&](const std::string& name) {
-                return (name.find("-ECDSA-") != std::string::npos) == ecdsa;
+                return tls::find_cipher_suite(name, tls_version::tls1_2)->works_with(cert.type);
             });
             if (!usable) {
                 fail(cert.cert.origin,

@@ -15,6 +15,12 @@ struct cipher_suite {
     std::string_view name;          // name in the config (OpenSSL or IANA style)
     std::string_view wolfssl_name;  // name wolfSSL_CTX_set_cipher_list takes
     tls_version version;
+    key_type auth;  // TLS 1.2: the certificate key the suite signs with; unused for TLS 1.3
+
+    // TLS 1.3 suites work with any certificate; TLS 1.2 ones with one key type.
+    bool works_with(key_type certificate) const {
+        return version == tls_version::tls1_3 || auth == certificate;
+    }
 };
 
 std::span<const cipher_suite> supported_cipher_suites();

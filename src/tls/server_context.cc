@@ -54,16 +54,9 @@ std::string cipher_list(const listener_tls_config& c, key_type type) {
     std::string out;
     auto add = [&](std::string_view name) { out += (out.empty() ? "" : ":") + std::string(name); };
     auto add_all = [&](const std::vector<std::string>& chosen, tls_version v) {
-        auto matches_key = [&](std::string_view name) {
-            if (v == tls_version::tls1_3) {
-                return true;
-            }
-            bool ecdsa_suite = name.find("-ECDSA-") != std::string_view::npos;
-            return ecdsa_suite == (type == key_type::ecdsa);
-        };
         if (chosen.empty()) {
             for (const auto& s : supported_cipher_suites()) {
-                if (s.version == v && matches_key(s.name)) {
+                if (s.version == v && s.works_with(type)) {
                     add(s.wolfssl_name);
                 }
             }
@@ -71,7 +64,7 @@ std::string cipher_list(const listener_tls_config& c, key_type type) {
         }
         for (const auto& name : chosen) {
             const cipher_suite* s = find_cipher_suite(name, v);
-            if (s != nullptr && matches_key(s->name)) {
+            if (s != nullptr && s->works_with(type)) {
                 add(s->wolfssl_name);
             }
         }

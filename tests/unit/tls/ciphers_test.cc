@@ -27,6 +27,18 @@ TEST(Ciphers, FindsByVersion) {
     EXPECT_EQ(find_cipher_suite("AES128-SHA", tls_version::tls1_2), nullptr);
 }
 
+TEST(Ciphers, Tls12SuitesNameTheirCertificateKey) {
+    for (const auto& s : supported_cipher_suites()) {
+        if (s.version == tls_version::tls1_3) {
+            EXPECT_TRUE(s.works_with(key_type::ecdsa) && s.works_with(key_type::rsa)) << s.name;
+        } else {
+            bool ecdsa = s.name.find("-ECDSA-") != std::string_view::npos;
+            EXPECT_EQ(s.works_with(key_type::ecdsa), ecdsa) << s.name;
+            EXPECT_EQ(s.works_with(key_type::rsa), !ecdsa) << s.name;
+        }
+    }
+}
+
 TEST(Ciphers, ParsesNames) {
     EXPECT_EQ(parse_group("X25519"), tls_group::x25519);
     EXPECT_EQ(parse_group("P-384"), tls_group::p384);
