@@ -10,7 +10,6 @@
 #include <tlsterm/config.h>
 
 #include "common/file.h"
-#include "common/pem.h"
 #include "config/reader.h"
 #include "crl/crl_file.h"
 #include "crl/verify.h"
@@ -424,10 +423,8 @@ void check_files(listener_tls_config& tls) {
         std::string key = read_or_fail(cert.key);
         auto info = tls::check_server_credentials(chain, key);
         if (!info) {
-            // Key problems are reported at the key, chain problems at the cert.
-            bool key_problem = info.error().find("private key") != std::string::npos;
-            const file_ref& at = key_problem ? cert.key : cert.cert;
-            fail(at.origin, at.path.string() + ": " + info.error());
+            const file_ref& at = info.error().in_key ? cert.key : cert.cert;
+            fail(at.origin, at.path.string() + ": " + info.error().message);
         }
         cert.type = info->type;
         if (cert.names.empty()) {
@@ -462,17 +459,12 @@ void check_files(listener_tls_config& tls) {
     }
     std::vector<crl::ca_identity> cas;
     for (const auto& ca : tls.ca_files) {
-        std::string text = read_or_fail(ca);
-        auto bundle = tls::check_ca_bundle(text);
+        auto bundle = tls::check_ca_bundle(read_or_fail(ca));
         if (!bundle) {
             fail(ca.origin, ca.path.string() + ": " + bundle.error());
         }
-        auto blocks = pem::decode_all(text);  // check_ca_bundle parsed it already
-        for (const auto& block : *blocks) {
-            if (block.label != "CERTIFICATE") {
-                continue;
-            }
-            auto id = crl::read_ca_identity(block.der);
+        for (const auto& der : *bundle) {
+            auto id = crl::read_ca_identity(der);
             if (!id) {
                 fail(ca.origin, ca.path.string() + ": " + id.error());
             }

@@ -71,12 +71,18 @@ parse_certificates(std::string_view pem_text, std::string_view what) {
 
 }  // namespace
 
-std::expected<chain_info, std::string> check_server_credentials(std::string_view chain_pem,
-                                                                std::string_view key_data) {
+std::expected<chain_info, credential_error> check_server_credentials(std::string_view chain_pem,
+                                                                     std::string_view key_data) {
+    auto chain_error = [](std::string m) {
+        return std::unexpected(credential_error{false, std::move(m)});
+    };
+    auto key_error = [](std::string m) {
+        return std::unexpected(credential_error{true, std::move(m)});
+    };
     init_library();
     auto certs = parse_certificates(chain_pem, "certificate chain");
     if (!certs) {
-        return std::unexpected(certs.error());
+        return chain_error(certs.error());
     }
 
     chain_info info;
@@ -86,10 +92,10 @@ std::expected<chain_info, std::string> check_server_credentials(std::string_view
         WOLFSSL_X509* parent = (*certs)[i + 1].first.get();
         if (wolfSSL_X509_NAME_cmp(wolfSSL_X509_get_issuer_name(child),
                                   wolfSSL_X509_get_subject_name(parent)) != 0) {
-            return std::unexpected("certificate chain out of order: certificate " +
-                                   std::to_string(i + 2) + " (" + subject_of(parent) +
-                                   ") did not issue certificate " + std::to_string(i + 1) + " (" +
-                                   subject_of(child) + ")");
+            return chain_error("certificate chain out of order: certificate " +
+                               std::to_string(i + 2) + " (" + subject_of(parent) +
+                               ") did not issue certificate " + std::to_string(i + 1) + " (" +
+                               subject_of(child) + ")");
         }
     }
 
@@ -102,8 +108,8 @@ std::expected<chain_info, std::string> check_server_credentials(std::string_view
             info.type = key_type::rsa;
             break;
         default:
-            return std::unexpected("leaf certificate (" + subject_of(leaf) +
-                                   ") has an unsupported key type (ECDSA or RSA expected)");
+            return chain_error("leaf certificate (" + subject_of(leaf) +
+                               ") has an unsupported key type (ECDSA or RSA expected)");
     }
     while (const char* name = wolfSSL_X509_get_next_altname(leaf)) {
         std::string_view n(name);
@@ -124,12 +130,11 @@ std::expected<chain_info, std::string> check_server_credentials(std::string_view
     if (pem::looks_like_pem(key_data)) {
         auto blocks = pem::decode_all(key_data);
         if (!blocks) {
-            return std::unexpected("private key: " + blocks.error());
+            return key_error("private key: " + blocks.error());
         }
         for (auto& b : *blocks) {
             if (b.label == "ENCRYPTED PRIVATE KEY") {
-                return std::unexpected(
-                    "private key is encrypted; listeners need an unencrypted key");
+                return key_error("private key is encrypted; listeners need an unencrypted key");
             }
             if (is_key_label(b.label)) {
                 key_der = std::move(b.der);
@@ -137,7 +142,7 @@ std::expected<chain_info, std::string> check_server_credentials(std::string_view
             }
         }
         if (key_der.empty()) {
-            return std::unexpected("no PRIVATE KEY block in the key file");
+            return key_error("no PRIVATE KEY block in the key file");
         }
     } else {
         key_der.assign(key_data.begin(), key_data.end());
@@ -145,28 +150,28 @@ std::expected<chain_info, std::string> check_server_credentials(std::string_view
 
     ctx_ptr ctx(wolfSSL_CTX_new(wolfTLS_server_method()));
     if (!ctx) {
-        return std::unexpected("out of memory creating a TLS context");
+        return chain_error("out of memory creating a TLS context");
     }
     const auto& leaf_der = certs->front().second;
     if (wolfSSL_CTX_use_certificate_buffer(ctx.get(), leaf_der.data(),
                                            static_cast<long>(leaf_der.size()),
                                            WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
-        return std::unexpected("leaf certificate (" + subject_of(leaf) +
-                               ") was refused by the TLS library");
+        return chain_error("leaf certificate (" + subject_of(leaf) +
+                           ") was refused by the TLS library");
     }
     if (wolfSSL_CTX_use_PrivateKey_buffer(ctx.get(), key_der.data(),
                                           static_cast<long>(key_der.size()),
                                           WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
-        return std::unexpected("not a valid private key (PEM or DER; RSA, EC or PKCS#8)");
+        return key_error("not a valid private key (PEM or DER; RSA, EC or PKCS#8)");
     }
     if (wolfSSL_CTX_check_private_key(ctx.get()) != WOLFSSL_SUCCESS) {
-        return std::unexpected("private key does not match the certificate (" + subject_of(leaf) +
-                               ")");
+        return key_error("private key does not match the certificate (" + subject_of(leaf) + ")");
     }
     return info;
 }
 
-std::expected<std::size_t, std::string> check_ca_bundle(std::string_view bundle_pem) {
+std::expected<std::vector<std::vector<uint8_t>>, std::string> check_ca_bundle(
+    std::string_view bundle_pem) {
     init_library();
     auto certs = parse_certificates(bundle_pem, "CA bundle");
     if (!certs) {
@@ -179,7 +184,11 @@ std::expected<std::size_t, std::string> check_ca_bundle(std::string_view bundle_
                                    ") is not a CA (basicConstraints CA:TRUE missing)");
         }
     }
-    return certs->size();
+    std::vector<std::vector<uint8_t>> der;
+    for (auto& [x509, bytes] : *certs) {
+        der.push_back(std::move(bytes));
+    }
+    return der;
 }
 
 }  // namespace tlsterm::tls

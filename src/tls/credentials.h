@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -19,14 +20,23 @@ struct chain_info {
     std::size_t length = 0;              // certificates in the chain
 };
 
+// A problem with a certificate chain and its key: which of the two files
+// it concerns, and a phrase naming it (without the file name: the caller
+// has the config origin).
+struct credential_error {
+    bool in_key = false;  // true: the key file; false: the chain file
+    std::string message;
+};
+
 // `chain_pem`: leaf first, then each issuer. `key_data`: PEM or DER private
 // key. Checks every certificate parses, each is issued by the next, and the
-// key matches the leaf. Errors are phrases naming the problem, without the
-// file name (the caller has the config origin).
-std::expected<chain_info, std::string> check_server_credentials(std::string_view chain_pem,
-                                                                std::string_view key_data);
+// key matches the leaf. A mismatch is reported against the key.
+std::expected<chain_info, credential_error> check_server_credentials(std::string_view chain_pem,
+                                                                     std::string_view key_data);
 
-// `bundle_pem`: one or more CA certificates. Returns how many.
-std::expected<std::size_t, std::string> check_ca_bundle(std::string_view bundle_pem);
+// `bundle_pem`: one or more CA certificates, each checked to be a CA.
+// Returns their DER encodings, in order.
+std::expected<std::vector<std::vector<uint8_t>>, std::string> check_ca_bundle(
+    std::string_view bundle_pem);
 
 }  // namespace tlsterm::tls

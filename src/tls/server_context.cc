@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/file.h"
+#include "common/pem.h"
 #include "tls/ciphers.h"
 #include "tls/session.h"
 
@@ -135,8 +136,7 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
             static_cast<long>(chain->size())) != WOLFSSL_SUCCESS) {
         return fail("certificate chain refused by the TLS library");
     }
-    int key_format =
-        key->find("-----BEGIN") != std::string::npos ? WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1;
+    int key_format = pem::looks_like_pem(*key) ? WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1;
     if (wolfSSL_CTX_use_PrivateKey_buffer(x, reinterpret_cast<const unsigned char*>(key->data()),
                                           static_cast<long>(key->size()),
                                           key_format) != WOLFSSL_SUCCESS ||

@@ -513,6 +513,17 @@ TEST(ConfigErrors, KeyDoesNotMatchCertificate) {
                                   "test/CN=tlsterm.test)");
 }
 
+TEST(ConfigErrors, KeyFileWithoutKeyIsReportedAtTheKey) {
+    std::string text = std::string(upstream_section) +
+                       listener("l0", "127.0.0.1:0", "", "",
+                                "[[listeners.tls.certificates]]\n"
+                                "cert = \"server-ecdsa.chain.pem\"\nkey = \"server-ecdsa.pem\"\n");
+    EXPECT_EQ(
+        error_of(text),
+        "listeners[0].tls.certificates[0].key (t.toml:" + pos_of(text, "\"server-ecdsa.pem\"") +
+            "): " + abs("server-ecdsa.pem") + ": no PRIVATE KEY block in the key file");
+}
+
 TEST(ConfigErrors, WrongFileContents) {
     std::string text = std::string(upstream_section) +
                        listener("l0", "127.0.0.1:0", "", "",
