@@ -144,8 +144,11 @@ serial_set serial_set::builder::build() && {
 bool serial_set::contains(std::span<const uint8_t> serial) const {
     serial = normalize_serial(serial);
     if (serial.size() > inline_max) {
-        std::vector<uint8_t> key(serial.begin(), serial.end());
-        return std::ranges::binary_search(_long, key);
+        auto less = [](const auto& a, const auto& b) {
+            return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+        };
+        auto it = std::lower_bound(_long.begin(), _long.end(), serial, less);
+        return it != _long.end() && std::ranges::equal(*it, serial);
     }
     if (_capacity == 0 || serial.empty()) {
         return false;
