@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -17,8 +18,10 @@
 #include <tlsterm/counters.h>
 
 #include "common/log.h"
+#include "crl/manager.h"
 #include "shard/listen.h"
 #include "shard/shard.h"
+#include "tls/client_auth.h"
 #include "tls/wolfssl.h"
 
 namespace {
@@ -98,6 +101,43 @@ void raise_descriptor_limit(const tlsterm::config& cfg, unsigned shard_count) {
     }
 }
 
+// Counters and CRL state, one line each (SIGUSR1, and at exit).
+void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shards,
+                const tlsterm::crl::manager& crls) {
+    using tlsterm::log_level;
+    std::array<uint64_t, tlsterm::cert_reject_count> rejected{};
+    uint64_t verified = 0;
+    uint64_t stale = 0;
+    for (const auto& s : shards) {
+        const auto& c = s->counters();
+        verified += c.client_certs_verified.load(std::memory_order_relaxed);
+        stale += c.stale_crl_accepted.load(std::memory_order_relaxed);
+        for (std::size_t r = 0; r < rejected.size(); ++r) {
+            rejected[r] += c.cert_rejected[r].load(std::memory_order_relaxed);
+        }
+    }
+    std::string reasons;
+    for (std::size_t r = 0; r < rejected.size(); ++r) {
+        if (rejected[r] != 0) {
+            reasons += " " + std::string(tlsterm::to_string(static_cast<tlsterm::cert_reject>(r))) +
+                       "=" + std::to_string(rejected[r]);
+        }
+    }
+    TLSTERM_LOG(log_level::info,
+                "client certificates: %llu verified, %llu accepted on a stale CRL; rejected:%s",
+                static_cast<unsigned long long>(verified), static_cast<unsigned long long>(stale),
+                reasons.empty() ? " none" : reasons.c_str());
+    std::time_t now = std::time(nullptr);
+    for (const auto& st : crls.status()) {
+        TLSTERM_LOG(log_level::info,
+                    "CRL %s: %zu entries, age %llds, nextUpdate in %llds, last refresh %s%s",
+                    st.name.c_str(), st.entries,
+                    static_cast<long long>(st.this_update != 0 ? now - st.this_update : -1),
+                    static_cast<long long>(st.next_update ? *st.next_update - now : 0),
+                    st.last_error.empty() ? "ok" : "failed: ", st.last_error.c_str());
+    }
+}
+
 int serve(const char* path) {
     using tlsterm::log_level;
     auto loaded = tlsterm::load_config(path);
@@ -108,18 +148,16 @@ int serve(const char* path) {
     std::shared_ptr<const tlsterm::config> cfg = *loaded;
     tlsterm::log::set_level(cfg->runtime.log);
 
-    // Serving a listener that is configured to authenticate clients without
-    // doing it would admit everyone: refuse until verification exists.
-    for (const auto& l : cfg->listeners) {
-        if (l.tls.client_auth != tlsterm::client_auth_mode::none) {
-            auto origin = l.origin;
-            origin.key_path += ".tls.client_auth";
-            std::fprintf(stderr,
-                         "%s: client certificate verification is not implemented yet; refusing "
-                         "to start rather than accept unauthenticated clients\n",
-                         origin.to_string().c_str());
-            return exit_config;
-        }
+    // Client certificate trust and revocation state, shared by every shard.
+    auto anchors = tlsterm::tls::load_trust_anchors(*cfg);
+    if (!anchors) {
+        std::fprintf(stderr, "tlsterm: %s\n", anchors.error().c_str());
+        return exit_config;
+    }
+    auto crls = tlsterm::crl::manager::create(*cfg, anchors->cas);
+    if (!crls) {
+        std::fprintf(stderr, "tlsterm: %s\n", crls.error().c_str());
+        return exit_config;
     }
 
     std::vector<int> cpus = usable_cpus();
@@ -133,6 +171,7 @@ int serve(const char* path) {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);
     ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     int sfd = ::signalfd(-1, &signals, SFD_CLOEXEC);
@@ -157,6 +196,8 @@ int serve(const char* path) {
         setup.listener_fds = sockets->fds[i];
         setup.cpu = cfg->runtime.pin_cpus ? cpus[i % cpus.size()] : -1;
         setup.minimal_ring = minimal_ring;
+        setup.anchors = &*anchors;
+        setup.crls = crls->get();
         auto sh = std::make_unique<tlsterm::shard::shard>(std::move(setup));
         if (auto started = sh->start(); !started) {
             std::fprintf(stderr, "tlsterm: shard %u: %s\n", i, started.error().c_str());
@@ -167,6 +208,8 @@ int serve(const char* path) {
         }
         shards.push_back(std::move(sh));
     }
+
+    (*crls)->start();
 
     std::string notes;
     for (const auto& n : shards.front()->setup_notes()) {
@@ -187,9 +230,13 @@ int serve(const char* path) {
             continue;
         }
         if (info.ssi_signo == SIGHUP) {
-            TLSTERM_LOG(log_level::warn,
-                        "SIGHUP: configuration reload is not implemented yet; "
-                        "restart to apply changes");
+            TLSTERM_LOG(log_level::info,
+                        "SIGHUP: reloading CRLs (the rest of the configuration needs a restart)");
+            (*crls)->request_reload();
+            continue;
+        }
+        if (info.ssi_signo == SIGUSR1) {
+            log_status(shards, **crls);
             continue;
         }
         TLSTERM_LOG(log_level::info, "%s: stopped accepting; draining for up to %u ms",
@@ -203,6 +250,8 @@ int serve(const char* path) {
     for (auto& s : shards) {
         s->join();
     }
+    (*crls)->stop();
+    log_status(shards, **crls);
     uint64_t accepted = 0;
     uint64_t handshakes = 0;
     std::array<uint64_t, tlsterm::close_reason_count> closed{};

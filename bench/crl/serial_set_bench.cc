@@ -110,7 +110,7 @@ void BM_load_crl(benchmark::State& state) {
         serial_set::builder b;
         auto summary = tlsterm::crl::inspect_crl_der(
             std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()),
-            [&](std::span<const uint8_t> serial) { b.add(serial); });
+            [&](std::span<const uint8_t> serial, int) { b.add(serial); });
         if (!summary) {
             state.SkipWithError(summary.error().c_str());
             return;

@@ -62,6 +62,63 @@ struct certificate_config {
     key_type type = key_type::ecdsa;  // read from the leaf's public key
 };
 
+// What a certificate issued by a CA needs in the way of a CRL.
+enum class crl_policy : uint8_t {
+    required,   // no current CRL for the issuer: the certificate fails
+    optional,   // checked when a CRL is held, accepted when none is
+    leaf_only,  // required for client (leaf) certificates, CA certificates unchecked
+};
+std::string_view to_string(crl_policy);
+
+// What a CRL past its nextUpdate does to the certificates it covers.
+enum class stale_crl_policy : uint8_t {
+    reject,  // the certificate fails
+    grace,   // accepted (with a warning) for crl_grace_s after nextUpdate, then rejected
+    warn,    // accepted with a warning
+};
+std::string_view to_string(stale_crl_policy);
+
+// One entry of ca_files: a PEM bundle of CA certificates and the CRL policy
+// for what they issue.
+struct ca_file_config {
+    file_ref file;
+    crl_policy crl = crl_policy::required;
+    stale_crl_policy stale = stale_crl_policy::reject;
+    uint32_t grace_s = 0;
+};
+
+// How one listener, or one set of server names, verifies client certificates.
+struct client_auth_config {
+    client_auth_mode mode = client_auth_mode::none;
+    std::vector<ca_file_config> ca_files;  // trust anchors and intermediates
+    uint32_t verify_depth = 4;             // max intermediates between leaf and anchor
+    // When non-empty, a client certificate must match one pattern of either
+    // list: its subject ("/O=../CN=..") or one of its subjectAltNames (DNS,
+    // email, URI). '*' matches any run of characters.
+    std::vector<std::string> allow_subjects;
+    std::vector<std::string> allow_sans;
+    // For certificates whose issuer is not in ca_files (an intermediate the
+    // client sends), and the default of ca_files entries.
+    crl_policy crl = crl_policy::optional;
+    stale_crl_policy stale = stale_crl_policy::reject;
+    uint32_t grace_s = 0;
+};
+
+// client_auth_config for the server names of one [[listeners.tls.sni]]
+// table: exact names, "*.suffix" wildcards, and "" for clients that send no
+// server name.
+struct sni_client_auth_config {
+    std::vector<std::string> names;
+    client_auth_config auth;
+    config_origin origin;
+};
+
+// A CRL fetched over HTTP.
+struct crl_url {
+    std::string url;  // http://host[:port]/path
+    config_origin origin;
+};
+
 struct listener_tls_config {
     tls_version min_version = tls_version::tls1_2;
     tls_version max_version = tls_version::tls1_3;
@@ -72,10 +129,13 @@ struct listener_tls_config {
     std::vector<std::string> alpn;                       // server preference order
     std::vector<certificate_config> certificates;        // [0] of each key type = default
 
-    client_auth_mode client_auth = client_auth_mode::none;
-    std::vector<file_ref> ca_files;   // trust anchors for client certificates
-    std::vector<file_ref> crl_files;  // CRLs (PEM or DER) for those CAs
-    uint32_t verify_depth = 4;        // max intermediates between leaf and anchor
+    client_auth_config client_auth;           // for names without an override
+    std::vector<sni_client_auth_config> sni;  // per-name overrides
+    std::vector<file_ref> crl_files;          // CRLs (PEM or DER) for the CAs of ca_files
+    std::vector<crl_url> crl_urls;
+    // URLs from the cRLDistributionPoints of the configured CA certificates
+    // are fetched too (each names where its issuer publishes its CRL).
+    bool crl_distribution_points = false;
 };
 
 struct listener_config {
@@ -107,10 +167,19 @@ struct limits_config {
     uint32_t max_buffered_bytes = 256 * 1024;  // per connection and direction
 };
 
+// How CRLs are kept current ([crl] table).
+struct crl_lifecycle_config {
+    uint32_t check_interval_s = 30;      // files are re-read when changed; 0 = only on SIGHUP
+    uint32_t refresh_interval_s = 3600;  // URLs are fetched at least this often
+    uint32_t fetch_timeout_ms = 10000;   // one download, connect to last byte
+    uint64_t max_bytes = 512ull << 20;   // largest CRL file or download
+};
+
 struct config {
     std::filesystem::path source;  // the file it was loaded from, absolute
     runtime_config runtime;
     limits_config limits;
+    crl_lifecycle_config crl;
     std::vector<upstream_config> upstreams;
     std::vector<listener_config> listeners;
 

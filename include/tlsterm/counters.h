@@ -32,6 +32,26 @@ inline constexpr std::size_t close_reason_count = static_cast<std::size_t>(close
 
 std::string_view to_string(close_reason r);
 
+// Why a client certificate was refused (the handshake then fails).
+enum class cert_reject : uint8_t {
+    no_certificate,  // client_auth = "require" and the client sent none
+    unknown_ca,      // no configured CA issued the chain
+    expired,         // a certificate of the chain is past notAfter
+    not_yet_valid,   // a certificate of the chain is before notBefore
+    revoked,         // a CRL in force lists a certificate of the chain
+    bad_signature,   // a signature in the chain does not verify
+    stale_crl,       // the issuer's CRL is past nextUpdate (and past any grace)
+    missing_crl,     // crl_policy needs a CRL for the issuer and none is held
+    chain_too_long,  // more intermediates than verify_depth
+    not_allowed,     // matches no allow_subjects / allow_sans pattern
+    invalid,         // any other defect (malformed, wrong usage, ...)
+    count_
+};
+
+inline constexpr std::size_t cert_reject_count = static_cast<std::size_t>(cert_reject::count_);
+
+std::string_view to_string(cert_reject r);
+
 struct shard_counters {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> handshakes{0};
@@ -41,6 +61,9 @@ struct shard_counters {
     std::atomic<uint64_t> bytes_from_upstream{0};
     std::atomic<uint64_t> active{0};
     std::array<std::atomic<uint64_t>, close_reason_count> closed{};
+    std::array<std::atomic<uint64_t>, cert_reject_count> cert_rejected{};
+    std::atomic<uint64_t> client_certs_verified{0};
+    std::atomic<uint64_t> stale_crl_accepted{0};  // crl_stale = "warn" or within grace
 
     void count(close_reason r) {
         closed[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);

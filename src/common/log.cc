@@ -7,6 +7,24 @@
 #include <cstdio>
 #include <ctime>
 
+namespace tlsterm {
+
+std::string_view to_string(log_level l) {
+    switch (l) {
+        case log_level::error:
+            return "error";
+        case log_level::warn:
+            return "warn";
+        case log_level::info:
+            return "info";
+        case log_level::debug:
+            return "debug";
+    }
+    return "?";
+}
+
+}  // namespace tlsterm
+
 namespace tlsterm::log {
 
 namespace {

@@ -4,6 +4,7 @@
 // and config/tlsterm.toml documents every key.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -11,8 +12,7 @@
 
 #include "common/file.h"
 #include "config/reader.h"
-#include "crl/crl_file.h"
-#include "crl/verify.h"
+#include "crl/store.h"
 #include "tls/ciphers.h"
 #include "tls/credentials.h"
 
@@ -169,6 +169,20 @@ limits_config parse_limits(table_reader& t) {
     return l;
 }
 
+crl_lifecycle_config parse_crl_lifecycle(table_reader& t) {
+    crl_lifecycle_config c;
+    c.check_interval_s =
+        static_cast<uint32_t>(t.integer("check_interval_s", c.check_interval_s, 0, 86400));
+    c.refresh_interval_s =
+        static_cast<uint32_t>(t.integer("refresh_interval_s", c.refresh_interval_s, 30, 7 * 86400));
+    c.fetch_timeout_ms =
+        static_cast<uint32_t>(t.integer("fetch_timeout_ms", c.fetch_timeout_ms, 100, 600'000));
+    c.max_bytes = static_cast<uint64_t>(
+        t.integer("max_bytes", static_cast<int64_t>(c.max_bytes), 1024, int64_t{4} << 30));
+    t.finish();
+    return c;
+}
+
 upstream_config parse_upstream(table_reader& t) {
     upstream_config u;
     u.origin = t.origin();
@@ -235,6 +249,177 @@ std::string supported_suites(tls_version v) {
     return out;
 }
 
+// ---- client authentication -------------------------------------------------
+
+crl_url parse_crl_url(const located_string& u) {
+    std::string_view v = u.value;
+    if (!v.starts_with("http://")) {
+        fail(u.origin,
+             "a CRL URL must be http:// (CRLs are signed; RFC 5280 distributes them "
+             "over plain HTTP), got \"" +
+                 u.value + "\"");
+    }
+    std::string_view rest = v.substr(7);
+    std::string_view host = rest.substr(0, rest.find('/'));
+    if (host.empty() || host.find_first_of("@?# ") != std::string_view::npos) {
+        fail(u.origin, "not a valid http:// URL: \"" + u.value + "\"");
+    }
+    return crl_url{u.value, u.origin};
+}
+
+struct crl_defaults {
+    crl_policy policy = crl_policy::optional;
+    stale_crl_policy stale = stale_crl_policy::reject;
+    uint32_t grace_s = 0;
+};
+
+// One ca_files entry as written: a path, or a table with its own CRL policy.
+struct raw_ca_file {
+    located_string path;
+    std::optional<crl_policy> policy;
+    std::optional<stale_crl_policy> stale;
+    std::optional<uint32_t> grace_s;
+};
+
+// A client-auth table before inheritance is applied.
+struct raw_client_auth {
+    client_auth_mode mode = client_auth_mode::none;
+    std::vector<raw_ca_file> ca_files;
+    bool ca_files_set = false;
+    uint32_t verify_depth = 4;
+    std::vector<std::string> allow_subjects;
+    std::vector<std::string> allow_sans;
+    crl_defaults crl;
+    std::optional<config_origin> stale_origin;  // where crl_stale = "grace" was set
+};
+
+const std::initializer_list<std::pair<std::string_view, crl_policy>> crl_policy_names = {
+    {"required", crl_policy::required},
+    {"optional", crl_policy::optional},
+    {"leaf-only", crl_policy::leaf_only}};
+const std::initializer_list<std::pair<std::string_view, stale_crl_policy>> stale_names = {
+    {"reject", stale_crl_policy::reject},
+    {"grace", stale_crl_policy::grace},
+    {"warn", stale_crl_policy::warn}};
+constexpr int64_t max_grace_s = 30 * 86400;
+
+std::vector<std::string> parse_patterns(table_reader& t, std::string_view key,
+                                        const std::vector<std::string>& inherited) {
+    if (!t.has(key)) {
+        t.node(key);
+        return inherited;
+    }
+    std::vector<std::string> out;
+    for (const auto& p : t.string_array(key)) {
+        out.push_back(p.value);
+    }
+    return out;
+}
+
+// Reads the client-auth keys of a listener's tls table (parent = nullptr) or
+// of one of its sni tables (parent = the listener's, inherited per key).
+raw_client_auth read_client_auth(table_reader& t, const parse_context& ctx,
+                                 const raw_client_auth* parent, const crl_defaults& defaults) {
+    raw_client_auth a;
+    if (parent != nullptr) {
+        a = *parent;
+    }
+    a.mode = parse_enum(t, "client_auth", a.mode,
+                        {{"none", client_auth_mode::none},
+                         {"optional", client_auth_mode::optional},
+                         {"require", client_auth_mode::require}});
+    a.verify_depth = static_cast<uint32_t>(t.integer("verify_depth", a.verify_depth, 1, 16));
+    a.allow_subjects = parse_patterns(t, "allow_subjects", a.allow_subjects);
+    a.allow_sans = parse_patterns(t, "allow_sans", a.allow_sans);
+    a.crl.policy = parse_enum(t, "crl_policy", defaults.policy, crl_policy_names);
+    a.crl.stale = parse_enum(t, "crl_stale", defaults.stale, stale_names);
+    a.crl.grace_s =
+        static_cast<uint32_t>(t.integer("crl_grace_s", defaults.grace_s, 0, max_grace_s));
+    if (const toml::node* n = t.node("crl_stale")) {
+        a.stale_origin = t.origin_of("crl_stale", *n);
+    }
+
+    const toml::node* files = t.node("ca_files");
+    if (files == nullptr) {
+        return a;
+    }
+    const toml::array* arr = files->as_array();
+    if (arr == nullptr) {
+        t.fail_at("ca_files", *files,
+                  "expected an array of paths or tables, got " +
+                      std::string(config_detail::type_name(*files)));
+    }
+    a.ca_files.clear();
+    a.ca_files_set = true;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& item = *arr->get(i);
+        std::string path = t.key_path("ca_files") + "[" + std::to_string(i) + "]";
+        auto at = config_detail::origin_at(ctx, path, item.source());
+        raw_ca_file f;
+        if (item.is_string()) {
+            f.path = {item.as_string()->get(), at};
+        } else if (item.is_table()) {
+            table_reader ft(*item.as_table(), path, ctx);
+            f.path = ft.required_string("file");
+            if (ft.has("crl_policy")) {
+                f.policy = parse_enum(ft, "crl_policy", crl_policy::required, crl_policy_names);
+            }
+            if (ft.has("crl_stale")) {
+                f.stale = parse_enum(ft, "crl_stale", stale_crl_policy::reject, stale_names);
+            }
+            if (ft.has("crl_grace_s")) {
+                f.grace_s = static_cast<uint32_t>(ft.integer("crl_grace_s", 0, 0, max_grace_s));
+            }
+            ft.finish();
+        } else {
+            fail(at, "expected a path or a table {file = ..., crl_policy = ...}, got " +
+                         std::string(config_detail::type_name(item)));
+        }
+        if (f.path.value.empty()) {
+            fail(f.path.origin, "must not be empty");
+        }
+        a.ca_files.push_back(std::move(f));
+    }
+    return a;
+}
+
+client_auth_config resolve(const raw_client_auth& a, table_reader& t, bool in_sni) {
+    client_auth_config c;
+    c.mode = a.mode;
+    c.verify_depth = a.verify_depth;
+    c.allow_subjects = a.allow_subjects;
+    c.allow_sans = a.allow_sans;
+    c.crl = a.crl.policy;
+    c.stale = a.crl.stale;
+    c.grace_s = a.crl.grace_s;
+    for (const auto& f : a.ca_files) {
+        ca_file_config ca;
+        ca.file = resolve_file(f.path, t.context());
+        ca.crl = f.policy.value_or(a.crl.policy);
+        ca.stale = f.stale.value_or(a.crl.stale);
+        ca.grace_s = f.grace_s.value_or(a.crl.grace_s);
+        if (ca.stale == stale_crl_policy::grace && ca.grace_s == 0) {
+            fail(f.stale ? f.path.origin : a.stale_origin.value_or(f.path.origin),
+                 "crl_stale = \"grace\" needs crl_grace_s > 0 (seconds a CRL past its "
+                 "nextUpdate is still accepted)");
+        }
+        c.ca_files.push_back(std::move(ca));
+    }
+    if (c.mode != client_auth_mode::none && c.ca_files.empty()) {
+        const toml::node* n = t.node("client_auth");
+        auto o = n != nullptr ? t.origin_of("client_auth", *n) : t.origin();
+        fail(o, "client_auth = \"" + std::string(to_string(c.mode)) +
+                    "\" needs ca_files to verify client certificates against");
+    }
+    if (c.mode == client_auth_mode::none && a.ca_files_set && !a.ca_files.empty() &&
+        (!in_sni || t.has("ca_files"))) {
+        fail(a.ca_files.front().path.origin,
+             "ca_files has no effect with client_auth = \"none\"; set client_auth to "
+             "\"optional\" or \"require\"");
+    }
+    return c;
+}
+
 listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx) {
     listener_tls_config c;
     auto versions = {std::pair{std::string_view("1.2"), tls_version::tls1_2},
@@ -289,37 +474,71 @@ listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx
         c.certificates.push_back(parse_certificate(ct, ctx));
     }
 
-    c.client_auth = parse_enum(t, "client_auth", c.client_auth,
-                               {{"none", client_auth_mode::none},
-                                {"optional", client_auth_mode::optional},
-                                {"require", client_auth_mode::require}});
-    for (const auto& f : t.string_array("ca_files")) {
-        c.ca_files.push_back(resolve_file(f, ctx));
-    }
+    c.crl_files.clear();
     for (const auto& f : t.string_array("crl_files")) {
         c.crl_files.push_back(resolve_file(f, ctx));
     }
-    c.verify_depth = static_cast<uint32_t>(t.integer("verify_depth", c.verify_depth, 1, 16));
-
-    if (c.client_auth != client_auth_mode::none && c.ca_files.empty()) {
-        const toml::node* n = t.node("client_auth");
-        t.fail_at("client_auth", *n,
-                  "client_auth = \"" + std::string(to_string(c.client_auth)) +
-                      "\" needs ca_files to verify client certificates against");
+    for (const auto& u : t.string_array("crl_urls")) {
+        c.crl_urls.push_back(parse_crl_url(u));
     }
-    if (c.client_auth == client_auth_mode::none) {
-        // A CA or CRL that is never consulted looks like protection and is
-        // not: refuse it rather than let an operator believe clients are
-        // checked.
-        if (!c.ca_files.empty()) {
-            fail(c.ca_files.front().origin,
-                 "ca_files has no effect with client_auth = \"none\"; set client_auth to "
-                 "\"optional\" or \"require\"");
+    c.crl_distribution_points = t.boolean("crl_distribution_points", false);
+    bool has_crls = !c.crl_files.empty() || !c.crl_urls.empty() || c.crl_distribution_points;
+
+    // The listener's settings, then each [[sni]] table over them.
+    crl_defaults base{has_crls ? crl_policy::required : crl_policy::optional,
+                      stale_crl_policy::reject, 0};
+    raw_client_auth listener_auth = read_client_auth(t, ctx, nullptr, base);
+    c.client_auth = resolve(listener_auth, t, false);
+    std::set<std::string> sni_names;
+    for (auto& st : t.table_array("sni")) {
+        sni_client_auth_config sni;
+        sni.origin = st.origin();
+        const toml::node* names = st.node("names");
+        const toml::array* arr = names != nullptr ? names->as_array() : nullptr;
+        if (arr == nullptr || arr->empty()) {
+            auto o = st.origin();
+            o.key_path = st.key_path("names");
+            fail(o, "an [[" + t.key_path("sni") +
+                        "]] table needs names = [...] (host names, \"*.domain\" wildcards, "
+                        "or \"\" for clients that send no server name)");
         }
-        if (!c.crl_files.empty()) {
-            fail(c.crl_files.front().origin,
-                 "crl_files has no effect with client_auth = \"none\"; set client_auth to "
-                 "\"optional\" or \"require\"");
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const toml::node& item = *arr->get(i);
+            auto at = config_detail::origin_at(
+                ctx, st.key_path("names") + "[" + std::to_string(i) + "]", item.source());
+            if (!item.is_string()) {
+                fail(at, "expected a string, got " + std::string(config_detail::type_name(item)));
+            }
+            std::string name = lower(item.as_string()->get());
+            if (!name.empty() && !valid_server_name(name)) {
+                fail(at, "not a host name, \"*.domain\" wildcard or \"\": \"" +
+                             item.as_string()->get() + "\"");
+            }
+            if (!sni_names.insert(name).second) {
+                fail(at, "\"" + name + "\" is already named by another sni table");
+            }
+            sni.names.push_back(std::move(name));
+        }
+        raw_client_auth raw = read_client_auth(st, ctx, &listener_auth, listener_auth.crl);
+        sni.auth = resolve(raw, st, true);
+        st.finish();
+        c.sni.push_back(std::move(sni));
+    }
+
+    bool any_verifies = c.client_auth.mode != client_auth_mode::none;
+    for (const auto& sni : c.sni) {
+        any_verifies = any_verifies || sni.auth.mode != client_auth_mode::none;
+    }
+    if (!any_verifies) {
+        // A CRL that is never consulted looks like protection and is not:
+        // refuse it rather than let an operator believe clients are checked.
+        const config_origin* at = !c.crl_files.empty()  ? &c.crl_files.front().origin
+                                  : !c.crl_urls.empty() ? &c.crl_urls.front().origin
+                                                        : nullptr;
+        if (at != nullptr) {
+            fail(*at, std::string(!c.crl_files.empty() ? "crl_files" : "crl_urls") +
+                          " has no effect with client_auth = \"none\"; set client_auth to "
+                          "\"optional\" or \"require\"");
         }
     }
     t.finish();
@@ -457,54 +676,79 @@ void check_files(listener_tls_config& tls) {
             }
         }
     }
-    std::vector<crl::ca_identity> cas;
-    for (const auto& ca : tls.ca_files) {
-        auto bundle = tls::check_ca_bundle(read_or_fail(ca));
-        if (!bundle) {
-            fail(ca.origin, ca.path.string() + ": " + bundle.error());
-        }
-        for (const auto& der : *bundle) {
-            auto id = crl::read_ca_identity(der);
-            if (!id) {
-                fail(ca.origin, ca.path.string() + ": " + id.error());
+    // Every CA of every ca_files list (listener and sni tables), once.
+    std::vector<crl::trusted_ca> cas;
+    std::vector<std::vector<uint8_t>> ders;
+    std::map<std::filesystem::path, std::vector<std::size_t>> seen;  // file -> CAs
+    auto read_cas = [&](const client_auth_config& auth) {
+        for (const auto& ca : auth.ca_files) {
+            if (seen.contains(ca.file.path)) {
+                continue;
             }
-            cas.push_back(std::move(*id));
+            auto bundle = tls::check_ca_bundle(read_or_fail(ca.file));
+            if (!bundle) {
+                fail(ca.file.origin, ca.file.path.string() + ": " + bundle.error());
+            }
+            auto& indexes = seen[ca.file.path];
+            for (auto& der : *bundle) {
+                if (auto it = std::ranges::find(ders, der); it != ders.end()) {
+                    indexes.push_back(static_cast<std::size_t>(it - ders.begin()));
+                    continue;
+                }
+                auto id = crl::make_trusted_ca(der);
+                if (!id) {
+                    fail(ca.file.origin, ca.file.path.string() + ": " + id.error());
+                }
+                indexes.push_back(cas.size());
+                cas.push_back(std::move(*id));
+                ders.push_back(std::move(der));
+            }
         }
+    };
+    read_cas(tls.client_auth);
+    for (const auto& sni : tls.sni) {
+        read_cas(sni.auth);
     }
     // Every CRL must come from one of the configured CAs and carry its
     // signature: a CRL that cannot be attributed protects nothing.
+    std::vector<bool> has_crl(cas.size(), false);
     for (const auto& file : tls.crl_files) {
-        auto crls = crl::inspect_crl_file(read_or_fail(file));
+        auto crls = crl::load_crls(read_or_fail(file), file.path.string(), cas);
         if (!crls) {
-            fail(file.origin, file.path.string() + ": not a valid CRL: " + crls.error());
+            fail(file.origin, file.path.string() + ": " + crls.error());
         }
-        for (std::size_t i = 0; i < crls->size(); ++i) {
-            const auto& c = (*crls)[i];
-            std::string which = crls->size() > 1 ? " (CRL " + std::to_string(i + 1) + ")" : "";
-            std::string why;
-            bool issuer_known = false;
-            bool verified = false;
-            for (const auto& ca : cas) {
-                if (ca.subject_der != c.issuer_der) {
-                    continue;
-                }
-                issuer_known = true;
-                auto ok = crl::verify_crl_signature(c, ca);
-                if (ok) {
-                    verified = true;
-                    break;
-                }
-                why = ok.error();
+        for (const auto& c : *crls) {
+            has_crl[c->ca] = true;
+        }
+    }
+    // A CA whose certificates need a CRL must have one, or every client it
+    // issued would be refused: say so now rather than at the first handshake.
+    // (CRLs fetched from URLs are only known once fetched.)
+    if (!tls.crl_urls.empty() || tls.crl_distribution_points) {
+        return;
+    }
+    auto check_required = [&](const client_auth_config& auth) {
+        if (auth.mode == client_auth_mode::none) {
+            return;
+        }
+        for (const auto& ca : auth.ca_files) {
+            if (ca.crl == crl_policy::optional) {
+                continue;
             }
-            if (!issuer_known) {
-                fail(file.origin, file.path.string() + which + ": issued by " +
-                                      crl::name_to_string(c.issuer_der) +
-                                      ", which is not a CA in ca_files");
-            }
-            if (!verified) {
-                fail(file.origin, file.path.string() + which + ": " + why);
+            for (std::size_t i : seen[ca.file.path]) {
+                if (!has_crl[i]) {
+                    fail(ca.file.origin,
+                         ca.file.path.string() + ": CA " + cas[i].identity.subject +
+                             " has crl_policy \"" + std::string(to_string(ca.crl)) +
+                             "\" but no CRL in crl_files; add its CRL or set crl_policy = "
+                             "\"optional\" for it");
+                }
             }
         }
+    };
+    check_required(tls.client_auth);
+    for (const auto& sni : tls.sni) {
+        check_required(sni.auth);
     }
 }
 
@@ -518,6 +762,9 @@ std::shared_ptr<const config> parse_document(const toml::table& doc, const parse
     }
     if (auto t = root.table("limits")) {
         c->limits = parse_limits(*t);
+    }
+    if (auto t = root.table("crl")) {
+        c->crl = parse_crl_lifecycle(*t);
     }
     for (auto& t : root.table_array("upstreams")) {
         c->upstreams.push_back(parse_upstream(t));

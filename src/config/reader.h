@@ -56,6 +56,7 @@ class table_reader {
     table_reader(const toml::table& table, std::string path, const parse_context& ctx);
 
     const std::string& path() const { return _path; }
+    const parse_context& context() const { return _ctx; }
     config_origin origin() const;  // the table itself
     std::string key_path(std::string_view key) const;
 

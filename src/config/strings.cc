@@ -17,16 +17,26 @@ std::string config_error::to_string() const {
     return origin.to_string() + ": " + message;
 }
 
-std::string_view to_string(log_level l) {
-    switch (l) {
-        case log_level::error:
-            return "error";
-        case log_level::warn:
+std::string_view to_string(crl_policy p) {
+    switch (p) {
+        case crl_policy::required:
+            return "required";
+        case crl_policy::optional:
+            return "optional";
+        case crl_policy::leaf_only:
+            return "leaf-only";
+    }
+    return "?";
+}
+
+std::string_view to_string(stale_crl_policy p) {
+    switch (p) {
+        case stale_crl_policy::reject:
+            return "reject";
+        case stale_crl_policy::grace:
+            return "grace";
+        case stale_crl_policy::warn:
             return "warn";
-        case log_level::info:
-            return "info";
-        case log_level::debug:
-            return "debug";
     }
     return "?";
 }

@@ -38,4 +38,34 @@ std::string_view to_string(close_reason r) {
     return "?";
 }
 
+std::string_view to_string(cert_reject r) {
+    switch (r) {
+        case cert_reject::no_certificate:
+            return "no_certificate";
+        case cert_reject::unknown_ca:
+            return "unknown_ca";
+        case cert_reject::expired:
+            return "expired";
+        case cert_reject::not_yet_valid:
+            return "not_yet_valid";
+        case cert_reject::revoked:
+            return "revoked";
+        case cert_reject::bad_signature:
+            return "bad_signature";
+        case cert_reject::stale_crl:
+            return "stale_crl";
+        case cert_reject::missing_crl:
+            return "missing_crl";
+        case cert_reject::chain_too_long:
+            return "chain_too_long";
+        case cert_reject::not_allowed:
+            return "not_allowed";
+        case cert_reject::invalid:
+            return "invalid";
+        case cert_reject::count_:
+            break;
+    }
+    return "?";
+}
+
 }  // namespace tlsterm

@@ -215,7 +215,12 @@ void connection::try_hello() {
         case tls::hello_status::complete:
             break;
     }
-    _tls = tls::session::create(_listener.tls->select(hello));
+    tls::selection chosen = _listener.tls->select(hello);
+    std::shared_ptr<const crl::store> crls;
+    if (chosen.auth != nullptr && chosen.auth->mode != client_auth_mode::none) {
+        crls = _env.crls.current();
+    }
+    _tls = tls::session::create(chosen, std::move(crls));
     if (!_tls) {
         close(close_reason::out_of_memory);
         return;
@@ -229,8 +234,18 @@ void connection::try_hello() {
 void connection::try_handshake() {
     auto status = _tls->handshake();
     if (status == tls::tls_status::failed) {
-        TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s", peer().c_str(),
-                    _listener.config->name.c_str(), _tls->error().c_str());
+        const tls::client_verifier* auth = _tls->client_auth();
+        if (auth != nullptr && auth->rejected()) {
+            const auto& r = *auth->rejected();
+            _env.counters.cert_rejected[static_cast<std::size_t>(r.reason)].fetch_add(
+                1, std::memory_order_relaxed);
+            TLSTERM_LOG(log_level::info, "%s: listener %s: client certificate rejected (%s): %s",
+                        peer().c_str(), _listener.config->name.c_str(),
+                        std::string(to_string(r.reason)).c_str(), r.detail.c_str());
+        } else {
+            TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s",
+                        peer().c_str(), _listener.config->name.c_str(), _tls->error().c_str());
+        }
         close(close_reason::handshake_failed);  // sends the pending alert
         return;
     }
@@ -239,12 +254,29 @@ void connection::try_handshake() {
         return;
     }
     _env.counters.handshakes.fetch_add(1, std::memory_order_relaxed);
+    if (const tls::client_verifier* auth = _tls->client_auth()) {
+        note_client_certificate(*auth);
+    }
     timer_list::remove(_timer);
     _state = state::connecting;
     touch();
     connect_upstream();
     if (_state != state::closing) {
         decrypt_client();  // application data that came with the Finished
+    }
+}
+
+void connection::note_client_certificate(const tls::client_verifier& auth) {
+    for (const auto& w : auth.warnings()) {
+        _env.counters.stale_crl_accepted.fetch_add(1, std::memory_order_relaxed);
+        TLSTERM_LOG(log_level::warn, "%s: listener %s: %s", peer().c_str(),
+                    _listener.config->name.c_str(), w.c_str());
+    }
+    if (auth.verified()) {
+        _env.counters.client_certs_verified.fetch_add(1, std::memory_order_relaxed);
+        TLSTERM_LOG(log_level::debug, "%s: listener %s: client certificate %s serial %s verified",
+                    peer().c_str(), _listener.config->name.c_str(), auth.subject().c_str(),
+                    auth.serial().c_str());
     }
 }
 

@@ -27,6 +27,7 @@
 
 #include "common/byte_queue.h"
 #include "conn/timer_list.h"
+#include "crl/manager.h"
 #include "ring/buffer_ring.h"
 #include "ring/op_id.h"
 #include "ring/ring.h"
@@ -71,6 +72,7 @@ struct conn_env {
     shard_counters& counters;
     timer_list& handshake_timers;
     timer_list& idle_timers;
+    crl::manager::reader& crls;  // revocation state for client certificates
     uint64_t now_ms = 0;
 };
 
@@ -116,6 +118,7 @@ class connection {
 
     void try_hello();
     void try_handshake();
+    void note_client_certificate(const tls::client_verifier& auth);
     void decrypt_client();
     void connect_upstream();
     void on_connect(int res);

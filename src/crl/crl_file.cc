@@ -5,29 +5,68 @@
 
 #include "common/pem.h"
 #include "crl/der.h"
+#include "crl/serial_set.h"
 
 namespace tlsterm::crl {
 
 namespace {
 
-// 2.5.29.27 deltaCRLIndicator
-constexpr std::array<uint8_t, 3> oid_delta_crl_indicator = {0x55, 0x1d, 0x1b};
+constexpr std::array<uint8_t, 3> oid_crl_number = {0x55, 0x1d, 0x14};           // 2.5.29.20
+constexpr std::array<uint8_t, 3> oid_reason_code = {0x55, 0x1d, 0x15};          // 2.5.29.21
+constexpr std::array<uint8_t, 3> oid_delta_crl_indicator = {0x55, 0x1d, 0x1b};  // 2.5.29.27
+constexpr std::array<uint8_t, 3> oid_authority_key_id = {0x55, 0x1d, 0x23};     // 2.5.29.35
 
-bool extensions_mark_delta(const der::element& wrapper) {
+std::vector<uint8_t> integer_value(std::span<const uint8_t> value) {
+    der::reader r(value);
+    auto i = r.next_if(der::tag_integer);
+    if (!i || i->content.empty()) {
+        return {};
+    }
+    auto n = normalize_serial(i->content);
+    return {n.begin(), n.end()};
+}
+
+bool read_crl_extensions(const der::element& wrapper, crl_summary& out) {
     der::reader outer(wrapper.content);
     auto exts = outer.next_if(der::tag_sequence);
     if (!exts) {
         return false;
     }
-    der::reader list(exts->content);
-    while (auto ext = list.next_if(der::tag_sequence)) {
-        der::reader fields(ext->content);
-        auto oid = fields.next_if(der::tag_oid);
-        if (oid && std::ranges::equal(oid->content, oid_delta_crl_indicator)) {
-            return true;
+    return der::for_each_extension(exts->content, [&](const der::extension& e) {
+        if (std::ranges::equal(e.oid, oid_delta_crl_indicator)) {
+            out.is_delta = true;
+            out.delta_base = integer_value(e.value);
+        } else if (std::ranges::equal(e.oid, oid_crl_number)) {
+            out.crl_number = integer_value(e.value);
+        } else if (std::ranges::equal(e.oid, oid_authority_key_id)) {
+            der::reader r(e.value);
+            if (auto seq = r.next_if(der::tag_sequence)) {
+                der::reader fields(seq->content);
+                if (auto id = fields.next_if(0x80)) {
+                    out.authority_key_id.assign(id->content.begin(), id->content.end());
+                }
+            }
         }
+    });
+}
+
+// The reasonCode of one entry's crlEntryExtensions, if any.
+int entry_reason(der::reader& fields) {
+    auto exts = fields.next_if(der::tag_sequence);
+    if (!exts) {
+        return reason_unspecified;
     }
-    return false;
+    int reason = reason_unspecified;
+    der::for_each_extension(exts->content, [&](const der::extension& e) {
+        if (std::ranges::equal(e.oid, oid_reason_code)) {
+            der::reader r(e.value);
+            auto v = r.next_if(der::tag_enumerated);
+            if (v && v->content.size() == 1) {
+                reason = v->content[0];
+            }
+        }
+    });
+    return reason;
 }
 
 }  // namespace
@@ -110,18 +149,36 @@ std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t>
                                        std::to_string(out.revoked_count + 1));
             }
             if (on_serial) {
-                on_serial(serial->content);
+                on_serial(serial->content, entry_reason(fields));
             }
             ++out.revoked_count;
         }
     }
     if (auto exts = t.next_if(der::tag_context_0)) {
-        out.is_delta = extensions_mark_delta(*exts);
+        if (!read_crl_extensions(*exts, out)) {
+            return std::unexpected("malformed crlExtensions");
+        }
+    }
+    if (out.is_delta && out.delta_base.empty()) {
+        return std::unexpected("deltaCRLIndicator without a base CRL number");
     }
     if (!t.empty()) {
         return std::unexpected("unexpected fields at the end of tbsCertList");
     }
     return out;
+}
+
+int compare_crl_numbers(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+    a = normalize_serial(a);
+    b = normalize_serial(b);
+    if (a.size() != b.size()) {
+        return a.size() < b.size() ? -1 : 1;
+    }
+    auto [ia, ib] = std::ranges::mismatch(a, b);
+    if (ia == a.end()) {
+        return 0;
+    }
+    return *ia < *ib ? -1 : 1;
 }
 
 std::expected<std::vector<crl_summary>, std::string> inspect_crl_file(std::string_view data) {

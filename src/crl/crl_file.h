@@ -26,15 +26,26 @@ struct crl_summary {
     std::time_t this_update = 0;
     std::optional<std::time_t> next_update;
     std::size_t revoked_count = 0;
-    bool is_delta = false;  // carries a deltaCRLIndicator extension
+    bool is_delta = false;                  // carries a deltaCRLIndicator extension
+    std::vector<uint8_t> crl_number;        // cRLNumber contents; empty when absent
+    std::vector<uint8_t> delta_base;        // deltaCRLIndicator: the base's cRLNumber
+    std::vector<uint8_t> authority_key_id;  // keyIdentifier; empty when absent
 };
+
+// CRLReason values tlsterm acts on (RFC 5280 5.3.1).
+inline constexpr int reason_unspecified = -1;  // no reasonCode extension
+inline constexpr int reason_remove_from_crl = 8;
 
 // Parses every CRL in `data`. Errors are phrases naming the CRL's position
 // in the file, e.g. "CRL 2: truncated revokedCertificates entry 10234".
 std::expected<std::vector<crl_summary>, std::string> inspect_crl_file(std::string_view data);
 
-// Called with each revoked entry's serial (DER INTEGER content).
-using serial_visitor = std::function<void(std::span<const uint8_t>)>;
+// Called with each revoked entry's serial (DER INTEGER content) and its
+// reasonCode (reason_unspecified when the entry has none).
+using serial_visitor = std::function<void(std::span<const uint8_t> serial, int reason)>;
+
+// Compares two cRLNumber values (DER INTEGER contents, non-negative).
+int compare_crl_numbers(std::span<const uint8_t> a, std::span<const uint8_t> b);
 
 // One DER-encoded CertificateList; `on_serial`, when given, sees every
 // revoked serial in order.

@@ -43,8 +43,49 @@ class reader {
     std::span<const uint8_t> _rest;
 };
 
+inline constexpr uint8_t tag_boolean = 0x01;
+inline constexpr uint8_t tag_enumerated = 0x0a;
+inline constexpr uint8_t tag_context_3 = 0xa3;  // [3] constructed
+
+// One X.509 Extension (RFC 5280 4.1): extnID, critical, extnValue contents.
+struct extension {
+    std::span<const uint8_t> oid;
+    bool critical = false;
+    std::span<const uint8_t> value;  // the DER inside the OCTET STRING
+};
+
+// Calls `fn` for each Extension of a SEQUENCE OF Extension given as its
+// contents. False when the list is malformed.
+template <typename Fn>
+bool for_each_extension(std::span<const uint8_t> list, Fn&& fn);
+
 // UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) to seconds
 // since the epoch, UTC. Only the 'Z' forms DER allows are accepted.
 std::optional<std::time_t> parse_time(const element& e);
+
+template <typename Fn>
+bool for_each_extension(std::span<const uint8_t> list, Fn&& fn) {
+    reader exts(list);
+    while (!exts.empty()) {
+        auto ext = exts.next_if(tag_sequence);
+        if (!ext) {
+            return false;
+        }
+        reader fields(ext->content);
+        auto oid = fields.next_if(tag_oid);
+        extension e;
+        if (auto crit = fields.next_if(tag_boolean)) {
+            e.critical = crit->content.size() == 1 && crit->content[0] != 0;
+        }
+        auto value = fields.next_if(tag_octet_string);
+        if (!oid || !value || !fields.empty()) {
+            return false;
+        }
+        e.oid = oid->content;
+        e.value = value->content;
+        fn(e);
+    }
+    return true;
+}
 
 }  // namespace tlsterm::der

@@ -46,6 +46,7 @@ struct shard::loop {
     std::vector<conn::listener_runtime> listeners;
     conn::timer_list handshake_timers;
     conn::timer_list idle_timers;
+    crl::manager::reader crls;
     conn::conn_env env;
     std::vector<std::unique_ptr<connection>> slots;
     std::vector<uint32_t> generations;
@@ -64,7 +65,9 @@ struct shard::loop {
           buffers(std::move(b)),
           handshake_timers(cfg.limits.handshake_timeout_ms),
           idle_timers(cfg.limits.idle_timeout_ms),
-          env{*ring, *buffers, cfg.limits, *s._counters, handshake_timers, idle_timers, now_ms()} {}
+          crls(s._setup.crls),
+          env{*ring,       *buffers, cfg.limits, *s._counters, handshake_timers,
+              idle_timers, crls,     now_ms()} {}
 
     io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
         io_uring_sqe* s = ring->sqe();
@@ -312,7 +315,7 @@ std::expected<void, std::string> shard::start() {
             lr.config = &cfg.listeners[i];
             lr.upstream = cfg.find_upstream(lr.config->upstream);
             lr.fd = _setup.listener_fds[i];
-            auto ctx = tls::server_context::create(lr.config->tls);
+            auto ctx = tls::server_context::create(lr.config->tls, *_setup.anchors);
             if (!ctx) {
                 ready.set_value("listener " + lr.config->name + ": " + ctx.error());
                 return;

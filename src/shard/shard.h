@@ -16,6 +16,9 @@
 #include <tlsterm/config.h>
 #include <tlsterm/counters.h>
 
+#include "crl/manager.h"
+#include "tls/client_auth.h"
+
 namespace tlsterm::shard {
 
 struct shard_setup {
@@ -24,6 +27,8 @@ struct shard_setup {
     std::vector<int> listener_fds;  // this shard's socket per listener, listening; owned
     int cpu = -1;                   // pin to this CPU; -1 = no pinning
     bool minimal_ring = false;      // TLSTERM_IO_URING=minimal (see ring::uring::create)
+    const tls::trust_anchors* anchors = nullptr;  // CAs of every ca_files; outlives the shard
+    const crl::manager* crls = nullptr;           // revocation state; outlives the shard
 };
 
 class shard {

@@ -80,7 +80,9 @@ std::string cipher_list(const listener_tls_config& c, key_type type) {
 }
 
 std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
-                                                 const certificate_config& cert) {
+                                                 const certificate_config& cert,
+                                                 const auth_policy& policy,
+                                                 const trust_anchors& anchors) {
     ctx_ptr ctx(wolfSSL_CTX_new(wolfSSLv23_server_method()));
     if (!ctx) {
         return std::unexpected("wolfSSL_CTX_new failed");
@@ -144,9 +146,9 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
         return std::unexpected(cert.key.path.string() + ": private key refused or mismatched");
     }
 
-    // Client certificates arrive with the client-auth work; until then none
-    // is requested.
-    wolfSSL_CTX_set_verify(x, WOLFSSL_VERIFY_NONE, nullptr);
+    if (!apply_policy(x, policy, anchors)) {
+        return fail("a CA certificate was refused by the TLS library");
+    }
     // Resumption needs ticket keys shared by every shard (and host); until
     // tlsterm has them, issue no tickets and keep no session cache rather
     // than hand out tickets only one shard can read.
@@ -159,17 +161,34 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
 }  // namespace
 
 std::expected<std::unique_ptr<server_context>, std::string> server_context::create(
-    const listener_tls_config& config) {
+    const listener_tls_config& config, const trust_anchors& anchors) {
     init_library();
     std::unique_ptr<server_context> sc(new server_context());
     sc->_config = config;
+    sc->_policies.push_back(auth_policy::make(config.client_auth, anchors));
+    for (const auto& sni : config.sni) {
+        std::size_t index = sc->_policies.size();
+        sc->_policies.push_back(auth_policy::make(sni.auth, anchors));
+        for (const auto& name : sni.names) {
+            if (name.empty()) {
+                sc->_policy_no_name = index;
+            } else if (name.starts_with("*.")) {
+                sc->_policy_wildcard[name.substr(2)] = index;
+            } else {
+                sc->_policy_exact[name] = index;
+            }
+        }
+    }
     for (std::size_t i = 0; i < config.certificates.size(); ++i) {
         const auto& cert = config.certificates[i];
-        auto ctx = make_context(config, cert);
-        if (!ctx) {
-            return std::unexpected(ctx.error());
+        auto& row = sc->_contexts.emplace_back();
+        for (const auto& policy : sc->_policies) {
+            auto ctx = make_context(config, cert, policy, anchors);
+            if (!ctx) {
+                return std::unexpected(ctx.error());
+            }
+            row.push_back(std::move(*ctx));
         }
-        sc->_contexts.push_back(std::move(*ctx));
         auto type = static_cast<std::size_t>(cert.type);
         int index = static_cast<int>(i);
         if (sc->_default.by_type[type] < 0) {
@@ -183,6 +202,21 @@ std::expected<std::unique_ptr<server_context>, std::string> server_context::crea
         }
     }
     return sc;
+}
+
+std::size_t server_context::policy_for(const std::string& name) const {
+    if (name.empty()) {
+        return _policy_no_name;
+    }
+    if (auto it = _policy_exact.find(name); it != _policy_exact.end()) {
+        return it->second;
+    }
+    if (auto dot = name.find('.'); dot != std::string::npos) {
+        if (auto w = _policy_wildcard.find(name.substr(dot + 1)); w != _policy_wildcard.end()) {
+            return w->second;
+        }
+    }
+    return 0;
 }
 
 selection server_context::select(const client_hello& hello) const {
@@ -203,7 +237,9 @@ selection server_context::select(const client_hello& hello) const {
 
     selection s;
     s.certificate_index = static_cast<std::size_t>(chosen);
-    s.ctx = _contexts[s.certificate_index].get();
+    std::size_t policy = policy_for(hello.server_name);
+    s.ctx = _contexts[s.certificate_index][policy].get();
+    s.auth = &_policies[policy];
     s.type = _config.certificates[s.certificate_index].type;
     if (!hello.alpn.empty() && !_config.alpn.empty()) {
         for (const auto& mine : _config.alpn) {

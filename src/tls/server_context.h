@@ -8,6 +8,10 @@
 //      then the listener's default (the first certificate of each key type);
 //   2. within that entry, ECDSA when the client can verify it, else RSA;
 //      when the entry has only one key type, that one.
+// Client certificates: the policy of the [[sni]] table naming the server
+// name (exact, then one-label wildcard, then "" for a ClientHello without
+// one), else the listener's. Each (certificate, policy) pair has its own
+// context, since the CAs and verify mode live in the context.
 // ALPN: the first protocol of the listener's list that the client offers
 // (server preference); none in common is a no_application_protocol alert.
 //
@@ -26,6 +30,7 @@
 
 #include <tlsterm/config.h>
 
+#include "tls/client_auth.h"
 #include "tls/client_hello.h"
 #include "tls/wolfssl.h"
 
@@ -43,12 +48,13 @@ struct selection {
     std::string alpn;                          // chosen protocol; empty when none
     bool alpn_mismatch = false;                // client offered ALPN, nothing in common
     std::span<const std::string> server_alpn;  // the listener's list
+    const auth_policy* auth = nullptr;         // client certificate policy
 };
 
 class server_context {
   public:
     static std::expected<std::unique_ptr<server_context>, std::string> create(
-        const listener_tls_config& config);
+        const listener_tls_config& config, const trust_anchors& anchors);
 
     selection select(const client_hello& hello) const;
     const listener_tls_config& config() const { return _config; }
@@ -61,11 +67,17 @@ class server_context {
         std::array<int, 2> by_type{-1, -1};
     };
 
+    std::size_t policy_for(const std::string& server_name) const;
+
     listener_tls_config _config;
-    std::vector<ctx_ptr> _contexts;  // parallel to _config.certificates
+    std::vector<auth_policy> _policies;           // [0] the listener's, then one per [[sni]]
+    std::vector<std::vector<ctx_ptr>> _contexts;  // [certificate][policy]
     std::unordered_map<std::string, entry> _exact;
     std::unordered_map<std::string, entry> _wildcard;  // key: suffix after "*."
     entry _default;
+    std::unordered_map<std::string, std::size_t> _policy_exact;
+    std::unordered_map<std::string, std::size_t> _policy_wildcard;
+    std::size_t _policy_no_name = 0;
 };
 
 }  // namespace tlsterm::tls

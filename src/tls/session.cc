@@ -24,11 +24,19 @@ int session::io_send(WOLFSSL*, char* buf, int sz, void* ctx) {
     return sz;
 }
 
-std::unique_ptr<session> session::create(const selection& chosen) {
+std::unique_ptr<session> session::create(const selection& chosen,
+                                         std::shared_ptr<const crl::store> crls) {
     std::unique_ptr<session> s(new session());
     s->_ssl = wolfSSL_new(chosen.ctx);
     if (s->_ssl == nullptr) {
         return nullptr;
+    }
+    if (chosen.auth != nullptr && chosen.auth->mode != client_auth_mode::none) {
+        if (!crls) {
+            return nullptr;  // a verifying listener always has a store, if empty
+        }
+        s->_verifier = std::make_unique<client_verifier>(*chosen.auth, std::move(crls));
+        wolfSSL_SetCertCbCtx(s->_ssl, s->_verifier.get());
     }
     s->_type = chosen.type;
     wolfSSL_SetIOReadCtx(s->_ssl, s.get());
@@ -83,6 +91,9 @@ tls_status session::handshake() {
     if (err == WOLFSSL_ERROR_WANT_READ) {
         _error = "handshake: peer closed the connection";
         return tls_status::failed;
+    }
+    if (_verifier && (err == NO_PEER_CERT || wolfSSL_get_error(_ssl, ret) == NO_PEER_CERT)) {
+        _verifier->note_no_certificate();
     }
     return fail(ret, "handshake");
 }

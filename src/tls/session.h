@@ -26,7 +26,10 @@ class session {
   public:
     // A session on the context chosen for a ClientHello. nullptr when wolfSSL
     // cannot allocate one.
-    static std::unique_ptr<session> create(const selection& chosen);
+    // `crls` is the revocation state this handshake checks client
+    // certificates against (unused when the policy requests none).
+    static std::unique_ptr<session> create(const selection& chosen,
+                                           std::shared_ptr<const crl::store> crls = nullptr);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -59,6 +62,9 @@ class session {
     std::string_view alpn() const;     // negotiated protocol, empty when none
     key_type certificate_type() const { return _type; }
     const std::string& error() const { return _error; }
+    // The client certificate check of this handshake; nullptr when the
+    // policy requests no certificate.
+    const client_verifier* client_auth() const { return _verifier.get(); }
     // The stream ended with the transport's end, without close_notify.
     bool truncated() const { return _truncated; }
 
@@ -76,6 +82,7 @@ class session {
     bool _truncated = false;
     key_type _type = key_type::ecdsa;
     std::string _error;
+    std::unique_ptr<client_verifier> _verifier;
 };
 
 }  // namespace tlsterm::tls

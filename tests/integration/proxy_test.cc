@@ -286,23 +286,6 @@ TEST_F(ProxyTest, StartupFailsWhenPortInUse) {
         << r.err;
 }
 
-TEST_F(ProxyTest, RefusesToServeClientAuthItCannotEnforce) {
-    auto dir = test::make_temp_dir("clientauth");
-    std::filesystem::create_directory_symlink(test::pki_dir(), dir / "pki");
-    test::write_file(
-        dir / "t.toml",
-        config_for(upstream->port(), {.tls_extra = "client_auth = \"require\"\n"
-                                                   "ca_files = [\"pki/root-ca.pem\"]\n"}));
-    auto check = run_process({TLSTERM_BINARY, "--check", (dir / "t.toml").string()});
-    EXPECT_EQ(check.exit_code, 0) << check.err;
-    auto r = run_process({TLSTERM_BINARY, (dir / "t.toml").string()}, 20);
-    EXPECT_EQ(r.exit_code, 1);
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_TRUE(contains(r.err, "listeners[0].tls.client_auth (")) << r.err;
-    EXPECT_TRUE(contains(r.err, "refusing to start rather than accept unauthenticated clients"))
-        << r.err;
-}
-
 TEST_F(ProxyTest, SigtermLetsTransfersFinish) {
     start();
     auto dir = test::make_temp_dir("drain");

@@ -104,8 +104,8 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
     EXPECT_EQ(l.tls.max_version, tls_version::tls1_3);
     EXPECT_EQ(l.tls.groups,
               (std::vector<tls_group>{tls_group::x25519, tls_group::p256, tls_group::p384}));
-    EXPECT_EQ(l.tls.client_auth, client_auth_mode::none);
-    EXPECT_EQ(l.tls.verify_depth, 4u);
+    EXPECT_EQ(l.tls.client_auth.mode, client_auth_mode::none);
+    EXPECT_EQ(l.tls.client_auth.verify_depth, 4u);
     ASSERT_EQ(l.tls.certificates.size(), 1u);
     const auto& cert = l.tls.certificates[0];
     EXPECT_EQ(cert.type, key_type::ecdsa);
@@ -170,11 +170,11 @@ max_buffered_bytes = 16384
     EXPECT_EQ(t.groups, (std::vector<tls_group>{tls_group::p384, tls_group::x25519}));
     EXPECT_EQ(t.signature_algorithms.size(), 2u);
     EXPECT_EQ(t.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
-    EXPECT_EQ(t.client_auth, client_auth_mode::require);
-    EXPECT_EQ(t.ca_files.size(), 2u);
+    EXPECT_EQ(t.client_auth.mode, client_auth_mode::require);
+    EXPECT_EQ(t.client_auth.ca_files.size(), 2u);
     ASSERT_EQ(t.crl_files.size(), 3u);
     EXPECT_EQ(t.crl_files[1].path, test::pki("intermediate-ca.crl.der"));
-    EXPECT_EQ(t.verify_depth, 2u);
+    EXPECT_EQ(t.client_auth.verify_depth, 2u);
     ASSERT_EQ(t.certificates.size(), 2u);
     EXPECT_EQ(t.certificates[0].names, (std::vector<std::string>{"example.com", "*.example.com"}));
     EXPECT_EQ(t.certificates[1].type, key_type::rsa);

@@ -114,7 +114,7 @@ TEST(SerialSet, FromGeneratedCrls) {
     std::string der = test::read_text(test::pki("large.crl.der"));
     auto summary =
         inspect_crl_der(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()),
-                        [&](std::span<const uint8_t> serial) { b.add(serial); });
+                        [&](std::span<const uint8_t> serial, int) { b.add(serial); });
     ASSERT_TRUE(summary) << summary.error();
     auto s = std::move(b).build();
     EXPECT_EQ(s.size(), test::large_crl_entries() + 3);

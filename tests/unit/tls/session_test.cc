@@ -62,7 +62,7 @@ class SessionTest : public ::testing::Test {
   protected:
     void SetUp() override {
         cfg = make_config();
-        auto sc = server_context::create(cfg->listeners[0].tls);
+        auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
         ASSERT_TRUE(sc) << sc.error();
         ctx = std::move(*sc);
     }
@@ -191,7 +191,7 @@ TEST_F(SessionTest, GarbageAfterHandshakeFails) {
 
 TEST(SessionVersions, MinimumVersionIsEnforced) {
     auto cfg = make_config("min_version = \"1.3\"");
-    auto sc = server_context::create(cfg->listeners[0].tls);
+    auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
     ASSERT_TRUE(sc) << sc.error();
     auto r = connect(**sc, {.max_version = TLS1_2_VERSION});
     EXPECT_FALSE(r.ok);
@@ -201,7 +201,7 @@ TEST(SessionVersions, MinimumVersionIsEnforced) {
 
 TEST(SessionVersions, MaximumVersionIsEnforced) {
     auto cfg = make_config("max_version = \"1.2\"");
-    auto sc = server_context::create(cfg->listeners[0].tls);
+    auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
     ASSERT_TRUE(sc) << sc.error();
     auto r = connect(**sc, {});
     ASSERT_TRUE(r.ok) << r.error;

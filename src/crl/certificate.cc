@@ -1,0 +1,186 @@
+#include "crl/certificate.h"
+
+#include <algorithm>
+#include <array>
+
+#include "crl/der.h"
+#include "crl/serial_set.h"
+
+namespace tlsterm::crl {
+
+namespace {
+
+constexpr std::array<uint8_t, 3> oid_subject_key_id = {0x55, 0x1d, 0x0e};     // 2.5.29.14
+constexpr std::array<uint8_t, 3> oid_subject_alt_name = {0x55, 0x1d, 0x11};   // 2.5.29.17
+constexpr std::array<uint8_t, 3> oid_basic_constraints = {0x55, 0x1d, 0x13};  // 2.5.29.19
+constexpr std::array<uint8_t, 3> oid_crl_distribution = {0x55, 0x1d, 0x1f};   // 2.5.29.31
+constexpr std::array<uint8_t, 3> oid_authority_key_id = {0x55, 0x1d, 0x23};   // 2.5.29.35
+
+constexpr uint8_t general_name_email = 0x81;  // [1] rfc822Name
+constexpr uint8_t general_name_dns = 0x82;    // [2] dNSName
+constexpr uint8_t general_name_uri = 0x86;    // [6] uniformResourceIdentifier
+
+std::string text(std::span<const uint8_t> b) {
+    return std::string(b.begin(), b.end());
+}
+
+bool read_alt_names(std::span<const uint8_t> value, certificate& out) {
+    der::reader top(value);
+    auto names = top.next_if(der::tag_sequence);
+    if (!names) {
+        return false;
+    }
+    der::reader list(names->content);
+    while (!list.empty()) {
+        auto n = list.next();
+        if (!n) {
+            return false;
+        }
+        if (n->tag == general_name_dns) {
+            out.dns_names.push_back(text(n->content));
+        } else if (n->tag == general_name_email) {
+            out.emails.push_back(text(n->content));
+        } else if (n->tag == general_name_uri) {
+            out.uris.push_back(text(n->content));
+        }
+    }
+    return true;
+}
+
+// DistributionPoint { [0] distributionPoint { [0] fullName GeneralNames } }
+bool read_distribution_points(std::span<const uint8_t> value, certificate& out) {
+    der::reader top(value);
+    auto points = top.next_if(der::tag_sequence);
+    if (!points) {
+        return false;
+    }
+    der::reader list(points->content);
+    while (auto point = list.next_if(der::tag_sequence)) {
+        der::reader fields(point->content);
+        auto name = fields.next_if(der::tag_context_0);
+        if (!name) {
+            continue;
+        }
+        der::reader inner(name->content);
+        auto full = inner.next_if(der::tag_context_0);
+        if (!full) {
+            continue;  // nameRelativeToCRLIssuer: not a URL
+        }
+        der::reader general(full->content);
+        while (auto g = general.next()) {
+            std::string url = text(g->content);
+            if (g->tag == general_name_uri && url.starts_with("http://")) {
+                out.crl_urls.push_back(std::move(url));
+            }
+        }
+    }
+    return list.empty();
+}
+
+}  // namespace
+
+std::expected<certificate, std::string> parse_certificate(std::span<const uint8_t> der) {
+    der::reader top(der);
+    auto cert = top.next_if(der::tag_sequence);
+    if (!cert) {
+        return std::unexpected("not a DER certificate");
+    }
+    der::reader c(cert->content);
+    auto tbs = c.next_if(der::tag_sequence);
+    if (!tbs) {
+        return std::unexpected("certificate without tbsCertificate");
+    }
+    der::reader t(tbs->content);
+    t.next_if(der::tag_context_0);  // version
+    auto serial = t.next_if(der::tag_integer);
+    auto signature = t.next_if(der::tag_sequence);
+    auto issuer = t.next_if(der::tag_sequence);
+    auto validity = t.next_if(der::tag_sequence);
+    auto subject = t.next_if(der::tag_sequence);
+    auto spki = t.next_if(der::tag_sequence);
+    if (!serial || serial->content.empty() || !signature || !issuer || !validity || !subject ||
+        !spki) {
+        return std::unexpected("malformed tbsCertificate");
+    }
+    certificate out;
+    auto s = normalize_serial(serial->content);
+    out.serial.assign(s.begin(), s.end());
+    out.issuer_der.assign(issuer->whole.begin(), issuer->whole.end());
+    out.subject_der.assign(subject->whole.begin(), subject->whole.end());
+    out.spki_der.assign(spki->whole.begin(), spki->whole.end());
+    {
+        der::reader v(validity->content);
+        auto nb = v.next();
+        auto na = v.next();
+        auto from = nb ? der::parse_time(*nb) : std::nullopt;
+        auto until = na ? der::parse_time(*na) : std::nullopt;
+        if (!from || !until) {
+            return std::unexpected("malformed validity");
+        }
+        out.not_before = *from;
+        out.not_after = *until;
+    }
+    t.next_if(0x81);  // issuerUniqueID
+    t.next_if(0x82);  // subjectUniqueID
+    auto wrapper = t.next_if(der::tag_context_3);
+    if (!wrapper) {
+        return out;  // a v1 certificate: no extensions
+    }
+    der::reader w(wrapper->content);
+    auto exts = w.next_if(der::tag_sequence);
+    bool ok = exts != std::nullopt;
+    if (ok) {
+        ok = der::for_each_extension(exts->content, [&](const der::extension& e) {
+            if (std::ranges::equal(e.oid, oid_subject_key_id)) {
+                der::reader r(e.value);
+                if (auto id = r.next_if(der::tag_octet_string)) {
+                    out.subject_key_id.assign(id->content.begin(), id->content.end());
+                } else {
+                    ok = false;
+                }
+            } else if (std::ranges::equal(e.oid, oid_authority_key_id)) {
+                der::reader r(e.value);
+                auto seq = r.next_if(der::tag_sequence);
+                if (!seq) {
+                    ok = false;
+                    return;
+                }
+                der::reader fields(seq->content);
+                if (auto id = fields.next_if(0x80)) {  // [0] keyIdentifier
+                    out.authority_key_id.assign(id->content.begin(), id->content.end());
+                }
+            } else if (std::ranges::equal(e.oid, oid_basic_constraints)) {
+                der::reader r(e.value);
+                auto seq = r.next_if(der::tag_sequence);
+                if (!seq) {
+                    ok = false;
+                    return;
+                }
+                der::reader fields(seq->content);
+                if (auto ca = fields.next_if(der::tag_boolean)) {
+                    out.is_ca = ca->content.size() == 1 && ca->content[0] != 0;
+                }
+            } else if (std::ranges::equal(e.oid, oid_subject_alt_name)) {
+                ok = ok && read_alt_names(e.value, out);
+            } else if (std::ranges::equal(e.oid, oid_crl_distribution)) {
+                ok = ok && read_distribution_points(e.value, out);
+            }
+        });
+    }
+    if (!ok) {
+        return std::unexpected("malformed certificate extensions");
+    }
+    return out;
+}
+
+std::string serial_hex(std::span<const uint8_t> serial) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    for (uint8_t b : normalize_serial(serial)) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+}  // namespace tlsterm::crl

@@ -1,0 +1,39 @@
+// The fields of an X.509 certificate that revocation and client-identity
+// checks need, read with the bounds-checked DER reader. Signature and chain
+// validation are the TLS library's job; this only extracts.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <expected>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tlsterm::crl {
+
+struct certificate {
+    std::vector<uint8_t> serial;       // INTEGER contents, sign padding dropped
+    std::vector<uint8_t> issuer_der;   // Name, DER
+    std::vector<uint8_t> subject_der;  // Name, DER
+    std::vector<uint8_t> spki_der;     // SubjectPublicKeyInfo, DER
+    std::time_t not_before = 0;
+    std::time_t not_after = 0;
+    std::vector<uint8_t> authority_key_id;  // keyIdentifier; empty when absent
+    std::vector<uint8_t> subject_key_id;    // empty when absent
+    bool is_ca = false;                     // basicConstraints cA
+    std::vector<std::string> dns_names;     // subjectAltName entries by kind
+    std::vector<std::string> emails;
+    std::vector<std::string> uris;
+    std::vector<std::string> crl_urls;  // http(s) URIs of cRLDistributionPoints
+
+    // Subject equals issuer: a root (or a self-issued key rollover cert).
+    bool self_issued() const { return subject_der == issuer_der; }
+};
+
+std::expected<certificate, std::string> parse_certificate(std::span<const uint8_t> der);
+
+// Serial as colon-free upper-case hex, the way `openssl x509 -serial` prints it.
+std::string serial_hex(std::span<const uint8_t> serial);
+
+}  // namespace tlsterm::crl

@@ -1,0 +1,348 @@
+#include "tls/client_auth.h"
+
+#include <algorithm>
+
+#include "common/file.h"
+#include "crl/certificate.h"
+#include "tls/credentials.h"
+
+namespace tlsterm::tls {
+
+namespace {
+
+std::string utc(std::time_t t) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string describe(const crl::certificate& c) {
+    return "serial " + crl::serial_hex(c.serial) + " (" + crl::name_to_string(c.subject_der) + ")";
+}
+
+// wolfSSL's verdict on a chain, as a reason.
+cert_reject classify(int error) {
+    switch (error) {
+        case ASN_NO_SIGNER_E:
+        case ASN_SELF_SIGNED_E:
+            return cert_reject::unknown_ca;
+        case ASN_AFTER_DATE_E:
+            return cert_reject::expired;
+        case ASN_BEFORE_DATE_E:
+            return cert_reject::not_yet_valid;
+        case ASN_SIG_CONFIRM_E:
+        case ASN_SIG_OID_E:
+        case ASN_SIG_HASH_E:
+        case ASN_SIG_KEY_E:
+            return cert_reject::bad_signature;
+        case MAX_CHAIN_ERROR:
+        case ASN_PATHLEN_SIZE_E:
+        case ASN_PATHLEN_INV_E:
+            return cert_reject::chain_too_long;
+        default:
+            return cert_reject::invalid;
+    }
+}
+
+// The issuer of `c` among the client's certificates (not yet on the path).
+const crl::certificate* issuer_among(const crl::certificate& c,
+                                     const std::vector<crl::certificate>& sent,
+                                     const std::vector<const crl::certificate*>& path) {
+    for (const auto& s : sent) {
+        if (s.subject_der != c.issuer_der || std::ranges::find(path, &s) != path.end()) {
+            continue;
+        }
+        if (!c.authority_key_id.empty() && !s.subject_key_id.empty() &&
+            c.authority_key_id != s.subject_key_id) {
+            continue;
+        }
+        return &s;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+bool glob_match(std::string_view p, std::string_view t) {
+    // Iterative matching with one backtrack point: linear in practice.
+    std::size_t pi = 0;
+    std::size_t ti = 0;
+    std::size_t star = std::string_view::npos;
+    std::size_t mark = 0;
+    while (ti < t.size()) {
+        if (pi < p.size() && p[pi] == '*') {
+            star = pi++;
+            mark = ti;
+        } else if (pi < p.size() && p[pi] == t[ti]) {
+            ++pi;
+            ++ti;
+        } else if (star != std::string_view::npos) {
+            pi = star + 1;
+            ti = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (pi < p.size() && p[pi] == '*') {
+        ++pi;
+    }
+    return pi == p.size();
+}
+
+std::expected<trust_anchors, std::string> load_trust_anchors(const config& c) {
+    trust_anchors t;
+    auto cas = std::make_shared<std::vector<crl::trusted_ca>>();
+    auto add_file = [&](const ca_file_config& f) -> std::expected<void, std::string> {
+        if (t.by_file.contains(f.file.path)) {
+            return {};
+        }
+        auto text = read_file(f.file.path);
+        if (!text) {
+            return std::unexpected(text.error());
+        }
+        auto bundle = check_ca_bundle(*text);
+        if (!bundle) {
+            return std::unexpected(f.file.path.string() + ": " + bundle.error());
+        }
+        auto& indexes = t.by_file[f.file.path];
+        for (auto& der : *bundle) {
+            auto found = std::ranges::find(t.ders, der);
+            if (found != t.ders.end()) {
+                indexes.push_back(static_cast<std::size_t>(found - t.ders.begin()));
+                continue;
+            }
+            auto ca = crl::make_trusted_ca(der);
+            if (!ca) {
+                return std::unexpected(f.file.path.string() + ": " + ca.error());
+            }
+            indexes.push_back(cas->size());
+            cas->push_back(std::move(*ca));
+            t.ders.push_back(std::move(der));
+        }
+        return {};
+    };
+    for (const auto& l : c.listeners) {
+        std::vector<const client_auth_config*> auths{&l.tls.client_auth};
+        for (const auto& s : l.tls.sni) {
+            auths.push_back(&s.auth);
+        }
+        for (const auto* a : auths) {
+            for (const auto& f : a->ca_files) {
+                if (auto ok = add_file(f); !ok) {
+                    return std::unexpected(ok.error());
+                }
+            }
+        }
+    }
+    t.cas = std::move(cas);
+    return t;
+}
+
+auth_policy auth_policy::make(const client_auth_config& c, const trust_anchors& t) {
+    auth_policy p;
+    p.mode = c.mode;
+    p.verify_depth = c.verify_depth;
+    p.allow_subjects = c.allow_subjects;
+    p.allow_sans = c.allow_sans;
+    p.fallback = {c.crl, c.stale, c.grace_s};
+    p.by_ca.resize(t.cas->size());
+    for (const auto& f : c.ca_files) {
+        auto it = t.by_file.find(f.file.path);
+        if (it == t.by_file.end()) {
+            continue;
+        }
+        for (std::size_t i : it->second) {
+            if (!p.by_ca[i]) {
+                p.by_ca[i] = crl_rule{f.crl, f.stale, f.grace_s};
+                p.anchors.push_back(i);
+            }
+        }
+    }
+    return p;
+}
+
+bool apply_policy(WOLFSSL_CTX* ctx, const auth_policy& policy, const trust_anchors& t) {
+    if (policy.mode == client_auth_mode::none) {
+        wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
+        return true;
+    }
+    for (std::size_t i : policy.anchors) {
+        const auto& der = t.ders[i];
+        if (wolfSSL_CTX_load_verify_buffer(ctx, der.data(), static_cast<long>(der.size()),
+                                           WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
+            return false;
+        }
+    }
+    int mode = WOLFSSL_VERIFY_PEER;
+    if (policy.mode == client_auth_mode::require) {
+        mode |= WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    }
+    wolfSSL_CTX_set_verify(ctx, mode, &client_verifier::verify_callback);
+    wolfSSL_CTX_set_verify_depth(ctx, static_cast<int>(policy.verify_depth));
+    return true;
+}
+
+int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* store) {
+    auto* v = static_cast<client_verifier*>(store->userCtx);
+    if (v == nullptr) {
+        return 0;  // a verifying context always has a verifier; never accept blind
+    }
+    std::vector<std::span<const uint8_t>> chain;
+    for (int i = 0; i < store->totalCerts; ++i) {
+        chain.emplace_back(store->certs[i].buffer, store->certs[i].length);
+    }
+    if (preverify_ok == 0) {
+        if (!v->_rejected) {
+            rejection r{classify(store->error), ""};
+            auto depth = static_cast<std::size_t>(std::max(store->error_depth, 0));
+            auto cert = depth < chain.size() ? crl::parse_certificate(chain[depth])
+                                             : std::unexpected(std::string("absent"));
+            char text[WOLFSSL_MAX_ERROR_SZ] = {};
+            wolfSSL_ERR_error_string_n(static_cast<unsigned long>(store->error), text,
+                                       sizeof(text));
+            r.detail = (cert ? "certificate " + describe(*cert) : "certificate") + " at depth " +
+                       std::to_string(depth) + ": " + text;
+            v->_rejected = std::move(r);
+        }
+        return 0;
+    }
+    if (store->error_depth != 0) {
+        return 1;  // an intermediate: the whole chain is checked at the leaf
+    }
+    if (auto r = v->check_chain(chain, std::time(nullptr))) {
+        v->_rejected = std::move(r);
+        return 0;
+    }
+    return 1;
+}
+
+void client_verifier::note_no_certificate() {
+    if (!_rejected) {
+        _rejected = rejection{cert_reject::no_certificate,
+                              "client_auth = \"require\" and the client sent no certificate"};
+    }
+}
+
+std::optional<rejection> client_verifier::check_chain(
+    std::span<const std::span<const uint8_t>> chain, std::time_t now) {
+    if (chain.empty()) {
+        return rejection{cert_reject::no_certificate, "no certificate in the chain"};
+    }
+    std::vector<crl::certificate> sent;
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+        auto c = crl::parse_certificate(chain[i]);
+        if (!c) {
+            return rejection{cert_reject::invalid,
+                             "certificate " + std::to_string(i) + " of the chain: " + c.error()};
+        }
+        sent.push_back(std::move(*c));
+    }
+    std::vector<const crl::certificate*> path = path_to_anchor(sent);
+    const crl::certificate& leaf = sent[0];
+    std::size_t intermediates = path.size() >= 2 ? path.size() - 2 : 0;
+    if (intermediates > _policy->verify_depth) {
+        return rejection{cert_reject::chain_too_long, "certificate " + describe(leaf) + ": " +
+                                                          std::to_string(intermediates) +
+                                                          " intermediates, verify_depth is " +
+                                                          std::to_string(_policy->verify_depth)};
+    }
+    if (auto r = check_revocation(path, now); r) {
+        return r;
+    }
+    std::string subject = crl::name_to_string(leaf.subject_der);
+    if (!_policy->allow_subjects.empty() || !_policy->allow_sans.empty()) {
+        bool allowed = std::ranges::any_of(
+            _policy->allow_subjects, [&](const std::string& p) { return glob_match(p, subject); });
+        for (const auto* names : {&leaf.dns_names, &leaf.emails, &leaf.uris}) {
+            for (const auto& n : *names) {
+                allowed = allowed || std::ranges::any_of(
+                                         _policy->allow_sans,
+                                         [&](const std::string& p) { return glob_match(p, n); });
+            }
+        }
+        if (!allowed) {
+            return rejection{cert_reject::not_allowed,
+                             "certificate " + describe(leaf) +
+                                 " matches no allow_subjects or allow_sans pattern"};
+        }
+    }
+    _verified = true;
+    _subject = std::move(subject);
+    _serial = crl::serial_hex(leaf.serial);
+    return std::nullopt;
+}
+
+std::vector<const crl::certificate*> client_verifier::path_to_anchor(
+    const std::vector<crl::certificate>& sent) const {
+    // The client's certificates, continued by the configured CAs where the
+    // client stopped, up to a self-issued anchor (or the last configured CA).
+    std::vector<const crl::certificate*> path{&sent[0]};
+    while (!path.back()->self_issued() && path.size() <= 17) {
+        const crl::certificate* next = issuer_among(*path.back(), sent, path);
+        if (next == nullptr) {
+            auto ca = _crls->find_issuer(*path.back());
+            if (!ca || std::ranges::find(path, &_crls->cas()[*ca].cert) != path.end()) {
+                break;
+            }
+            next = &_crls->cas()[*ca].cert;
+        }
+        path.push_back(next);
+    }
+    return path;
+}
+
+std::optional<rejection> client_verifier::check_revocation(
+    const std::vector<const crl::certificate*>& path, std::time_t now) {
+    // Top down, so a revoked intermediate is reported before its leaves.
+    for (std::size_t i = path.size(); i-- > 0;) {
+        const crl::certificate& c = *path[i];
+        if (c.self_issued()) {
+            continue;  // the anchor itself
+        }
+        bool leaf = i == 0;
+        auto ca = _crls->find_issuer(c);
+        auth_policy::crl_rule rule = _policy->fallback;
+        if (ca && *ca < _policy->by_ca.size() && _policy->by_ca[*ca]) {
+            rule = *_policy->by_ca[*ca];
+        }
+        if (rule.policy == crl_policy::leaf_only && !leaf) {
+            continue;
+        }
+        std::string issuer = crl::name_to_string(c.issuer_der);
+        auto answer = ca ? _crls->check(*ca, c.serial) : crl::store::answer{};
+        if (answer.result == crl::store::status::no_crl) {
+            if (rule.policy == crl_policy::optional) {
+                continue;
+            }
+            return rejection{cert_reject::missing_crl,
+                             "certificate " + describe(c) + ": no CRL held for its issuer " +
+                                 issuer + " (crl_policy \"" + std::string(to_string(rule.policy)) +
+                                 "\")"};
+        }
+        if (answer.result == crl::store::status::revoked) {
+            return rejection{cert_reject::revoked, "certificate " + describe(c) +
+                                                       " is revoked by CRL " + answer.by->source +
+                                                       " of " + issuer};
+        }
+        auto next_update = _crls->next_update(*ca);
+        if (!next_update || now <= *next_update) {
+            continue;
+        }
+        std::string stale = "CRL " + answer.by->source + " of " + issuer +
+                            " is past its nextUpdate " + utc(*next_update);
+        if (rule.stale == stale_crl_policy::reject ||
+            (rule.stale == stale_crl_policy::grace &&
+             now > *next_update + static_cast<std::time_t>(rule.grace_s))) {
+            return rejection{cert_reject::stale_crl,
+                             "certificate " + describe(c) + ": " + stale + " (crl_stale \"" +
+                                 std::string(to_string(rule.stale)) + "\")"};
+        }
+        _warnings.push_back(stale + "; accepted certificate " + describe(c) + " (crl_stale \"" +
+                            std::string(to_string(rule.stale)) + "\")");
+    }
+    return std::nullopt;
+}
+
+}  // namespace tlsterm::tls
