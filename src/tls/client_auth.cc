@@ -189,6 +189,14 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
     if (v == nullptr) {
         return 0;  // a verifying context always has a verifier; never accept blind
     }
+    if (store->totalCerts <= 0) {
+        // An empty Certificate message: fine when optional.
+        if (v->_policy->mode == client_auth_mode::optional) {
+            return 1;
+        }
+        v->note_no_certificate();
+        return 0;
+    }
     std::vector<std::span<const uint8_t>> chain;
     for (int i = 0; i < store->totalCerts; ++i) {
         chain.emplace_back(store->certs[i].buffer, store->certs[i].length);

@@ -8,6 +8,9 @@ ssl module (OpenSSL).
                            "stalled", then read 1 MiB and exit
   many PORT CA N           N concurrent connections each doing GET /; print
                            "ok K" with K the number of 200 responses
+  mtls PORT CA CERT KEY N P  N connections presenting CERT/KEY, P at a time,
+                           each doing GET /; print "K ok, F failed" and the
+                           first errors
 """
 import asyncio
 import os
@@ -80,6 +83,21 @@ async def many(port, ca, n):
     print(f"ok {ok}", *errors, flush=True)
 
 
+async def mtls(port, ca, cert, key, n, parallel):
+    ctx = context(ca)
+    ctx.load_cert_chain(cert, key)
+    gate = asyncio.Semaphore(parallel)
+
+    async def gated():
+        async with gate:
+            return await asyncio.wait_for(one(port, ctx), 60)
+
+    results = await asyncio.gather(*(gated() for _ in range(n)), return_exceptions=True)
+    ok = sum(1 for r in results if r is True)
+    errors = [repr(r) for r in results if r is not True][:3]
+    print(f"{ok} ok, {n - ok} failed", *errors, flush=True)
+
+
 def main():
     mode, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "half-close":
@@ -88,6 +106,9 @@ def main():
         slow_reader(port, ca, sys.argv[4])
     elif mode == "many":
         asyncio.run(many(port, ca, int(sys.argv[4])))
+    elif mode == "mtls":
+        asyncio.run(mtls(port, ca, sys.argv[4], sys.argv[5], int(sys.argv[6]),
+                         int(sys.argv[7])))
 
 
 if __name__ == "__main__":

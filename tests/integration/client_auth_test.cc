@@ -1,0 +1,488 @@
+// Client certificate authentication end to end: tlsterm as a process, curl
+// and openssl s_client presenting the identities of tools/gen-pki, CRLs from
+// files and from a local HTTP server, reloads while clients handshake.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "support/pki.h"
+#include "support/process.h"
+#include "support/server.h"
+
+namespace tlsterm {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_process;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+// The config of one listener in front of the demo upstream. `tls` holds the
+// client-auth keys (and any [[listeners.tls.sni]] tables come after the
+// certificates); `top` goes before the upstreams.
+std::string config(uint16_t upstream_port, const std::string& tls, const std::string& sni = "",
+                   const std::string& top = "") {
+    return "[runtime]\nshards = 2\nlog_level = \"debug\"\n" + top +
+           "\n[[upstreams]]\nname = \"up\"\naddresses = [\"127.0.0.1:" +
+           std::to_string(upstream_port) + "\"]\n" +
+           R"(
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+upstream = "up"
+[listeners.tls]
+)" + tls + "\n" +
+           test::certificate_tables("pki/") + sni;
+}
+
+std::string abs(const std::string& name) {
+    return test::pki(name).string();
+}
+
+// How the server names a PKI file its config gives as "pki/NAME".
+std::string pki_path(const std::string& name) {
+    return "/pki/" + name;
+}
+
+// The chain file of a gen-pki client (leaf + intermediate where it has one).
+std::string cert_of(const std::string& client) {
+    auto chain = test::pki(client + ".chain.pem");
+    return fs::exists(chain) ? chain.string() : abs(client + ".pem");
+}
+
+// curl GET / with `client`'s certificate ("" = none); the HTTP status, or
+// "000" when the handshake failed.
+std::string status_of(uint16_t port, const std::string& client,
+                      const std::string& host = "localhost") {
+    std::vector<std::string> argv = {"curl",       "-s",
+                                     "-o",         "/dev/null",
+                                     "-w",         "%{http_code}",
+                                     "--cacert",   abs("root-ca.pem"),
+                                     "--resolve",  host + ":" + std::to_string(port) + ":127.0.0.1",
+                                     "--max-time", "20"};
+    if (!client.empty()) {
+        argv.insert(argv.end(), {"--cert", cert_of(client), "--key", abs(client + ".key")});
+    }
+    argv.push_back("https://" + host + ":" + std::to_string(port) + "/");
+    return run_process(argv, 30).out;
+}
+
+// openssl s_client, kept open a moment so a TLS 1.3 server's verdict on the
+// client certificate (sent after the client's Finished) arrives.
+test::process_result s_client(uint16_t port, const std::string& client,
+                              std::vector<std::string> extra) {
+    std::string cmd = "sleep 1 | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                      " -CAfile " + abs("root-ca.pem");
+    if (!client.empty()) {
+        cmd += " -cert " + cert_of(client) + " -key " + abs(client + ".key");
+    }
+    for (const auto& e : extra) {
+        cmd += " " + e;
+    }
+    return run_process({"sh", "-c", cmd + " 2>&1"}, 30);
+}
+
+// Waits until the server log has `count` occurrences of `text`.
+bool wait_for_count(test::tlsterm_server& s, const std::string& text, std::size_t count) {
+    for (int i = 0; i < 200; ++i) {
+        std::string log = s.log();
+        std::size_t n = 0;
+        for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+            ++n;
+        }
+        if (n >= count) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+// Waits until one line of the server log contains both `a` and `b`.
+bool wait_for_line(test::tlsterm_server& s, const std::string& a, const std::string& b) {
+    for (int i = 0; i < 200; ++i) {
+        std::string log = s.log();
+        for (auto at = log.find(a); at != std::string::npos; at = log.find(a, at + 1)) {
+            auto begin = log.rfind('\n', at);
+            begin = begin == std::string::npos ? 0 : begin;
+            std::string line = log.substr(begin, log.find('\n', at) - begin);
+            if (contains(line, b)) {
+                return true;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+const std::string all_crls =
+    "crl_files = [\"pki/root-ca.crl.pem\", \"pki/intermediate-ca.crl.der\", "
+    "\"pki/root-ca-delta.crl.pem\"]\n";
+
+class ClientAuthTest : public ::testing::Test {
+  protected:
+    void SetUp() override { upstream = std::make_unique<test::upstream_server>("http"); }
+    void start(const std::string& tls, const std::string& sni = "", const std::string& top = "") {
+        server = std::make_unique<test::tlsterm_server>(config(upstream->port(), tls, sni, top));
+    }
+    std::unique_ptr<test::upstream_server> upstream;
+    std::unique_ptr<test::tlsterm_server> server;
+};
+
+TEST_F(ClientAuthTest, RequireAcceptsValidAndNamesEveryRejection) {
+    start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
+    const uint16_t port = server->port();
+    EXPECT_EQ(status_of(port, "client-valid"), "200") << server->log();
+    EXPECT_EQ(status_of(port, "client-intermediate"), "200") << server->log();
+    struct refused {
+        std::string client;
+        std::string reason;
+        std::string detail;
+    };
+    for (const auto& r : {
+             refused{"", "no_certificate", "sent no certificate"},
+             refused{"client-revoked", "revoked", "CN=client-revoked) is revoked by CRL"},
+             refused{
+                 "client-delta-revoked", "revoked",
+                 pki_path("root-ca-delta.crl.pem") + " of /O=tlsterm test/CN=tlsterm Test Root CA"},
+             refused{"client-expired", "expired", "CN=client-expired"},
+             refused{"client-not-yet-valid", "not_yet_valid", "CN=client-not-yet-valid"},
+             refused{"client-unknown-ca", "unknown_ca", "CN=client-unknown-ca"},
+             refused{"client-intermediate-revoked", "revoked",
+                     pki_path("intermediate-ca.crl.der") +
+                         " of /O=tlsterm test/CN=tlsterm Test Intermediate CA"},
+             // The leaf is fine; its issuer is revoked in the root's CRL.
+             refused{"client-under-revoked-intermediate", "revoked",
+                     "CN=tlsterm Revoked Intermediate CA) is revoked"},
+         }) {
+        EXPECT_EQ(status_of(port, r.client), "000") << r.client;
+        EXPECT_TRUE(
+            wait_for_line(*server, "client certificate rejected (" + r.reason + "): ", r.detail))
+            << r.client << "\n"
+            << server->log();
+    }
+}
+
+TEST_F(ClientAuthTest, AlertsSayWhy) {
+    start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
+    const uint16_t port = server->port();
+    auto r = s_client(port, "", {"-tls1_3"});
+    EXPECT_TRUE(contains(r.out, "alert certificate required")) << r.out;
+    r = s_client(port, "client-expired", {"-tls1_3"});
+    EXPECT_TRUE(contains(r.out, "alert certificate expired")) << r.out;
+    r = s_client(port, "client-unknown-ca", {"-tls1_2"});
+    EXPECT_TRUE(contains(r.out, "alert unknown ca")) << r.out;
+    r = s_client(port, "client-revoked", {"-tls1_2"});
+    EXPECT_TRUE(contains(r.out, "alert bad certificate")) << r.out;
+    r = s_client(port, "client-valid", {"-tls1_3"});
+    EXPECT_TRUE(contains(r.out, "Verify return code: 0 (ok)")) << r.out;
+    EXPECT_FALSE(contains(r.out, "alert")) << r.out;
+}
+
+TEST_F(ClientAuthTest, OptionalAcceptsNoCertificateButNotABadOne) {
+    start("client_auth = \"optional\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
+    const uint16_t port = server->port();
+    EXPECT_EQ(status_of(port, ""), "200");
+    EXPECT_EQ(status_of(port, "client-valid"), "200");
+    EXPECT_EQ(status_of(port, "client-revoked"), "000");
+    EXPECT_EQ(status_of(port, "client-unknown-ca"), "000");
+    EXPECT_EQ(status_of(port, "client-expired"), "000");
+    EXPECT_TRUE(wait_for_count(*server, "client certificate rejected (", 3)) << server->log();
+}
+
+TEST_F(ClientAuthTest, NoneRequestsNoCertificate) {
+    start("client_auth = \"none\"\n");
+    auto r = s_client(server->port(), "", {"-tls1_2"});
+    EXPECT_TRUE(contains(r.out, "No client certificate CA names sent")) << r.out;
+    EXPECT_FALSE(contains(r.out, "alert")) << r.out;
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "200");
+}
+
+TEST_F(ClientAuthTest, PerSniPolicies) {
+    start("client_auth = \"none\"\n" + all_crls, R"(
+[[listeners.tls.sni]]
+names = ["api.tlsterm.test"]
+client_auth = "require"
+ca_files = ["pki/ca-bundle.pem"]
+[[listeners.tls.sni]]
+names = ["*.wild.tlsterm.test"]
+client_auth = "optional"
+ca_files = ["pki/ca-bundle.pem"]
+[[listeners.tls.sni]]
+names = [""]
+client_auth = "require"
+ca_files = ["pki/ca-bundle.pem"]
+[[listeners.tls.sni]]
+names = ["tlsterm.test"]
+client_auth = "require"
+ca_files = ["pki/unknown-ca.pem"]
+crl_policy = "optional"
+)");
+    const uint16_t port = server->port();
+    // The listener's own policy: nothing asked.
+    EXPECT_EQ(status_of(port, "", "localhost"), "200");
+    EXPECT_EQ(status_of(port, "client-revoked", "www.tlsterm.test"), "200");
+    // Exact name: required.
+    EXPECT_EQ(status_of(port, "", "api.tlsterm.test"), "000");
+    EXPECT_EQ(status_of(port, "client-valid", "api.tlsterm.test"), "200");
+    EXPECT_EQ(status_of(port, "client-revoked", "api.tlsterm.test"), "000");
+    // Wildcard: optional, but a bad certificate still fails.
+    EXPECT_EQ(status_of(port, "", "a.wild.tlsterm.test"), "200");
+    EXPECT_EQ(status_of(port, "client-revoked", "a.wild.tlsterm.test"), "000");
+    // Its own CA bundle: the unknown CA's client is the one accepted there.
+    EXPECT_EQ(status_of(port, "client-unknown-ca", "tlsterm.test"), "200");
+    EXPECT_EQ(status_of(port, "client-valid", "tlsterm.test"), "000");
+    // No server name at all: the "" table.
+    auto r = s_client(port, "", {"-noservername", "-tls1_3"});
+    EXPECT_TRUE(contains(r.out, "alert certificate required")) << r.out;
+    r = s_client(port, "client-valid", {"-noservername", "-tls1_3"});
+    EXPECT_FALSE(contains(r.out, "alert")) << r.out;
+}
+
+TEST_F(ClientAuthTest, AllowListsOnSubjectAndSan) {
+    start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls +
+          "allow_sans = [\"spiffe://tlsterm.test/client/client-valid\"]\n"
+          "allow_subjects = [\"/O=tlsterm test/CN=client-inter*\"]\n");
+    const uint16_t port = server->port();
+    EXPECT_EQ(status_of(port, "client-valid"), "200");         // by SAN
+    EXPECT_EQ(status_of(port, "client-intermediate"), "200");  // by subject
+    EXPECT_EQ(status_of(port, "client-delta-revoked"), "000");
+    EXPECT_EQ(status_of(port, "client-not-yet-valid"), "000");
+    // A subject match does not bypass revocation.
+    EXPECT_EQ(status_of(port, "client-intermediate-revoked"), "000");
+    server.reset();
+    start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" +
+          std::string("crl_files = [\"pki/root-ca.crl.pem\", \"pki/intermediate-ca.crl.der\"]\n") +
+          "allow_sans = [\"*@tlsterm.test\"]\nallow_subjects = [\"/CN=nobody\"]\n");
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "200");
+    server.reset();
+    start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls +
+          "allow_subjects = [\"/O=tlsterm test/CN=client-valid\"]\n");
+    EXPECT_EQ(status_of(server->port(), "client-intermediate"), "000");
+    EXPECT_TRUE(wait_for_count(*server, "client certificate rejected (not_allowed)", 1))
+        << server->log();
+}
+
+TEST_F(ClientAuthTest, CrlPolicies) {
+    // required (the default with CRLs): the intermediate has no CRL here.
+    start(
+        "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\", "
+        "{ file = \"pki/intermediate-ca.pem\", crl_policy = \"optional\" }]\n"
+        "crl_files = [\"pki/root-ca.crl.pem\"]\n");
+    EXPECT_EQ(status_of(server->port(), "client-intermediate"), "200");
+    EXPECT_EQ(status_of(server->port(), "client-intermediate-revoked"), "200");  // no CRL held
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+    server.reset();
+
+    // An issuer the client sends (not configured) falls under the
+    // listener's crl_policy: "required" refuses what it cannot check.
+    start(
+        "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\n"
+        "crl_files = [\"pki/root-ca-empty.crl.pem\"]\n");
+    EXPECT_EQ(status_of(server->port(), "client-under-revoked-intermediate"), "000");
+    EXPECT_TRUE(wait_for_count(*server, "client certificate rejected (missing_crl)", 1))
+        << server->log();
+    EXPECT_TRUE(contains(server->log(),
+                         "no CRL held for its issuer /O=tlsterm test/CN=tlsterm "
+                         "Revoked Intermediate CA"))
+        << server->log();
+    server.reset();
+
+    // leaf-only: CA certificates are not checked, leaves are.
+    std::string both =
+        "ca_files = [\"pki/root-ca.pem\", \"pki/revoked-intermediate-ca.pem\"]\n"
+        "crl_files = [\"pki/root-ca.crl.pem\", "
+        "\"pki/revoked-intermediate-ca.crl.pem\"]\n";
+    start("client_auth = \"require\"\ncrl_policy = \"leaf-only\"\n" + both);
+    EXPECT_EQ(status_of(server->port(), "client-under-revoked-intermediate"), "200")
+        << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+    server.reset();
+    start("client_auth = \"require\"\ncrl_policy = \"required\"\n" + both);
+    EXPECT_EQ(status_of(server->port(), "client-under-revoked-intermediate"), "000");
+}
+
+TEST_F(ClientAuthTest, StaleCrlPolicies) {
+    const std::string base =
+        "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\n"
+        "crl_files = [\"pki/root-ca-stale.crl.pem\"]\n";
+    start(base);  // crl_stale = "reject" by default
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "000");
+    EXPECT_TRUE(wait_for_count(*server, "client certificate rejected (stale_crl)", 1))
+        << server->log();
+    EXPECT_TRUE(contains(server->log(), pki_path("root-ca-stale.crl.pem") +
+                                            " of /O=tlsterm test/CN=tlsterm Test Root CA is "
+                                            "past its nextUpdate"))
+        << server->log();
+    server.reset();
+
+    start(base + "crl_stale = \"warn\"\n");
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "200");
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");  // still revoked
+    EXPECT_TRUE(wait_for_count(*server, "accepted certificate serial", 1)) << server->log();
+    server.reset();
+
+    // Ten days past nextUpdate: inside a 30-day grace, outside a 1-day one.
+    start(base + "crl_stale = \"grace\"\ncrl_grace_s = 2592000\n");
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "200");
+    server.reset();
+    start(base + "crl_stale = \"grace\"\ncrl_grace_s = 86400\n");
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "000");
+}
+
+// A copy of a PKI file that a test may overwrite.
+class CrlReloadTest : public ClientAuthTest {
+  protected:
+    void SetUp() override {
+        ClientAuthTest::SetUp();
+        dir = test::make_temp_dir("crl-reload");
+        crl = dir / "root.crl";
+        fs::copy_file(test::pki("root-ca-empty.crl.der"), crl);
+    }
+    // Replaces the CRL file the way an operator's deploy does: write aside,
+    // then rename over it.
+    void replace_crl(const std::string& contents) {
+        test::write_file(dir / "root.crl.new", contents);
+        fs::rename(dir / "root.crl.new", crl);
+    }
+    fs::path dir;
+    fs::path crl;
+};
+
+TEST_F(CrlReloadTest, SighupAddsARevocation) {
+    start("client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\ncrl_files = [\"" +
+              crl.string() + "\"]\n",
+          "", "[crl]\ncheck_interval_s = 0\n");
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "200");
+    replace_crl(test::read_text(test::pki("root-ca.crl.der")));
+    server->process().signal(SIGHUP);
+    ASSERT_TRUE(wait_for_count(*server, "CRL " + crl.string() + ": 1 CRL(s), 2 entries", 1))
+        << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "200");
+}
+
+TEST_F(CrlReloadTest, FileChangeIsPickedUpWithoutSignal) {
+    start("client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\ncrl_files = [\"" +
+              crl.string() + "\"]\n",
+          "", "[crl]\ncheck_interval_s = 1\n");
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "200");
+    replace_crl(test::read_text(test::pki("root-ca.crl.pem")));
+    ASSERT_TRUE(wait_for_count(*server, "CRL " + crl.string() + ": 1 CRL(s), 2 entries", 1))
+        << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+}
+
+TEST_F(CrlReloadTest, CorruptCrlKeepsTheOldSet) {
+    fs::copy_file(test::pki("root-ca.crl.der"), crl, fs::copy_options::overwrite_existing);
+    start("client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\ncrl_files = [\"" +
+              crl.string() + "\"]\n",
+          "", "[crl]\ncheck_interval_s = 0\n");
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+    // Truncated, then signed by another CA: both keep the loaded CRL.
+    std::string good = test::read_text(test::pki("root-ca.crl.der"));
+    replace_crl(good.substr(0, good.size() / 2));
+    server->process().signal(SIGHUP);
+    ASSERT_TRUE(wait_for_count(*server, "keeping the CRLs loaded before", 1)) << server->log();
+    EXPECT_TRUE(contains(server->log(), "CRL " + crl.string() + ": not a valid CRL"))
+        << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "200");
+    replace_crl(test::read_text(test::pki("unknown-ca.crl.der")));
+    server->process().signal(SIGHUP);
+    ASSERT_TRUE(wait_for_count(*server, "keeping the CRLs loaded before", 2)) << server->log();
+    EXPECT_TRUE(contains(server->log(), "which is not a CA in ca_files")) << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+}
+
+TEST_F(CrlReloadTest, ReloadsWhileClientsHandshake) {
+    start("client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\ncrl_files = [\"" +
+              crl.string() + "\"]\n",
+          "", "[crl]\ncheck_interval_s = 0\n");
+    // 400 handshakes with a valid certificate, 200 at a time, while the CRL
+    // is reloaded (alternating empty and full) over and over.
+    std::atomic<bool> done{false};
+    std::thread reloader([&] {
+        bool full = false;
+        int reloads = 0;
+        while (!done.load() && reloads < 400) {
+            full = !full;
+            replace_crl(
+                test::read_text(test::pki(full ? "root-ca.crl.der" : "root-ca-empty.crl.der")));
+            server->process().signal(SIGHUP);
+            ++reloads;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
+    auto r = run_process(
+        {"python3", std::string(TLSTERM_SOURCE_DIR) + "/tests/integration/peers/tls_client.py",
+         "mtls", std::to_string(server->port()), abs("root-ca.pem"), abs("client-valid.pem"),
+         abs("client-valid.key"), "400", "200"},
+        120);
+    done = true;
+    reloader.join();
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_TRUE(contains(r.out, "400 ok, 0 failed")) << r.out << r.err;
+    EXPECT_TRUE(wait_for_count(*server, "SIGHUP: reloading CRLs", 5)) << server->log();
+    EXPECT_FALSE(contains(server->log(), "client certificate rejected")) << server->log();
+}
+
+TEST_F(CrlReloadTest, CrlFetchedOverHttpAndRefreshed) {
+    // A plain HTTP server publishing the CRL, as a CA's distribution point does.
+    uint16_t http_port = test::unused_port();
+    test::child_process http({"python3", "-u", "-m", "http.server", std::to_string(http_port),
+                              "--bind", "127.0.0.1", "--directory", dir.string()},
+                             dir / "http.log");
+    ASSERT_TRUE(http.wait_for_output("Serving HTTP")) << http.output();
+    std::string url = "http://127.0.0.1:" + std::to_string(http_port) + "/root.crl";
+    start("client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\ncrl_urls = [\"" + url +
+              "\"]\n",
+          "", "[crl]\ncheck_interval_s = 0\n");
+    EXPECT_TRUE(contains(server->log(), "CRL " + url + ": 1 CRL(s), 0 entries")) << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "200");
+
+    replace_crl(test::read_text(test::pki("root-ca.crl.der")));
+    server->process().signal(SIGHUP);
+    ASSERT_TRUE(wait_for_count(*server, "CRL " + url + ": 1 CRL(s), 2 entries", 1))
+        << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+
+    // The publisher goes away: the fetch fails, is logged, and the last
+    // good CRL stays in force.
+    http.signal(SIGTERM);
+    http.wait();
+    server->process().signal(SIGHUP);
+    ASSERT_TRUE(wait_for_count(*server, "keeping the CRLs loaded before", 1)) << server->log();
+    EXPECT_TRUE(contains(server->log(), "CRL " + url + ": connect to 127.0.0.1:")) << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-revoked"), "000");
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "200");
+    // SIGUSR1 reports each CRL source and the counters.
+    server->process().signal(SIGUSR1);
+    ASSERT_TRUE(wait_for_count(*server, "last refresh failed: connect to", 1)) << server->log();
+    EXPECT_TRUE(contains(server->log(), "rejected: revoked=2")) << server->log();
+}
+
+TEST_F(ClientAuthTest, CheckRejectsACaWithoutTheCrlItsPolicyNeeds) {
+    auto dir = test::make_temp_dir("crl-required");
+    fs::create_directory_symlink(test::pki_dir(), dir / "pki");
+    test::write_file(dir / "t.toml", config(upstream->port(),
+                                            "client_auth = \"require\"\n"
+                                            "ca_files = [\"pki/ca-bundle.pem\"]\n"
+                                            "crl_files = [\"pki/root-ca.crl.pem\"]\n"));
+    auto r = run_process({TLSTERM_BINARY, "--check", (dir / "t.toml").string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_TRUE(contains(r.err, "listeners[0].tls.ca_files[0] (")) << r.err;
+    EXPECT_TRUE(contains(r.err,
+                         "CA /O=tlsterm test/CN=tlsterm Test Intermediate CA has "
+                         "crl_policy \"required\" but no CRL in crl_files"))
+        << r.err;
+}
+
+}  // namespace
+}  // namespace tlsterm
