@@ -150,6 +150,10 @@ struct upstream_config {
     std::string name;
     std::vector<socket_address> addresses;  // tried round robin
     uint32_t connect_timeout_ms = 2000;     // per attempt
+    // Send a PROXY protocol v2 header first: client and listener addresses,
+    // and TLVs for ALPN, server name, TLS version, cipher and the client
+    // certificate (presented, verified, CN).
+    bool proxy_v2 = false;
     config_origin origin;
 };
 

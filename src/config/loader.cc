@@ -203,6 +203,7 @@ upstream_config parse_upstream(table_reader& t) {
     }
     u.connect_timeout_ms =
         static_cast<uint32_t>(t.integer("connect_timeout_ms", u.connect_timeout_ms, 10, 600'000));
+    u.proxy_v2 = parse_enum(t, "proxy_protocol", false, {{"none", false}, {"v2", true}});
     t.finish();
     return u;
 }
@@ -361,13 +362,13 @@ raw_client_auth read_client_auth(table_reader& t, const parse_context& ctx,
         } else if (item.is_table()) {
             table_reader ft(*item.as_table(), path, ctx);
             f.path = ft.required_string("file");
-            if (ft.has("crl_policy")) {
+            if (ft.node("crl_policy") != nullptr) {
                 f.policy = parse_enum(ft, "crl_policy", crl_policy::required, crl_policy_names);
             }
-            if (ft.has("crl_stale")) {
+            if (ft.node("crl_stale") != nullptr) {
                 f.stale = parse_enum(ft, "crl_stale", stale_crl_policy::reject, stale_names);
             }
-            if (ft.has("crl_grace_s")) {
+            if (ft.node("crl_grace_s") != nullptr) {
                 f.grace_s = static_cast<uint32_t>(ft.integer("crl_grace_s", 0, 0, max_grace_s));
             }
             ft.finish();

@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "conn/proxy_protocol.h"
+#include "tls/ciphers.h"
 
 namespace tlsterm::conn {
 
@@ -216,6 +218,9 @@ void connection::try_hello() {
             break;
     }
     tls::selection chosen = _listener.tls->select(hello);
+    if (_listener.upstream->proxy_v2) {
+        _server_name = hello.server_name;
+    }
     std::shared_ptr<const crl::store> crls;
     if (chosen.auth != nullptr && chosen.auth->mode != client_auth_mode::none) {
         crls = _env.crls.current();
@@ -258,6 +263,9 @@ void connection::try_handshake() {
         note_client_certificate(*auth);
     }
     timer_list::remove(_timer);
+    if (_listener.upstream->proxy_v2) {
+        queue_proxy_header();
+    }
     _state = state::connecting;
     touch();
     connect_upstream();
@@ -278,6 +286,25 @@ void connection::note_client_certificate(const tls::client_verifier& auth) {
                     peer().c_str(), _listener.config->name.c_str(), auth.subject().c_str(),
                     auth.serial().c_str());
     }
+}
+
+void connection::queue_proxy_header() {
+    sockaddr_in6 local{};
+    socklen_t len = sizeof(local);
+    ::getsockname(_client_fd, reinterpret_cast<sockaddr*>(&local), &len);
+    conn::proxy_v2_info info;
+    info.source = reinterpret_cast<const sockaddr*>(&_peer);
+    info.destination = reinterpret_cast<const sockaddr*>(&local);
+    info.alpn = _tls->alpn();
+    info.server_name = _server_name;
+    info.tls_version = _tls->version();
+    info.cipher = tls::standard_cipher_name(_tls->cipher());
+    if (const tls::client_verifier* auth = _tls->client_auth()) {
+        info.cert_presented = auth->presented();
+        info.cert_verified = auth->verified();
+        info.common_name = auth->common_name();
+    }
+    _to_upstream.append(encode_proxy_v2(info));
 }
 
 void connection::decrypt_client() {

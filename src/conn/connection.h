@@ -119,6 +119,7 @@ class connection {
     void try_hello();
     void try_handshake();
     void note_client_certificate(const tls::client_verifier& auth);
+    void queue_proxy_header();
     void decrypt_client();
     void connect_upstream();
     void on_connect(int res);
@@ -142,6 +143,7 @@ class connection {
     timer_link _timer;
 
     std::vector<uint8_t> _hello;  // ClientHello bytes before a session exists
+    std::string _server_name;     // SNI, kept only for a PROXY v2 header
     std::unique_ptr<tls::session> _tls;
 
     byte_queue _to_upstream;  // plaintext waiting for an upstream send

@@ -105,6 +105,29 @@ std::string name_to_string(std::span<const uint8_t> name_der) {
     return out.empty() ? "(empty name)" : out;
 }
 
+std::string common_name(std::span<const uint8_t> name_der) {
+    static constexpr std::array<uint8_t, 3> oid_cn = {0x55, 0x04, 0x03};
+    std::string cn;
+    der::reader top(name_der);
+    auto name = top.next_if(der::tag_sequence);
+    if (!name) {
+        return cn;
+    }
+    der::reader rdns(name->content);
+    while (auto rdn = rdns.next_if(der::tag_set)) {
+        der::reader atvs(rdn->content);
+        while (auto atv = atvs.next_if(der::tag_sequence)) {
+            der::reader fields(atv->content);
+            auto oid = fields.next_if(der::tag_oid);
+            auto value = fields.next();
+            if (oid && value && std::ranges::equal(oid->content, oid_cn)) {
+                cn.assign(value->content.begin(), value->content.end());
+            }
+        }
+    }
+    return cn;
+}
+
 std::expected<ca_identity, std::string> read_ca_identity(std::span<const uint8_t> cert_der) {
     der::reader top(cert_der);
     auto cert = top.next_if(der::tag_sequence);

@@ -26,6 +26,9 @@ std::expected<ca_identity, std::string> read_ca_identity(std::span<const uint8_t
 // "/C=../O=../CN=.." from a DER Name (common attributes; others as OIDs).
 std::string name_to_string(std::span<const uint8_t> name_der);
 
+// The last commonName attribute of a DER Name; empty when it has none.
+std::string common_name(std::span<const uint8_t> name_der);
+
 // Checks the CRL's signature with the CA's key. ECDSA and RSA (PKCS#1 v1.5)
 // with SHA-256/384/512 are supported; anything else is an error.
 std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,

@@ -120,6 +120,15 @@ const cipher_suite* find_cipher_suite(std::string_view name, tls_version version
     return nullptr;
 }
 
+std::string_view standard_cipher_name(std::string_view wolfssl_name) {
+    for (const auto& s : supported_cipher_suites()) {
+        if (s.wolfssl_name == wolfssl_name) {
+            return s.name;
+        }
+    }
+    return wolfssl_name;
+}
+
 std::optional<tls_group> parse_group(std::string_view name) {
     for (const auto& [n, g] : groups) {
         if (n == name) {

@@ -25,6 +25,9 @@ struct cipher_suite {
 
 std::span<const cipher_suite> supported_cipher_suites();
 const cipher_suite* find_cipher_suite(std::string_view name, tls_version version);
+// The standard (IANA for TLS 1.3, OpenSSL for TLS 1.2) name of a suite
+// wolfSSL reports by its own name; the wolfSSL name when unknown.
+std::string_view standard_cipher_name(std::string_view wolfssl_name);
 
 std::optional<tls_group> parse_group(std::string_view name);
 std::optional<signature_scheme> parse_signature_scheme(std::string_view name);

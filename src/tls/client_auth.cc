@@ -202,6 +202,7 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
         chain.emplace_back(store->certs[i].buffer, store->certs[i].length);
     }
     if (preverify_ok == 0) {
+        v->_presented = true;
         if (!v->_rejected) {
             rejection r{classify(store->error), ""};
             auto depth = static_cast<std::size_t>(std::max(store->error_depth, 0));
@@ -238,6 +239,7 @@ std::optional<rejection> client_verifier::check_chain(
     if (chain.empty()) {
         return rejection{cert_reject::no_certificate, "no certificate in the chain"};
     }
+    _presented = true;
     std::vector<crl::certificate> sent;
     for (std::size_t i = 0; i < chain.size(); ++i) {
         auto c = crl::parse_certificate(chain[i]);
@@ -279,6 +281,7 @@ std::optional<rejection> client_verifier::check_chain(
     _verified = true;
     _subject = std::move(subject);
     _serial = crl::serial_hex(leaf.serial);
+    _common_name = crl::common_name(leaf.subject_der);
     return std::nullopt;
 }
 

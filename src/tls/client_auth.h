@@ -85,6 +85,9 @@ class client_verifier {
     bool verified() const { return _verified; }
     const std::string& subject() const { return _subject; }
     const std::string& serial() const { return _serial; }  // hex
+    const std::string& common_name() const { return _common_name; }
+    // A certificate was presented (whatever the verdict).
+    bool presented() const { return _presented; }
     // Stale CRLs accepted under crl_stale = "warn" or within the grace window.
     const std::vector<std::string>& warnings() const { return _warnings; }
 
@@ -100,6 +103,8 @@ class client_verifier {
     bool _verified = false;
     std::string _subject;
     std::string _serial;
+    std::string _common_name;
+    bool _presented = false;
     std::vector<std::string> _warnings;
 };
 

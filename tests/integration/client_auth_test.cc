@@ -486,3 +486,49 @@ TEST_F(ClientAuthTest, CheckRejectsACaWithoutTheCrlItsPolicyNeeds) {
 
 }  // namespace
 }  // namespace tlsterm
+
+namespace tlsterm {
+namespace {
+
+TEST(ProxyProtocolTest, TellsTheUpstreamWhoTheClientIs) {
+    test::upstream_server upstream("proxy-v2");
+    std::string toml = config(upstream.port(),
+                              "client_auth = \"optional\"\nca_files = [\"pki/ca-bundle.pem\"]\n"
+                              "alpn = [\"http/1.1\"]\n" +
+                                  all_crls);
+    toml.replace(toml.find("name = \"up\"\n"), 12, "name = \"up\"\nproxy_protocol = \"v2\"\n");
+    test::tlsterm_server server(toml);
+    auto get = [&](const std::string& client) {
+        std::vector<std::string> argv = {
+            "curl",       "-sS",
+            "--cacert",   abs("root-ca.pem"),
+            "--resolve",  "localhost:" + std::to_string(server.port()) + ":127.0.0.1",
+            "--max-time", "20"};
+        if (!client.empty()) {
+            argv.insert(argv.end(), {"--cert", cert_of(client), "--key", abs(client + ".key")});
+        }
+        argv.push_back("https://localhost:" + std::to_string(server.port()) + "/");
+        return run_process(argv, 30);
+    };
+    auto r = get("client-valid");
+    ASSERT_EQ(r.exit_code, 0) << r.err << server.log();
+    const std::string port = std::to_string(server.port());
+    for (const std::string& field :
+         {std::string("\"family\": 17"), "\"destination\": \"127.0.0.1:" + port + "\"",
+          std::string("\"source\": \"127.0.0.1:"), std::string("\"authority\": \"localhost\""),
+          std::string("\"alpn\": \"http/1.1\""), std::string("\"ssl_client\": 7"),
+          std::string("\"ssl_verify\": 0"), std::string("\"ssl_cn\": \"client-valid\""),
+          std::string("\"ssl_version\": \"TLSv1.3\""),
+          std::string("\"ssl_cipher\": \"TLS_AES_128_GCM_SHA256\"")}) {
+        EXPECT_TRUE(contains(r.out, field)) << field << "\n" << r.out;
+    }
+    // No certificate: TLS, but none presented and nothing verified.
+    r = get("");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "\"ssl_client\": 1,")) << r.out;
+    EXPECT_TRUE(contains(r.out, "\"ssl_verify\": 1")) << r.out;
+    EXPECT_FALSE(contains(r.out, "ssl_cn")) << r.out;
+}
+
+}  // namespace
+}  // namespace tlsterm

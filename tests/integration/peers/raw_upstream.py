@@ -7,12 +7,64 @@ modes:
                  the upstream's close reaching the client as close_notify)
   reset          read a little, then close with RST
   greet-and-hold send "HELLO\\n" and keep the connection open
+  proxy-v2       read a PROXY protocol v2 header, then answer one HTTP request
+                 with the header decoded as JSON
 Prints "listening on 127.0.0.1:PORT" once ready.
 """
+import ipaddress
+import json
 import socket
 import struct
 import sys
 import threading
+
+
+def recv_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError("short read")
+        data += chunk
+    return data
+
+
+def decode_tlvs(data):
+    out = []
+    while data:
+        kind, length = data[0], struct.unpack("!H", data[1:3])[0]
+        out.append((kind, data[3:3 + length]))
+        data = data[3 + length:]
+    return out
+
+
+def read_proxy_v2(conn):
+    head = recv_exact(conn, 16)
+    if head[:12] != b"\r\n\r\n\x00\r\nQUIT\n":
+        return {"error": "bad signature", "bytes": head.hex()}
+    length = struct.unpack("!H", head[14:16])[0]
+    body = recv_exact(conn, length)
+    out = {"version_command": head[12], "family": head[13]}
+    if head[13] == 0x11:
+        out["source"] = f"{ipaddress.IPv4Address(body[0:4])}:{struct.unpack('!H', body[8:10])[0]}"
+        out["destination"] = f"{ipaddress.IPv4Address(body[4:8])}:{struct.unpack('!H', body[10:12])[0]}"
+        body = body[12:]
+    elif head[13] == 0x21:
+        out["source"] = f"[{ipaddress.IPv6Address(body[0:16])}]:{struct.unpack('!H', body[32:34])[0]}"
+        out["destination"] = f"[{ipaddress.IPv6Address(body[16:32])}]:{struct.unpack('!H', body[34:36])[0]}"
+        body = body[36:]
+    for kind, value in decode_tlvs(body):
+        if kind == 0x01:
+            out["alpn"] = value.decode()
+        elif kind == 0x02:
+            out["authority"] = value.decode()
+        elif kind == 0x20:
+            out["ssl_client"] = value[0]
+            out["ssl_verify"] = struct.unpack("!I", value[1:5])[0]
+            for sub, sv in decode_tlvs(value[5:]):
+                name = {0x21: "ssl_version", 0x22: "ssl_cn", 0x23: "ssl_cipher"}.get(sub, f"ssl_{sub:#x}")
+                out[name] = sv.decode()
+    return out
 
 
 def serve(conn, mode):
@@ -28,6 +80,18 @@ def serve(conn, mode):
         elif mode == "reset":
             conn.recv(1)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        elif mode == "proxy-v2":
+            info = read_proxy_v2(conn)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                request += chunk
+            body = json.dumps(info, sort_keys=True).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
+                         b"\r\nConnection: close\r\n\r\n" + body)
             conn.close()
         elif mode == "greet-and-hold":
             conn.sendall(b"HELLO\n")

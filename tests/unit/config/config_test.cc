@@ -689,5 +689,116 @@ names = ["api.tlsterm.test"]
                                   "first is certificates[0])");
 }
 
+// ---- client authentication ------------------------------------------------
+
+const std::string require_root = "client_auth = \"require\"\nca_files = [\"root-ca.pem\"]\n";
+
+TEST(ConfigClientAuth, SniTablesInheritAndOverride) {
+    std::string sni = R"(
+[[listeners.tls.sni]]
+names = ["API.tlsterm.test", "*.wild.tlsterm.test", ""]
+client_auth = "optional"
+verify_depth = 2
+allow_sans = ["spiffe://tlsterm.test/*"]
+[[listeners.tls.sni]]
+names = ["other.test"]
+ca_files = [{ file = "ca-bundle.pem", crl_policy = "leaf-only", crl_stale = "grace", crl_grace_s = 600 }]
+)";
+    auto c = load(std::string(upstream_section) +
+                  listener("l0", "127.0.0.1:0",
+                           require_root +
+                               "crl_files = [\"root-ca.crl.pem\", \"intermediate-ca.crl.der\"]\n"
+                               "crl_stale = \"warn\"\n",
+                           "", "") +
+                  sni);
+    ASSERT_TRUE(c) << c.error().to_string();
+    const auto& t = (*c)->listeners[0].tls;
+    EXPECT_EQ(t.client_auth.mode, client_auth_mode::require);
+    ASSERT_EQ(t.client_auth.ca_files.size(), 1u);
+    EXPECT_EQ(t.client_auth.ca_files[0].crl, crl_policy::required);  // CRLs exist: required
+    EXPECT_EQ(t.client_auth.ca_files[0].stale, stale_crl_policy::warn);
+    ASSERT_EQ(t.sni.size(), 2u);
+    EXPECT_EQ(t.sni[0].names,
+              (std::vector<std::string>{"api.tlsterm.test", "*.wild.tlsterm.test", ""}));
+    EXPECT_EQ(t.sni[0].auth.mode, client_auth_mode::optional);
+    EXPECT_EQ(t.sni[0].auth.verify_depth, 2u);
+    EXPECT_EQ(t.sni[0].auth.ca_files.size(), 1u);  // inherited
+    EXPECT_EQ(t.sni[0].auth.allow_sans, (std::vector<std::string>{"spiffe://tlsterm.test/*"}));
+    EXPECT_EQ(t.sni[1].auth.mode, client_auth_mode::require);  // inherited
+    ASSERT_EQ(t.sni[1].auth.ca_files.size(), 1u);
+    EXPECT_EQ(t.sni[1].auth.ca_files[0].crl, crl_policy::leaf_only);
+    EXPECT_EQ(t.sni[1].auth.ca_files[0].stale, stale_crl_policy::grace);
+    EXPECT_EQ(t.sni[1].auth.ca_files[0].grace_s, 600u);
+}
+
+TEST(ConfigClientAuth, NoCrlSourceMeansOptionalPolicy) {
+    auto c = load(std::string(upstream_section) + listener("l0", "127.0.0.1:0", require_root));
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ((*c)->listeners[0].tls.client_auth.ca_files[0].crl, crl_policy::optional);
+}
+
+TEST(ConfigClientAuth, Errors) {
+    auto text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", require_root) +
+                "[[listeners.tls.sni]]\nnames = [\"bad name\"]\n";
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.sni[0].names[0] (t.toml:" + pos_of(text, "\"bad name\"") +
+                  "): not a host name, \"*.domain\" wildcard or \"\": \"bad name\"");
+    text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", require_root) +
+           "[[listeners.tls.sni]]\nnames = [\"a.test\"]\n[[listeners.tls.sni]]\nnames = "
+           "[\"A.test\"]\n";
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.sni[1].names[0] (t.toml:" + pos_of(text, "\"A.test\"") +
+                  "): \"a.test\" is already named by another sni table");
+    text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", require_root) +
+           "[[listeners.tls.sni]]\nclient_auth = \"none\"\n";
+    EXPECT_NE(error_of(text).find("listeners[0].tls.sni[0].names (t.toml:"), std::string::npos)
+        << error_of(text);
+    text = std::string(upstream_section) +
+           listener("l0", "127.0.0.1:0",
+                    require_root + "crl_files = [\"root-ca.crl.pem\"]\ncrl_stale = \"grace\"\n");
+    EXPECT_EQ(error_of(text), "listeners[0].tls.crl_stale (t.toml:" + pos_of(text, "\"grace\"") +
+                                  "): crl_stale = \"grace\" needs crl_grace_s > 0 (seconds a CRL "
+                                  "past its nextUpdate is still accepted)");
+    text = std::string(upstream_section) +
+           listener("l0", "127.0.0.1:0",
+                    require_root + "crl_urls = [\"https://ca.example/root.crl\"]\n");
+    EXPECT_EQ(error_of(text), "listeners[0].tls.crl_urls[0] (t.toml:" +
+                                  pos_of(text, "\"https://ca.example/root.crl\"") +
+                                  "): a CRL URL must be http:// (CRLs are signed; RFC 5280 "
+                                  "distributes them over plain HTTP), got "
+                                  "\"https://ca.example/root.crl\"");
+    text =
+        std::string(upstream_section) +
+        listener(
+            "l0", "127.0.0.1:0",
+            "client_auth = \"require\"\nca_files = [{ file = \"root-ca.pem\", crl_polcy = 1 }]\n");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.ca_files[0].crl_polcy (t.toml:" + pos_of(text, "crl_polcy") +
+                  "): unknown key (did you mean \"crl_policy\"?)");
+    text = std::string(upstream_section) +
+           listener("l0", "127.0.0.1:0", require_root + "crl_policy = \"sometimes\"\n");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.crl_policy (t.toml:" + pos_of(text, "\"sometimes\"") +
+                  "): expected one of \"required\", \"optional\", \"leaf-only\", "
+                  "got \"sometimes\"");
+    text = std::string(upstream_section) + listener() + "[crl]\ncheck_interval_s = -1\n";
+    EXPECT_EQ(error_of(text), "crl.check_interval_s (t.toml:" + pos_of(text, "-1") +
+                                  "): must be between 0 and 86400, got -1");
+    text = std::string(upstream_section) +
+           listener("l0", "127.0.0.1:0", "crl_urls = [\"http://127.0.0.1/x.crl\"]\n");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.crl_urls[0] (t.toml:" + pos_of(text, "\"http://127.0.0.1/x.crl\"") +
+                  "): crl_urls has no effect with client_auth = \"none\"; set "
+                  "client_auth to \"optional\" or \"require\"");
+}
+
+TEST(ConfigClientAuth, ProxyProtocolOnUpstream) {
+    std::string text = minimal();
+    text.replace(text.find("name = \"app\"\n"), 13, "name = \"app\"\nproxy_protocol = \"v2\"\n");
+    auto c = load(text);
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_TRUE((*c)->upstreams[0].proxy_v2);
+}
+
 }  // namespace
 }  // namespace tlsterm
