@@ -18,8 +18,10 @@
 #include <sstream>
 #include <vector>
 
+#include "common/pem.h"
 #include "crl/crl_file.h"
 #include "crl/serial_set.h"
+#include "crl/store.h"
 
 namespace {
 
@@ -94,35 +96,49 @@ void BM_lookup_miss(benchmark::State& state) {
     lookup(state, false);
 }
 
-void BM_load_crl(benchmark::State& state) {
-    const char* path = std::getenv("TLSTERM_BENCH_CRL");
-    if (path == nullptr) {
-        state.SkipWithError("set TLSTERM_BENCH_CRL to a DER CRL (tools/bench-crl does)");
-        return;
-    }
+std::string slurp(const char* path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream ss;
     ss << in.rdbuf();
-    std::string der = ss.str();
+    return ss.str();
+}
+
+// What a reload does with one CRL file: parse, attribute to its CA, verify
+// the signature, build the serial set (crl::load_crls).
+void BM_load_crl(benchmark::State& state) {
+    const char* path = std::getenv("TLSTERM_BENCH_CRL");
+    const char* ca_path = std::getenv("TLSTERM_BENCH_CA");
+    if (path == nullptr || ca_path == nullptr) {
+        state.SkipWithError("set TLSTERM_BENCH_CRL (a CRL) and TLSTERM_BENCH_CA (its CA, PEM)");
+        return;
+    }
+    std::string data = slurp(path);
+    auto blocks = tlsterm::pem::decode_all(slurp(ca_path));
+    if (!blocks || blocks->empty()) {
+        state.SkipWithError("no certificate in TLSTERM_BENCH_CA");
+        return;
+    }
+    auto ca = tlsterm::crl::make_trusted_ca((*blocks)[0].der);
+    if (!ca) {
+        state.SkipWithError(ca.error().c_str());
+        return;
+    }
+    std::vector<tlsterm::crl::trusted_ca> cas{std::move(*ca)};
     std::size_t entries = 0;
     std::size_t memory = 0;
     for (auto _ : state) {
-        serial_set::builder b;
-        auto summary = tlsterm::crl::inspect_crl_der(
-            std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()),
-            [&](std::span<const uint8_t> serial, int) { b.add(serial); });
-        if (!summary) {
-            state.SkipWithError(summary.error().c_str());
+        auto crls = tlsterm::crl::load_crls(data, path, cas);
+        if (!crls || crls->empty()) {
+            state.SkipWithError(crls ? "no CRL" : crls.error().c_str());
             return;
         }
-        serial_set s = std::move(b).build();
-        entries = s.size();
-        memory = s.memory_bytes();
-        benchmark::DoNotOptimize(s);
+        entries = (*crls)[0]->revoked.size();
+        memory = (*crls)[0]->revoked.memory_bytes();
+        benchmark::DoNotOptimize(crls);
     }
     state.counters["entries"] = static_cast<double>(entries);
     state.counters["set_MiB"] = static_cast<double>(memory) / (1 << 20);
-    state.counters["file_MiB"] = static_cast<double>(der.size()) / (1 << 20);
+    state.counters["file_MiB"] = static_cast<double>(data.size()) / (1 << 20);
 }
 
 }  // namespace

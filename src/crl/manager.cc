@@ -92,6 +92,7 @@ manager::~manager() {
 }
 
 bool manager::load(source& s, std::time_t now) {
+    const auto started = std::chrono::steady_clock::now();
     s.status.last_attempt = now;
     std::expected<std::string, std::string> data;
     if (s.is_url) {
@@ -149,9 +150,14 @@ bool manager::load(source& s, std::time_t now) {
         s.due = std::max(due, now + min_fetch_gap_s);
     }
     _reloads.fetch_add(1, std::memory_order_relaxed);
-    TLSTERM_LOG(log_level::info, "CRL %s: %zu CRL(s), %zu entries, thisUpdate %s, nextUpdate %s",
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    TLSTERM_LOG(log_level::info,
+                "CRL %s: %zu CRL(s), %zu entries, thisUpdate %s, nextUpdate %s, loaded in %lld ms",
                 s.name.c_str(), s.crls.size(), s.status.entries, utc(s.status.this_update).c_str(),
-                s.status.next_update ? utc(*s.status.next_update).c_str() : "none");
+                s.status.next_update ? utc(*s.status.next_update).c_str() : "none",
+                static_cast<long long>(ms));
     return true;
 }
 

@@ -51,28 +51,49 @@ std::expected<trusted_ca, std::string> make_trusted_ca(std::span<const uint8_t> 
 
 std::expected<crl_list, std::string> load_crls(std::string_view data, std::string_view source,
                                                std::span<const trusted_ca> cas) {
-    auto summaries = inspect_crl_file(data);
-    if (!summaries) {
-        return std::unexpected("not a valid CRL: " + summaries.error());
-    }
-    // The PEM blocks again, for the second pass that streams the serials:
-    // inspect_crl_file already proved they parse.
-    std::vector<std::vector<uint8_t>> ders;
+    // One pass per CRL: the structural read streams the serials straight
+    // into the sets; attribution and the signature check follow.
+    std::vector<std::vector<uint8_t>> decoded;
+    std::vector<std::span<const uint8_t>> ders;
     if (pem::looks_like_pem(data)) {
         auto blocks = pem::decode_all(data);
         if (!blocks) {
-            return std::unexpected(blocks.error());
+            return std::unexpected("not a valid CRL: " + blocks.error());
         }
-        for (auto& b : *blocks) {
-            ders.push_back(std::move(b.der));
+        for (std::size_t i = 0; i < blocks->size(); ++i) {
+            auto& b = (*blocks)[i];
+            if (b.label != "X509 CRL") {
+                return std::unexpected("not a valid CRL: PEM block " + std::to_string(i + 1) +
+                                       " is \"" + b.label + "\", expected X509 CRL");
+            }
+            decoded.push_back(std::move(b.der));
         }
+        if (decoded.empty()) {
+            return std::unexpected("not a valid CRL: no X509 CRL block in the file");
+        }
+        ders.assign(decoded.begin(), decoded.end());
     } else {
-        ders.emplace_back(data.begin(), data.end());
+        ders.emplace_back(reinterpret_cast<const uint8_t*>(data.data()), data.size());
     }
     crl_list out;
-    for (std::size_t i = 0; i < summaries->size(); ++i) {
-        const crl_summary& s = (*summaries)[i];
-        std::string which = summaries->size() > 1 ? "CRL " + std::to_string(i + 1) + ": " : "";
+    for (std::size_t i = 0; i < ders.size(); ++i) {
+        std::string which = ders.size() > 1 ? "CRL " + std::to_string(i + 1) + ": " : "";
+        serial_set::builder revoked;
+        // removeFromCRL entries: whether the CRL is a delta is only known
+        // from its extensions, which follow the entries.
+        std::vector<std::vector<uint8_t>> removals;
+        auto parsed = inspect_crl_der(ders[i], [&](std::span<const uint8_t> serial, int reason) {
+            if (reason == reason_remove_from_crl) {
+                removals.emplace_back(serial.begin(), serial.end());
+            } else {
+                revoked.add(serial);
+            }
+        });
+        if (!parsed) {
+            return std::unexpected("not a valid CRL: " + which +
+                                   (pem::looks_like_pem(data) ? "" : "DER CRL: ") + parsed.error());
+        }
+        const crl_summary& s = *parsed;
         std::optional<std::size_t> ca;
         std::string why;
         bool issuer_known = false;
@@ -100,8 +121,8 @@ std::expected<crl_list, std::string> load_crls(std::string_view data, std::strin
             return std::unexpected(which + why);
         }
         auto crl = std::make_shared<loaded_crl>();
-        crl->source = std::string(source) +
-                      (summaries->size() > 1 ? " (CRL " + std::to_string(i + 1) + ")" : "");
+        crl->source =
+            std::string(source) + (ders.size() > 1 ? " (CRL " + std::to_string(i + 1) + ")" : "");
         crl->ca = *ca;
         crl->this_update = s.this_update;
         crl->next_update = s.next_update;
@@ -109,17 +130,11 @@ std::expected<crl_list, std::string> load_crls(std::string_view data, std::strin
         crl->is_delta = s.is_delta;
         crl->delta_base = s.delta_base;
         crl->entries = s.revoked_count;
-        serial_set::builder revoked(s.revoked_count);
+        // removeFromCRL only has a meaning in a delta (RFC 5280 5.3.1); in a
+        // base CRL the entry stays a revocation rather than be dropped.
         serial_set::builder removed;
-        auto again = inspect_crl_der(ders[i], [&](std::span<const uint8_t> serial, int reason) {
-            if (s.is_delta && reason == reason_remove_from_crl) {
-                removed.add(serial);
-            } else {
-                revoked.add(serial);
-            }
-        });
-        if (!again) {
-            return std::unexpected(which + again.error());
+        for (const auto& r : removals) {
+            (s.is_delta ? removed : revoked).add(r);
         }
         crl->revoked = std::move(revoked).build();
         crl->removed = std::move(removed).build();
