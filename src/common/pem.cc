@@ -25,6 +25,7 @@ constexpr std::array<int8_t, 256> make_base64_table() {
 constexpr auto base64_table = make_base64_table();
 
 bool decode_base64(std::string_view body, std::vector<uint8_t>& out) {
+    out.reserve(body.size() / 4 * 3 + 3);  // an upper bound: line breaks only shrink it
     uint32_t acc = 0;
     int bits = 0;
     int padding = 0;

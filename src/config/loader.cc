@@ -714,7 +714,8 @@ void check_files(listener_tls_config& tls) {
     // signature: a CRL that cannot be attributed protects nothing.
     std::vector<bool> has_crl(cas.size(), false);
     for (const auto& file : tls.crl_files) {
-        auto crls = crl::load_crls(read_or_fail(file), file.path.string(), cas);
+        auto crls = crl::load_crls(read_or_fail(file), file.path.string(), cas,
+                                   /*index_serials=*/false);
         if (!crls) {
             fail(file.origin, file.path.string() + ": " + crls.error());
         }

@@ -91,7 +91,7 @@ std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t>
 
     der::reader t(tbs->content);
     crl_summary out;
-    out.tbs_der.assign(tbs->whole.begin(), tbs->whole.end());
+    out.tbs_der = tbs->whole;
     {
         der::reader alg(sig_alg->content);
         auto oid = alg.next_if(der::tag_oid);
@@ -181,15 +181,11 @@ int compare_crl_numbers(std::span<const uint8_t> a, std::span<const uint8_t> b) 
     return *ia < *ib ? -1 : 1;
 }
 
-std::expected<std::vector<crl_summary>, std::string> inspect_crl_file(std::string_view data) {
-    std::vector<crl_summary> out;
-    if (!pem::looks_like_pem(data)) {
-        auto bytes = std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-        auto one = inspect_crl_der(bytes);
-        if (!one) {
-            return std::unexpected("DER CRL: " + one.error());
-        }
-        out.push_back(std::move(*one));
+std::expected<crl_ders, std::string> split_crl_file(std::string_view data) {
+    crl_ders out;
+    out.pem = pem::looks_like_pem(data);
+    if (!out.pem) {
+        out.ders.emplace_back(reinterpret_cast<const uint8_t*>(data.data()), data.size());
         return out;
     }
     auto blocks = pem::decode_all(data);
@@ -197,19 +193,40 @@ std::expected<std::vector<crl_summary>, std::string> inspect_crl_file(std::strin
         return std::unexpected(blocks.error());
     }
     for (std::size_t i = 0; i < blocks->size(); ++i) {
-        const auto& b = (*blocks)[i];
+        auto& b = (*blocks)[i];
         if (b.label != "X509 CRL") {
             return std::unexpected("PEM block " + std::to_string(i + 1) + " is \"" + b.label +
                                    "\", expected X509 CRL");
         }
-        auto one = inspect_crl_der(b.der);
-        if (!one) {
-            return std::unexpected("CRL " + std::to_string(i + 1) + ": " + one.error());
-        }
-        out.push_back(std::move(*one));
+        out.decoded.push_back(std::move(b.der));
     }
-    if (out.empty()) {
+    if (out.decoded.empty()) {
         return std::unexpected("no X509 CRL block in the file");
+    }
+    out.ders.assign(out.decoded.begin(), out.decoded.end());
+    return out;
+}
+
+std::string crl_ders::name(std::size_t i) const {
+    if (!pem) {
+        return "DER CRL";
+    }
+    return "CRL " + std::to_string(i + 1);
+}
+
+std::expected<std::vector<crl_summary>, std::string> inspect_crl_file(std::string_view data) {
+    auto split = split_crl_file(data);
+    if (!split) {
+        return std::unexpected(split.error());
+    }
+    std::vector<crl_summary> out;
+    for (std::size_t i = 0; i < split->ders.size(); ++i) {
+        auto one = inspect_crl_der(split->ders[i]);
+        if (!one) {
+            return std::unexpected(split->name(i) + ": " + one.error());
+        }
+        one->tbs_der = {};  // points into this function's PEM decoding
+        out.push_back(std::move(*one));
     }
     return out;
 }

@@ -19,8 +19,11 @@
 namespace tlsterm::crl {
 
 struct crl_summary {
-    std::vector<uint8_t> issuer_der;           // the issuer Name, DER
-    std::vector<uint8_t> tbs_der;              // tbsCertList, DER: what the signature covers
+    std::vector<uint8_t> issuer_der;  // the issuer Name, DER
+    // tbsCertList, DER: what the signature covers. A view into the bytes
+    // given to inspect_crl_der (empty from inspect_crl_file, whose PEM
+    // decoding is temporary): verify before those bytes go away.
+    std::span<const uint8_t> tbs_der;
     std::vector<uint8_t> signature_algorithm;  // the OID's content octets
     std::vector<uint8_t> signature;            // signatureValue without the unused-bits octet
     std::time_t this_update = 0;
@@ -35,6 +38,16 @@ struct crl_summary {
 // CRLReason values tlsterm acts on (RFC 5280 5.3.1).
 inline constexpr int reason_unspecified = -1;  // no reasonCode extension
 inline constexpr int reason_remove_from_crl = 8;
+
+// The DER CRLs of a file: its PEM "X509 CRL" blocks (decoded here), or the
+// file itself when it is DER. `ders` views `decoded` or the input.
+struct crl_ders {
+    std::vector<std::vector<uint8_t>> decoded;
+    std::vector<std::span<const uint8_t>> ders;
+    bool pem = false;
+    std::string name(std::size_t i) const;  // "CRL 2" (PEM) or "DER CRL", for messages
+};
+std::expected<crl_ders, std::string> split_crl_file(std::string_view data);
 
 // Parses every CRL in `data`. Errors are phrases naming the CRL's position
 // in the file, e.g. "CRL 2: truncated revokedCertificates entry 10234".

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "common/pem.h"
 #include "crl/crl_file.h"
 
 namespace tlsterm::crl {
@@ -50,39 +49,28 @@ std::expected<trusted_ca, std::string> make_trusted_ca(std::span<const uint8_t> 
 }
 
 std::expected<crl_list, std::string> load_crls(std::string_view data, std::string_view source,
-                                               std::span<const trusted_ca> cas) {
+                                               std::span<const trusted_ca> cas,
+                                               bool index_serials) {
     // One pass per CRL: the structural read streams the serials straight
     // into the sets; attribution and the signature check follow.
-    std::vector<std::vector<uint8_t>> decoded;
-    std::vector<std::span<const uint8_t>> ders;
-    if (pem::looks_like_pem(data)) {
-        auto blocks = pem::decode_all(data);
-        if (!blocks) {
-            return std::unexpected("not a valid CRL: " + blocks.error());
-        }
-        for (std::size_t i = 0; i < blocks->size(); ++i) {
-            auto& b = (*blocks)[i];
-            if (b.label != "X509 CRL") {
-                return std::unexpected("not a valid CRL: PEM block " + std::to_string(i + 1) +
-                                       " is \"" + b.label + "\", expected X509 CRL");
-            }
-            decoded.push_back(std::move(b.der));
-        }
-        if (decoded.empty()) {
-            return std::unexpected("not a valid CRL: no X509 CRL block in the file");
-        }
-        ders.assign(decoded.begin(), decoded.end());
-    } else {
-        ders.emplace_back(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    auto split = split_crl_file(data);
+    if (!split) {
+        return std::unexpected("not a valid CRL: " + split.error());
     }
+    const auto& ders = split->ders;
     crl_list out;
     for (std::size_t i = 0; i < ders.size(); ++i) {
         std::string which = ders.size() > 1 ? "CRL " + std::to_string(i + 1) + ": " : "";
-        serial_set::builder revoked;
+        // About 35 octets per entry in practice; reserving address space for
+        // more costs nothing until it is touched, growing costs copies.
+        serial_set::builder revoked(index_serials ? ders[i].size() / 24 : 0);
         // removeFromCRL entries: whether the CRL is a delta is only known
         // from its extensions, which follow the entries.
         std::vector<std::vector<uint8_t>> removals;
         auto parsed = inspect_crl_der(ders[i], [&](std::span<const uint8_t> serial, int reason) {
+            if (!index_serials) {
+                return;
+            }
             if (reason == reason_remove_from_crl) {
                 removals.emplace_back(serial.begin(), serial.end());
             } else {
@@ -90,8 +78,7 @@ std::expected<crl_list, std::string> load_crls(std::string_view data, std::strin
             }
         });
         if (!parsed) {
-            return std::unexpected("not a valid CRL: " + which +
-                                   (pem::looks_like_pem(data) ? "" : "DER CRL: ") + parsed.error());
+            return std::unexpected("not a valid CRL: " + split->name(i) + ": " + parsed.error());
         }
         const crl_summary& s = *parsed;
         std::optional<std::size_t> ca;

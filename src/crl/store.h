@@ -53,9 +53,11 @@ using crl_list = std::vector<std::shared_ptr<const loaded_crl>>;
 // Parses, attributes and verifies every CRL in `data` (the bytes of one file
 // or one download). Each CRL must be issued and signed by one of `cas`.
 // Errors are one phrase naming the CRL, e.g. "CRL 2: issued by /CN=x, which
-// is not a configured CA".
+// is not a configured CA". With `index_serials` false (a config check) the
+// serial sets stay empty.
 std::expected<crl_list, std::string> load_crls(std::string_view data, std::string_view source,
-                                               std::span<const trusted_ca> cas);
+                                               std::span<const trusted_ca> cas,
+                                               bool index_serials = true);
 
 class store {
   public:

@@ -169,6 +169,31 @@ TEST_F(ClientAuthTest, RequireAcceptsValidAndNamesEveryRejection) {
     }
 }
 
+TEST_F(ClientAuthTest, BadSignatureIsNamed) {
+    // client-valid with one bit of its signature flipped.
+    auto dir = test::make_temp_dir("bad-signature");
+    auto r = run_process({"sh", "-c",
+                          "openssl x509 -in " + abs("client-valid.pem") + " -outform DER -out " +
+                              (dir / "c.der").string() +
+                              " && python3 -c \"import sys; "
+                              "b = bytearray(open(sys.argv[1], 'rb').read()); b[-3] ^= 1; "
+                              "open(sys.argv[1], 'wb').write(b)\" " +
+                              (dir / "c.der").string() + " && openssl x509 -inform DER -in " +
+                              (dir / "c.der").string() + " -out " + (dir / "c.pem").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
+    auto curl = run_process(
+        {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", abs("root-ca.pem"),
+         "--resolve", "localhost:" + std::to_string(server->port()) + ":127.0.0.1", "--cert",
+         (dir / "c.pem").string(), "--key", abs("client-valid.key"),
+         "https://localhost:" + std::to_string(server->port()) + "/"},
+        30);
+    EXPECT_EQ(curl.out, "000");
+    EXPECT_TRUE(
+        wait_for_line(*server, "client certificate rejected (bad_signature): ", "CN=client-valid"))
+        << server->log();
+}
+
 TEST_F(ClientAuthTest, AlertsSayWhy) {
     start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
     const uint16_t port = server->port();

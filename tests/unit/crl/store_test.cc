@@ -68,6 +68,9 @@ TEST(CertificateFields, ReadsWhatChecksNeed) {
     EXPECT_EQ(leaf.uris, std::vector<std::string>{"spiffe://tlsterm.test/client/client-valid"});
     EXPECT_LT(leaf.not_before, leaf.not_after);
     EXPECT_EQ(common_name(leaf.subject_der), "client-valid");
+    EXPECT_TRUE(leaf.crl_urls.empty());
+    EXPECT_EQ(cert_of("intermediate-ca.pem").crl_urls,
+              std::vector<std::string>{"http://127.0.0.1/root-ca.crl"});
     EXPECT_FALSE(parse_certificate(std::vector<uint8_t>{0x30, 0x03, 0x02, 0x01}).has_value());
 }
 
