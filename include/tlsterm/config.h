@@ -62,22 +62,6 @@ struct certificate_config {
     key_type type = key_type::ecdsa;  // read from the leaf's public key
 };
 
-// What a certificate issued by a CA needs in the way of a CRL.
-enum class crl_policy : uint8_t {
-    required,   // no current CRL for the issuer: the certificate fails
-    optional,   // checked when a CRL is held, accepted when none is
-    leaf_only,  // required for client (leaf) certificates, CA certificates unchecked
-};
-std::string_view to_string(crl_policy);
-
-// What a CRL past its nextUpdate does to the certificates it covers.
-enum class stale_crl_policy : uint8_t {
-    reject,  // the certificate fails
-    grace,   // accepted (with a warning) for crl_grace_s after nextUpdate, then rejected
-    warn,    // accepted with a warning
-};
-std::string_view to_string(stale_crl_policy);
-
 // One entry of ca_files: a PEM bundle of CA certificates and the CRL policy
 // for what they issue.
 struct ca_file_config {

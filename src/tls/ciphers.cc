@@ -15,6 +15,30 @@ std::string_view to_string(tls_version v) {
     return "?";
 }
 
+std::string_view to_string(crl_policy p) {
+    switch (p) {
+        case crl_policy::required:
+            return "required";
+        case crl_policy::optional:
+            return "optional";
+        case crl_policy::leaf_only:
+            return "leaf-only";
+    }
+    return "?";
+}
+
+std::string_view to_string(stale_crl_policy p) {
+    switch (p) {
+        case stale_crl_policy::reject:
+            return "reject";
+        case stale_crl_policy::grace:
+            return "grace";
+        case stale_crl_policy::warn:
+            return "warn";
+    }
+    return "?";
+}
+
 std::string_view to_string(client_auth_mode m) {
     switch (m) {
         case client_auth_mode::none:
