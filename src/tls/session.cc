@@ -92,7 +92,7 @@ tls_status session::handshake() {
         _error = "handshake: peer closed the connection";
         return tls_status::failed;
     }
-    if (_verifier && (err == NO_PEER_CERT || wolfSSL_get_error(_ssl, ret) == NO_PEER_CERT)) {
+    if (_verifier && err == NO_PEER_CERT) {
         _verifier->note_no_certificate();
     }
     return fail(ret, "handshake");
