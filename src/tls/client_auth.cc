@@ -189,6 +189,9 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
     if (v == nullptr) {
         return 0;  // a verifying context always has a verifier; never accept blind
     }
+    if (v->_rejected) {
+        return 0;  // an earlier certificate of this chain failed: so does the rest
+    }
     if (store->totalCerts <= 0) {
         // An empty Certificate message: fine when optional.
         if (v->_policy->mode == client_auth_mode::optional) {
@@ -203,18 +206,15 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
     }
     if (preverify_ok == 0) {
         v->_presented = true;
-        if (!v->_rejected) {
-            rejection r{classify(store->error), ""};
-            auto depth = static_cast<std::size_t>(std::max(store->error_depth, 0));
-            auto cert = depth < chain.size() ? crl::parse_certificate(chain[depth])
-                                             : std::unexpected(std::string("absent"));
-            char text[WOLFSSL_MAX_ERROR_SZ] = {};
-            wolfSSL_ERR_error_string_n(static_cast<unsigned long>(store->error), text,
-                                       sizeof(text));
-            r.detail = (cert ? "certificate " + describe(*cert) : "certificate") + " at depth " +
-                       std::to_string(depth) + ": " + text;
-            v->_rejected = std::move(r);
-        }
+        rejection r{classify(store->error), ""};
+        auto depth = static_cast<std::size_t>(std::max(store->error_depth, 0));
+        auto cert = depth < chain.size() ? crl::parse_certificate(chain[depth])
+                                         : std::unexpected(std::string("absent"));
+        char text[WOLFSSL_MAX_ERROR_SZ] = {};
+        wolfSSL_ERR_error_string_n(static_cast<unsigned long>(store->error), text, sizeof(text));
+        r.detail = (cert ? "certificate " + describe(*cert) : "certificate") + " at depth " +
+                   std::to_string(depth) + ": " + text;
+        v->_rejected = std::move(r);
         return 0;
     }
     if (store->error_depth != 0) {
