@@ -1,0 +1,235 @@
+#include "http/request_parser.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace tlsterm::http {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::ranges::equal(a, b, [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+        v.remove_prefix(1);
+    }
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+        v.remove_suffix(1);
+    }
+    return v;
+}
+
+request_parser& self(llhttp_t* p) {
+    return *static_cast<request_parser*>(p->data);
+}
+
+}  // namespace
+
+const header* request_head::find(std::string_view name) const {
+    for (const auto& h : headers) {
+        if (iequals(h.name, name)) {
+            return &h;
+        }
+    }
+    return nullptr;
+}
+
+request_parser::request_parser(request_limits limits) : _limits(limits) {
+    llhttp_settings_init(&_settings);
+    _settings.on_message_begin = &on_message_begin;
+    _settings.on_url = &on_url;
+    _settings.on_header_field = &on_header_field;
+    _settings.on_header_value = &on_header_value;
+    _settings.on_header_value_complete = &on_header_value_complete;
+    _settings.on_headers_complete = &on_headers_complete;
+    _settings.on_body = &on_body;
+    _settings.on_message_complete = &on_message_complete;
+    llhttp_init(&_parser, HTTP_REQUEST, &_settings);
+    _parser.data = this;
+}
+
+int request_parser::fail(int status, std::string reason) {
+    if (!_failed) {
+        _failed = true;
+        _error = parse_error{status, std::move(reason)};
+    }
+    return -1;  // HPE_USER: llhttp stops
+}
+
+int request_parser::on_message_begin(llhttp_t* p) {
+    auto& r = self(p);
+    r._head = request_head{};
+    r._in_head = true;
+    r._field_open = false;
+    r._head_bytes = 0;
+    r._line = line::request;
+    return 0;
+}
+
+int request_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
+    auto& r = self(p);
+    if (r._head.target.size() + len > r._limits.max_target_bytes) {
+        return r.fail(414, "request target longer than " +
+                               std::to_string(r._limits.max_target_bytes) + " bytes");
+    }
+    r._head.target.append(at, len);
+    return 0;
+}
+
+int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
+    auto& r = self(p);
+    if (!r._field_open) {
+        if (r._head.headers.size() == r._limits.max_headers) {
+            return r.fail(431,
+                          "more than " + std::to_string(r._limits.max_headers) + " header fields");
+        }
+        r._head.headers.emplace_back();
+        r._field_open = true;
+    }
+    r._head.headers.back().name.append(at, len);
+    return 0;
+}
+
+int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
+    auto& r = self(p);
+    r._head.headers.back().value.append(at, len);
+    return 0;
+}
+
+int request_parser::on_header_value_complete(llhttp_t* p) {
+    auto& r = self(p);
+    auto& h = r._head.headers.back();
+    h.value = std::string(trim(h.value));
+    r._field_open = false;
+    return 0;
+}
+
+int request_parser::on_headers_complete(llhttp_t* p) {
+    auto& r = self(p);
+    auto& head = r._head;
+    head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    head.version_major = p->http_major;
+    head.version_minor = p->http_minor;
+    std::size_t hosts = 0;
+    for (const auto& h : head.headers) {
+        if (iequals(h.name, "host")) {
+            ++hosts;
+        } else if (iequals(h.name, "expect")) {
+            if (!iequals(h.value, "100-continue")) {
+                return r.fail(417, "unsupported Expect: " + h.value);
+            }
+            head.expect_continue = true;
+        }
+    }
+    if (hosts > 1) {
+        return r.fail(400, "more than one Host header");
+    }
+    if (hosts == 0 && head.version_major == 1 && head.version_minor >= 1) {
+        return r.fail(400, "HTTP/1.1 request without a Host header");
+    }
+    if ((p->flags & F_CHUNKED) != 0) {
+        head.chunked = true;
+    } else if ((p->flags & F_CONTENT_LENGTH) != 0) {
+        head.content_length = p->content_length;
+    }
+    head.keep_alive = llhttp_should_keep_alive(p) != 0;
+    head.upgrade = p->upgrade != 0;
+    r._in_head = false;
+    r._pending = event::head;
+    return HPE_PAUSED;
+}
+
+int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
+    if (len == 0) {
+        return 0;  // llhttp flushes an empty span when a call ends in the body
+    }
+    auto& r = self(p);
+    r._body = std::span(reinterpret_cast<const uint8_t*>(at), len);
+    r._pending = event::body;
+    return HPE_PAUSED;
+}
+
+int request_parser::on_message_complete(llhttp_t* p) {
+    auto& r = self(p);
+    r._pending = event::end;
+    return HPE_PAUSED;
+}
+
+bool request_parser::scan_head(std::span<const uint8_t> bytes) {
+    for (uint8_t c : bytes) {
+        switch (_line) {
+            case line::request:
+                if (c == '\n') {
+                    _line = line::name;
+                }
+                break;
+            case line::name:
+                if (c == ':') {
+                    _line = line::value;
+                } else if (c == ' ' || c == '\t') {
+                    // A field line starting with whitespace (obs-fold) or a
+                    // name followed by whitespace before its colon.
+                    fail(400, "whitespace in a header field name or obsolete line folding");
+                    return false;
+                } else if (c == '\n') {
+                    _line = line::name;  // the empty line ending the head
+                }
+                break;
+            case line::value:
+                if (c == '\n') {
+                    _line = line::name;
+                }
+                break;
+        }
+    }
+    return true;
+}
+
+request_parser::result request_parser::next(std::span<const uint8_t> data) {
+    if (_failed) {
+        return {event::error, 0, {}};
+    }
+    _pending = event::need_more;
+    const char* begin = reinterpret_cast<const char*>(data.data());
+    llhttp_errno_t rc = llhttp_execute(&_parser, begin, data.size());
+    std::size_t consumed = data.size();
+    if (rc == HPE_PAUSED || rc == HPE_PAUSED_UPGRADE) {
+        consumed = static_cast<std::size_t>(llhttp_get_error_pos(&_parser) - begin);
+        if (rc == HPE_PAUSED) {
+            llhttp_resume(&_parser);
+        }
+    }
+    bool head_done = _pending == event::head;
+    if (_in_head || head_done) {
+        // The bytes that belonged to the head: all of them, or up to the
+        // pause at the end of the headers.
+        if (!scan_head(data.first(consumed))) {
+            return {event::error, consumed, {}};
+        }
+        _head_bytes += consumed;
+        if (_head_bytes > _limits.max_head_bytes) {
+            fail(431,
+                 "request head larger than " + std::to_string(_limits.max_head_bytes) + " bytes");
+            return {event::error, consumed, {}};
+        }
+    }
+    if (_failed) {
+        return {event::error, consumed, {}};
+    }
+    if (rc != HPE_OK && rc != HPE_PAUSED && rc != HPE_PAUSED_UPGRADE) {
+        int status = rc == HPE_INVALID_METHOD ? 501 : 400;
+        fail(status, std::string(llhttp_errno_name(rc)) + ": " + llhttp_get_error_reason(&_parser));
+        return {event::error, consumed, {}};
+    }
+    if (_pending == event::body) {
+        return {event::body, consumed, _body};
+    }
+    return {_pending, consumed, {}};
+}
+
+}  // namespace tlsterm::http

@@ -1,0 +1,190 @@
+#include "http/request_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace tlsterm::http {
+namespace {
+
+using event = request_parser::event;
+
+std::span<const uint8_t> bytes(const std::string& s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Everything a parser makes of `input`, fed in pieces of `step` bytes.
+struct transcript {
+    std::vector<request_head> heads;
+    std::vector<std::string> bodies;  // one per request
+    std::size_t ends = 0;
+    std::optional<parse_error> error;
+};
+
+transcript parse(const std::string& input, std::size_t step = 1 << 20, request_limits l = {}) {
+    request_parser p(l);
+    transcript t;
+    std::string pending;
+    // Every event but the last of a call consumes or reports something; a
+    // parser that stops making progress fails here instead of hanging.
+    std::size_t budget = input.size() * 4 + 64;
+    for (std::size_t at = 0; at < input.size() && !t.error; at += step) {
+        pending += input.substr(at, step);
+        for (;;) {
+            if (budget-- == 0) {
+                ADD_FAILURE() << "the parser stopped making progress";
+                return t;
+            }
+            auto r = p.next(bytes(pending));
+            // r.body views `pending`: copy it before erasing what was consumed.
+            std::string piece(reinterpret_cast<const char*>(r.body.data()), r.body.size());
+            pending.erase(0, r.consumed);
+            if (r.what == event::head) {
+                t.heads.push_back(p.head());
+                t.bodies.emplace_back();
+            } else if (r.what == event::body) {
+                t.bodies.back() += piece;
+            } else if (r.what == event::end) {
+                ++t.ends;
+            } else if (r.what == event::error) {
+                t.error = p.error();
+                break;
+            } else {
+                break;  // need_more
+            }
+        }
+    }
+    return t;
+}
+
+TEST(RequestParser, SimpleGet) {
+    auto t = parse("GET /a?b=c HTTP/1.1\r\nHost: example.org\r\nX-Y:  spaced  \r\n\r\n");
+    ASSERT_FALSE(t.error) << t.error->reason;
+    ASSERT_EQ(t.heads.size(), 1u);
+    const auto& h = t.heads[0];
+    EXPECT_EQ(h.method, "GET");
+    EXPECT_EQ(h.target, "/a?b=c");
+    EXPECT_EQ(h.version_minor, 1);
+    ASSERT_NE(h.find("x-y"), nullptr);
+    EXPECT_EQ(h.find("X-Y")->value, "spaced");
+    EXPECT_TRUE(h.keep_alive);
+    EXPECT_FALSE(h.content_length);
+    EXPECT_EQ(t.ends, 1u);
+}
+
+TEST(RequestParser, BodiesStreamWhateverThePieces) {
+    std::string req =
+        "POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
+        "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    for (std::size_t step : {std::size_t{1}, std::size_t{3}, std::size_t{7}, req.size()}) {
+        auto t = parse(req, step);
+        ASSERT_FALSE(t.error) << step << ": " << t.error->reason;
+        ASSERT_EQ(t.heads.size(), 2u) << step;
+        EXPECT_EQ(t.heads[0].content_length, 11u);
+        EXPECT_TRUE(t.heads[1].chunked);
+        EXPECT_EQ(t.bodies[0], "hello world");
+        EXPECT_EQ(t.bodies[1], "hello world");
+        EXPECT_EQ(t.ends, 2u);
+    }
+}
+
+TEST(RequestParser, PipelinedRequestsComeOneAtATime) {
+    std::string two = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+    request_parser p;
+    auto r = p.next(bytes(two));
+    EXPECT_EQ(r.what, event::head);
+    EXPECT_EQ(p.head().target, "/1");
+    std::size_t used = r.consumed;
+    r = p.next(bytes(two).subspan(used));
+    EXPECT_EQ(r.what, event::end);
+    used += r.consumed;
+    EXPECT_EQ(two.substr(used).rfind("GET /2", 0), 0u);  // the second one is untouched
+    r = p.next(bytes(two).subspan(used));
+    EXPECT_EQ(r.what, event::head);
+    EXPECT_EQ(p.head().target, "/2");
+}
+
+TEST(RequestParser, KeepAliveUpgradeAndExpect) {
+    auto t = parse("GET / HTTP/1.0\r\n\r\n");
+    ASSERT_FALSE(t.error);
+    EXPECT_FALSE(t.heads[0].keep_alive);
+    t = parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    EXPECT_FALSE(t.heads[0].keep_alive);
+    t = parse("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    ASSERT_FALSE(t.error);
+    EXPECT_TRUE(t.heads[0].upgrade);
+    t = parse("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\nx");
+    ASSERT_FALSE(t.error);
+    EXPECT_TRUE(t.heads[0].expect_continue);
+    t = parse("PUT / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n");
+    ASSERT_TRUE(t.error);
+    EXPECT_EQ(t.error->status, 417);
+}
+
+struct refused {
+    const char* what;
+    std::string request;
+    int status;
+};
+
+TEST(RequestParser, SmugglingShapesAreRefused) {
+    for (const auto& r : {
+             refused{"Content-Length with Transfer-Encoding",
+                     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n0\r\n\r\n",
+                     400},
+             refused{"duplicate Content-Length",
+                     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+                     400},
+             refused{"Content-Length list",
+                     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n", 400},
+             refused{"bad chunk size",
+                     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+             refused{"chunk size overflow",
+                     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "fffffffffffffffffff\r\n",
+                     400},
+             refused{"chunked not last",
+                     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+             refused{"bare LF", "GET / HTTP/1.1\nHost: a\n\n", 400},
+             refused{"bare LF in one field", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400},
+             refused{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n", 400},
+             refused{"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+             refused{"two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+             refused{"no Host in HTTP/1.1", "GET / HTTP/1.1\r\nX: y\r\n\r\n", 400},
+             refused{"unknown method", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+         }) {
+        for (std::size_t step : {std::size_t{1}, r.request.size()}) {
+            auto t = parse(r.request, step);
+            ASSERT_TRUE(t.error) << r.what << " (step " << step << ")";
+            EXPECT_EQ(t.error->status, r.status) << r.what << ": " << t.error->reason;
+            EXPECT_FALSE(t.error->reason.empty());
+            EXPECT_EQ(t.ends, 0u) << r.what;
+        }
+    }
+}
+
+TEST(RequestParser, Limits) {
+    request_limits l;
+    l.max_head_bytes = 256;
+    l.max_headers = 3;
+    l.max_target_bytes = 16;
+    auto t = parse("GET /" + std::string(20, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 1 << 20, l);
+    ASSERT_TRUE(t.error);
+    EXPECT_EQ(t.error->status, 414);
+    t = parse("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", 1 << 20, l);
+    ASSERT_TRUE(t.error);
+    EXPECT_EQ(t.error->status, 431);
+    t = parse("GET / HTTP/1.1\r\nHost: a\r\nA: " + std::string(300, 'x') + "\r\n\r\n", 5, l);
+    ASSERT_TRUE(t.error);
+    EXPECT_EQ(t.error->status, 431);
+    // A large body is not a large head.
+    t = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'b'),
+              64, l);
+    ASSERT_FALSE(t.error) << t.error->reason;
+    EXPECT_EQ(t.bodies[0].size(), 1000u);
+}
+
+}  // namespace
+}  // namespace tlsterm::http
