@@ -174,7 +174,7 @@ crl_lifecycle_config parse_crl_lifecycle(table_reader& t) {
     c.check_interval_s =
         static_cast<uint32_t>(t.integer("check_interval_s", c.check_interval_s, 0, 86400));
     c.refresh_interval_s =
-        static_cast<uint32_t>(t.integer("refresh_interval_s", c.refresh_interval_s, 30, 7 * 86400));
+        static_cast<uint32_t>(t.integer("refresh_interval_s", c.refresh_interval_s, 1, 7 * 86400));
     c.fetch_timeout_ms =
         static_cast<uint32_t>(t.integer("fetch_timeout_ms", c.fetch_timeout_ms, 100, 600'000));
     c.max_bytes = static_cast<uint64_t>(

@@ -13,8 +13,10 @@ namespace tlsterm::crl {
 
 namespace {
 
-// The shortest wait between two downloads of one URL, whatever the CRL says.
-constexpr std::time_t min_fetch_gap_s = 30;
+// The shortest wait between two downloads of one URL, whatever the CRL says
+// (a CRL already past its nextUpdate would otherwise be fetched in a loop),
+// unless refresh_interval_s itself is shorter.
+constexpr std::time_t max_fetch_gap_s = 30;
 
 std::string utc(std::time_t t) {
     std::tm tm{};
@@ -91,6 +93,10 @@ manager::~manager() {
     stop();
 }
 
+std::time_t manager::fetch_gap() const {
+    return std::min<std::time_t>(max_fetch_gap_s, _options.refresh_interval_s);
+}
+
 bool manager::load(source& s, std::time_t now) {
     const auto started = std::chrono::steady_clock::now();
     s.status.last_attempt = now;
@@ -113,8 +119,8 @@ bool manager::load(source& s, std::time_t now) {
         _failures.fetch_add(1, std::memory_order_relaxed);
         if (s.is_url) {
             s.backoff = std::clamp<std::time_t>(
-                s.backoff * 2, min_fetch_gap_s,
-                std::max<std::time_t>(_options.refresh_interval_s, min_fetch_gap_s));
+                s.backoff * 2, fetch_gap(),
+                std::max<std::time_t>(_options.refresh_interval_s, fetch_gap()));
             s.due = now + s.backoff;
         }
         TLSTERM_LOG(log_level::error, "CRL %s: %s%s", s.name.c_str(), crls.error().c_str(),
@@ -147,7 +153,7 @@ bool manager::load(source& s, std::time_t now) {
                 std::max<std::time_t>(*s.status.next_update - s.status.this_update, 0);
             due = std::min(due, *s.status.next_update - std::min<std::time_t>(period / 10, 3600));
         }
-        s.due = std::max(due, now + min_fetch_gap_s);
+        s.due = std::max(due, now + fetch_gap());
     }
     _reloads.fetch_add(1, std::memory_order_relaxed);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

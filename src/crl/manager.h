@@ -82,6 +82,7 @@ class manager {
     manager() = default;
     // Loads one source; true when its CRLs changed.
     bool load(source& s, std::time_t now);
+    std::time_t fetch_gap() const;  // shortest time between two downloads of one URL
     void publish();
     void run();
 
