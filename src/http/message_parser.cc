@@ -1,4 +1,4 @@
-#include "http/request_parser.h"
+#include "http/message_parser.h"
 
 #include <algorithm>
 #include <cctype>
@@ -24,13 +24,13 @@ std::string_view trim(std::string_view v) {
     return v;
 }
 
-request_parser& self(llhttp_t* p) {
-    return *static_cast<request_parser*>(p->data);
+message_parser& self(llhttp_t* p) {
+    return *static_cast<message_parser*>(p->data);
 }
 
 }  // namespace
 
-const header* request_head::find(std::string_view name) const {
+const header* message_head::find(std::string_view name) const {
     for (const auto& h : headers) {
         if (iequals(h.name, name)) {
             return &h;
@@ -39,21 +39,25 @@ const header* request_head::find(std::string_view name) const {
     return nullptr;
 }
 
-request_parser::request_parser(request_limits limits) : _limits(limits) {
+message_parser::message_parser(kind k, message_limits limits) : _kind(k), _limits(limits) {
     llhttp_settings_init(&_settings);
     _settings.on_message_begin = &on_message_begin;
     _settings.on_url = &on_url;
+    _settings.on_status = &on_status;
     _settings.on_header_field = &on_header_field;
     _settings.on_header_value = &on_header_value;
     _settings.on_header_value_complete = &on_header_value_complete;
     _settings.on_headers_complete = &on_headers_complete;
     _settings.on_body = &on_body;
     _settings.on_message_complete = &on_message_complete;
-    llhttp_init(&_parser, HTTP_REQUEST, &_settings);
+    llhttp_init(&_parser, k == kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &_settings);
     _parser.data = this;
 }
 
-int request_parser::fail(int status, std::string reason) {
+int message_parser::fail(int status, std::string reason) {
+    if (_kind == kind::response) {
+        status = 502;  // whatever the upstream got wrong, the client sees a bad gateway
+    }
     if (!_failed) {
         _failed = true;
         _error = parse_error{status, std::move(reason)};
@@ -61,17 +65,17 @@ int request_parser::fail(int status, std::string reason) {
     return -1;  // HPE_USER: llhttp stops
 }
 
-int request_parser::on_message_begin(llhttp_t* p) {
+int message_parser::on_message_begin(llhttp_t* p) {
     auto& r = self(p);
-    r._head = request_head{};
+    r._head = message_head{};
     r._in_head = true;
     r._field_open = false;
     r._head_bytes = 0;
-    r._line = line::request;
+    r._line = line::start;
     return 0;
 }
 
-int request_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
+int message_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
     auto& r = self(p);
     if (r._head.target.size() + len > r._limits.max_target_bytes) {
         return r.fail(414, "request target longer than " +
@@ -81,7 +85,17 @@ int request_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
     return 0;
 }
 
-int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
+int message_parser::on_status(llhttp_t* p, const char* at, std::size_t len) {
+    auto& r = self(p);
+    if (r._head.reason.size() + len > r._limits.max_target_bytes) {
+        return r.fail(502, "status line reason longer than " +
+                               std::to_string(r._limits.max_target_bytes) + " bytes");
+    }
+    r._head.reason.append(at, len);
+    return 0;
+}
+
+int message_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
     auto& r = self(p);
     if (!r._field_open) {
         if (r._head.headers.size() == r._limits.max_headers) {
@@ -95,13 +109,13 @@ int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len
     return 0;
 }
 
-int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
+int message_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
     auto& r = self(p);
     r._head.headers.back().value.append(at, len);
     return 0;
 }
 
-int request_parser::on_header_value_complete(llhttp_t* p) {
+int message_parser::on_header_value_complete(llhttp_t* p) {
     auto& r = self(p);
     auto& h = r._head.headers.back();
     h.value = std::string(trim(h.value));
@@ -109,28 +123,18 @@ int request_parser::on_header_value_complete(llhttp_t* p) {
     return 0;
 }
 
-int request_parser::on_headers_complete(llhttp_t* p) {
+int message_parser::on_headers_complete(llhttp_t* p) {
     auto& r = self(p);
     auto& head = r._head;
-    head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
     head.version_major = p->http_major;
     head.version_minor = p->http_minor;
-    std::size_t hosts = 0;
-    for (const auto& h : head.headers) {
-        if (iequals(h.name, "host")) {
-            ++hosts;
-        } else if (iequals(h.name, "expect")) {
-            if (!iequals(h.value, "100-continue")) {
-                return r.fail(417, "unsupported Expect: " + h.value);
-            }
-            head.expect_continue = true;
+    if (r._kind == kind::request) {
+        head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+        if (int rc = r.check_request(); rc != 0) {
+            return rc;
         }
-    }
-    if (hosts > 1) {
-        return r.fail(400, "more than one Host header");
-    }
-    if (hosts == 0 && head.version_major == 1 && head.version_minor >= 1) {
-        return r.fail(400, "HTTP/1.1 request without a Host header");
+    } else {
+        head.status = p->status_code;
     }
     if ((p->flags & F_CHUNKED) != 0) {
         head.chunked = true;
@@ -141,10 +145,37 @@ int request_parser::on_headers_complete(llhttp_t* p) {
     head.upgrade = p->upgrade != 0;
     r._in_head = false;
     r._pending = event::head;
+    if (r._kind == kind::response && r._head_request) {
+        // No body after a response to HEAD: llhttp's "skip body" return
+        // value cannot be combined with a pause, so tell it through flags.
+        p->flags |= F_SKIPBODY;
+    }
     return HPE_PAUSED;
 }
 
-int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
+int message_parser::check_request() {
+    auto& head = _head;
+    std::size_t hosts = 0;
+    for (const auto& h : head.headers) {
+        if (iequals(h.name, "host")) {
+            ++hosts;
+        } else if (iequals(h.name, "expect")) {
+            if (!iequals(h.value, "100-continue")) {
+                return fail(417, "unsupported Expect: " + h.value);
+            }
+            head.expect_continue = true;
+        }
+    }
+    if (hosts > 1) {
+        return fail(400, "more than one Host header");
+    }
+    if (hosts == 0 && head.version_major == 1 && head.version_minor >= 1) {
+        return fail(400, "HTTP/1.1 request without a Host header");
+    }
+    return 0;
+}
+
+int message_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
     if (len == 0) {
         return 0;  // llhttp flushes an empty span when a call ends in the body
     }
@@ -154,16 +185,16 @@ int request_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
     return HPE_PAUSED;
 }
 
-int request_parser::on_message_complete(llhttp_t* p) {
+int message_parser::on_message_complete(llhttp_t* p) {
     auto& r = self(p);
     r._pending = event::end;
     return HPE_PAUSED;
 }
 
-bool request_parser::scan_head(std::span<const uint8_t> bytes) {
+bool message_parser::scan_head(std::span<const uint8_t> bytes) {
     for (uint8_t c : bytes) {
         switch (_line) {
-            case line::request:
+            case line::start:
                 if (c == '\n') {
                     _line = line::name;
                 }
@@ -190,7 +221,7 @@ bool request_parser::scan_head(std::span<const uint8_t> bytes) {
     return true;
 }
 
-request_parser::result request_parser::next(std::span<const uint8_t> data) {
+message_parser::result message_parser::next(std::span<const uint8_t> data) {
     if (_failed) {
         return {event::error, 0, {}};
     }

@@ -1,4 +1,4 @@
-#include "http/request_parser.h"
+#include "http/message_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 namespace tlsterm::http {
 namespace {
 
-using event = request_parser::event;
+using event = message_parser::event;
 
 std::span<const uint8_t> bytes(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -15,14 +15,17 @@ std::span<const uint8_t> bytes(const std::string& s) {
 
 // Everything a parser makes of `input`, fed in pieces of `step` bytes.
 struct transcript {
-    std::vector<request_head> heads;
+    std::vector<message_head> heads;
     std::vector<std::string> bodies;  // one per request
     std::size_t ends = 0;
     std::optional<parse_error> error;
 };
 
-transcript parse(const std::string& input, std::size_t step = 1 << 20, request_limits l = {}) {
-    request_parser p(l);
+transcript parse(const std::string& input, std::size_t step = 1 << 20, message_limits l = {},
+                 message_parser::kind k = message_parser::kind::request,
+                 bool head_request = false) {
+    message_parser p(k, l);
+    p.expect_head_response(head_request);
     transcript t;
     std::string pending;
     // Every event but the last of a call consumes or reports something; a
@@ -57,7 +60,7 @@ transcript parse(const std::string& input, std::size_t step = 1 << 20, request_l
     return t;
 }
 
-TEST(RequestParser, SimpleGet) {
+TEST(MessageParser, SimpleGet) {
     auto t = parse("GET /a?b=c HTTP/1.1\r\nHost: example.org\r\nX-Y:  spaced  \r\n\r\n");
     ASSERT_FALSE(t.error) << t.error->reason;
     ASSERT_EQ(t.heads.size(), 1u);
@@ -72,7 +75,7 @@ TEST(RequestParser, SimpleGet) {
     EXPECT_EQ(t.ends, 1u);
 }
 
-TEST(RequestParser, BodiesStreamWhateverThePieces) {
+TEST(MessageParser, BodiesStreamWhateverThePieces) {
     std::string req =
         "POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
         "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -89,9 +92,9 @@ TEST(RequestParser, BodiesStreamWhateverThePieces) {
     }
 }
 
-TEST(RequestParser, PipelinedRequestsComeOneAtATime) {
+TEST(MessageParser, PipelinedRequestsComeOneAtATime) {
     std::string two = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
-    request_parser p;
+    message_parser p(message_parser::kind::request);
     auto r = p.next(bytes(two));
     EXPECT_EQ(r.what, event::head);
     EXPECT_EQ(p.head().target, "/1");
@@ -105,7 +108,7 @@ TEST(RequestParser, PipelinedRequestsComeOneAtATime) {
     EXPECT_EQ(p.head().target, "/2");
 }
 
-TEST(RequestParser, KeepAliveUpgradeAndExpect) {
+TEST(MessageParser, KeepAliveUpgradeAndExpect) {
     auto t = parse("GET / HTTP/1.0\r\n\r\n");
     ASSERT_FALSE(t.error);
     EXPECT_FALSE(t.heads[0].keep_alive);
@@ -128,7 +131,7 @@ struct refused {
     int status;
 };
 
-TEST(RequestParser, SmugglingShapesAreRefused) {
+TEST(MessageParser, SmugglingShapesAreRefused) {
     for (const auto& r : {
              refused{"Content-Length with Transfer-Encoding",
                      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: "
@@ -165,8 +168,8 @@ TEST(RequestParser, SmugglingShapesAreRefused) {
     }
 }
 
-TEST(RequestParser, Limits) {
-    request_limits l;
+TEST(MessageParser, Limits) {
+    message_limits l;
     l.max_head_bytes = 256;
     l.max_headers = 3;
     l.max_target_bytes = 16;
@@ -184,6 +187,56 @@ TEST(RequestParser, Limits) {
               64, l);
     ASSERT_FALSE(t.error) << t.error->reason;
     EXPECT_EQ(t.bodies[0].size(), 1000u);
+}
+
+TEST(MessageParser, Responses) {
+    constexpr auto response = message_parser::kind::response;
+    std::string two =
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+        "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    for (std::size_t step : {std::size_t{1}, two.size()}) {
+        auto t = parse(two, step, {}, response);
+        ASSERT_FALSE(t.error) << t.error->reason;
+        ASSERT_EQ(t.heads.size(), 2u);
+        EXPECT_EQ(t.heads[0].status, 200);
+        EXPECT_EQ(t.heads[0].reason, "OK");
+        EXPECT_EQ(t.bodies[0], "hello");
+        EXPECT_EQ(t.heads[1].status, 404);
+        EXPECT_TRUE(t.heads[1].chunked);
+        EXPECT_EQ(t.bodies[1], "abc");
+        EXPECT_EQ(t.ends, 2u);
+    }
+    // 204, 304 and 1xx carry no body; nor does the answer to HEAD.
+    auto t = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 1 << 20, {},
+                   response);
+    ASSERT_FALSE(t.error) << t.error->reason;
+    EXPECT_EQ(t.ends, 2u);
+    t = parse(
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 200 OK\r\n"
+        "Content-Length: 0\r\n\r\n",
+        1 << 20, {}, response, /*head_request=*/true);
+    ASSERT_FALSE(t.error) << t.error->reason;
+    EXPECT_EQ(t.heads.size(), 2u);
+    EXPECT_EQ(t.heads[0].content_length, 100u);
+    EXPECT_EQ(t.bodies[0], "");
+    // Without a length, the body runs to the end of the connection: no end yet.
+    t = parse("HTTP/1.1 200 OK\r\n\r\nstream...", 1 << 20, {}, response);
+    ASSERT_FALSE(t.error);
+    EXPECT_EQ(t.bodies[0], "stream...");
+    EXPECT_EQ(t.ends, 0u);
+    EXPECT_FALSE(t.heads[0].keep_alive);
+}
+
+TEST(MessageParser, BadResponsesAreBadGateway) {
+    constexpr auto response = message_parser::kind::response;
+    for (const std::string& bad :
+         {std::string("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+          std::string("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n"),
+          std::string("HTTP/1.1 2000 OK\r\n\r\n"), std::string("garbage\r\n\r\n")}) {
+        auto t = parse(bad, 1 << 20, {}, response);
+        ASSERT_TRUE(t.error) << bad;
+        EXPECT_EQ(t.error->status, 502) << bad << ": " << t.error->reason;
+    }
 }
 
 }  // namespace
