@@ -309,11 +309,13 @@ std::optional<rejection> client_verifier::check_revocation(
     // Top down, so a revoked intermediate is reported before its leaves.
     for (std::size_t i = path.size(); i-- > 0;) {
         const crl::certificate& c = *path[i];
-        if (c.self_issued()) {
-            continue;  // the anchor itself
-        }
         bool leaf = i == 0;
         auto ca = _crls->find_issuer(c);
+        if (c.self_issued() || (!leaf && i + 1 == path.size() && !ca)) {
+            // The anchor itself: a root, or a configured CA trusted without
+            // its issuer. Nothing above it can revoke it.
+            continue;
+        }
         auth_policy::crl_rule rule = _policy->fallback;
         if (ca && *ca < _policy->by_ca.size() && _policy->by_ca[*ca]) {
             rule = *_policy->by_ca[*ca];

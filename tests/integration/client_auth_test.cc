@@ -333,6 +333,28 @@ TEST_F(ClientAuthTest, CrlPolicies) {
     EXPECT_EQ(status_of(server->port(), "client-under-revoked-intermediate"), "000");
 }
 
+TEST_F(ClientAuthTest, AnIntermediateCanBeTheAnchor) {
+    // Only the intermediate is trusted, not the root above it: the
+    // intermediate is the anchor and is not itself checked against a CRL.
+    start(
+        "client_auth = \"require\"\nca_files = [\"pki/intermediate-ca.pem\"]\n"
+        "crl_files = [\"pki/intermediate-ca.crl.der\"]\n");
+    auto get = [&](const std::string& client) {
+        return run_process({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                            abs("root-ca.pem"), "--resolve",
+                            "localhost:" + std::to_string(server->port()) + ":127.0.0.1", "--cert",
+                            abs(client + ".pem"), "--key", abs(client + ".key"),
+                            "https://localhost:" + std::to_string(server->port()) + "/"},
+                           30)
+            .out;
+    };
+    EXPECT_EQ(get("client-intermediate"), "200") << server->log();
+    EXPECT_EQ(get("client-intermediate-revoked"), "000");
+    EXPECT_TRUE(wait_for_line(
+        *server, "client certificate rejected (revoked): ", "CN=client-intermediate-revoked"))
+        << server->log();
+}
+
 TEST_F(ClientAuthTest, StaleCrlPolicies) {
     const std::string base =
         "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\n"
