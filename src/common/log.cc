@@ -39,6 +39,14 @@ bool enabled(log_level level) {
     return static_cast<int>(level) <= current.load();
 }
 
+std::string utc(std::time_t t) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
 void write(log_level level, const char* fmt, ...) {
     char line[1024];
     timespec ts{};

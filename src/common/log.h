@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdarg>
+#include <ctime>
+#include <string>
 
 #include <tlsterm/config.h>
 
@@ -12,6 +14,9 @@ void set_level(log_level level);
 bool enabled(log_level level);
 
 [[gnu::format(printf, 2, 3)]] void write(log_level level, const char* fmt, ...);
+
+// A time as log lines show it: "2026-11-23T10:59:02Z".
+std::string utc(std::time_t t);
 
 #define TLSTERM_LOG(level, ...)                        \
     do {                                               \

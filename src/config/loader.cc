@@ -740,8 +740,9 @@ void check_files(listener_tls_config& tls) {
             for (std::size_t i : seen[ca.file.path]) {
                 if (!has_crl[i]) {
                     fail(ca.file.origin,
-                         ca.file.path.string() + ": CA " + cas[i].identity.subject +
-                             " has crl_policy \"" + std::string(to_string(ca.crl)) +
+                         ca.file.path.string() + ": CA " +
+                             crl::name_to_string(cas[i].cert.subject_der) + " has crl_policy \"" +
+                             std::string(to_string(ca.crl)) +
                              "\" but no CRL in crl_files; add its CRL or set crl_policy = "
                              "\"optional\" for it");
                 }

@@ -14,7 +14,6 @@ constexpr std::array<uint8_t, 3> oid_subject_key_id = {0x55, 0x1d, 0x0e};     //
 constexpr std::array<uint8_t, 3> oid_subject_alt_name = {0x55, 0x1d, 0x11};   // 2.5.29.17
 constexpr std::array<uint8_t, 3> oid_basic_constraints = {0x55, 0x1d, 0x13};  // 2.5.29.19
 constexpr std::array<uint8_t, 3> oid_crl_distribution = {0x55, 0x1d, 0x1f};   // 2.5.29.31
-constexpr std::array<uint8_t, 3> oid_authority_key_id = {0x55, 0x1d, 0x23};   // 2.5.29.35
 
 constexpr uint8_t general_name_email = 0x81;  // [1] rfc822Name
 constexpr uint8_t general_name_dns = 0x82;    // [2] dNSName
@@ -138,17 +137,13 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
                 } else {
                     ok = false;
                 }
-            } else if (std::ranges::equal(e.oid, oid_authority_key_id)) {
-                der::reader r(e.value);
-                auto seq = r.next_if(der::tag_sequence);
-                if (!seq) {
+            } else if (std::ranges::equal(e.oid, der::oid_authority_key_id)) {
+                auto id = der::authority_key_id(e.value);
+                if (!id) {
                     ok = false;
                     return;
                 }
-                der::reader fields(seq->content);
-                if (auto id = fields.next_if(0x80)) {  // [0] keyIdentifier
-                    out.authority_key_id.assign(id->content.begin(), id->content.end());
-                }
+                out.authority_key_id.assign(id->begin(), id->end());
             } else if (std::ranges::equal(e.oid, oid_basic_constraints)) {
                 der::reader r(e.value);
                 auto seq = r.next_if(der::tag_sequence);

@@ -14,7 +14,6 @@ namespace {
 constexpr std::array<uint8_t, 3> oid_crl_number = {0x55, 0x1d, 0x14};           // 2.5.29.20
 constexpr std::array<uint8_t, 3> oid_reason_code = {0x55, 0x1d, 0x15};          // 2.5.29.21
 constexpr std::array<uint8_t, 3> oid_delta_crl_indicator = {0x55, 0x1d, 0x1b};  // 2.5.29.27
-constexpr std::array<uint8_t, 3> oid_authority_key_id = {0x55, 0x1d, 0x23};     // 2.5.29.35
 
 std::vector<uint8_t> integer_value(std::span<const uint8_t> value) {
     der::reader r(value);
@@ -38,13 +37,10 @@ bool read_crl_extensions(const der::element& wrapper, crl_summary& out) {
             out.delta_base = integer_value(e.value);
         } else if (std::ranges::equal(e.oid, oid_crl_number)) {
             out.crl_number = integer_value(e.value);
-        } else if (std::ranges::equal(e.oid, oid_authority_key_id)) {
-            der::reader r(e.value);
-            if (auto seq = r.next_if(der::tag_sequence)) {
-                der::reader fields(seq->content);
-                if (auto id = fields.next_if(0x80)) {
-                    out.authority_key_id.assign(id->content.begin(), id->content.end());
-                }
+        } else if (std::ranges::equal(e.oid, der::oid_authority_key_id)) {
+            // A malformed one is ignored: the issuer is then matched by name.
+            if (auto id = der::authority_key_id(e.value)) {
+                out.authority_key_id.assign(id->begin(), id->end());
             }
         }
     });

@@ -111,4 +111,17 @@ std::optional<std::time_t> parse_time(const element& e) {
     return static_cast<std::time_t>(days * 86400 + *hour * 3600 + *minute * 60 + *second);
 }
 
+std::optional<std::span<const uint8_t>> authority_key_id(std::span<const uint8_t> value) {
+    reader r(value);
+    auto seq = r.next_if(tag_sequence);
+    if (!seq) {
+        return std::nullopt;
+    }
+    reader fields(seq->content);
+    if (auto id = fields.next_if(0x80)) {  // [0] keyIdentifier
+        return id->content;
+    }
+    return std::span<const uint8_t>{};
+}
+
 }  // namespace tlsterm::der

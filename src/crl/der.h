@@ -3,6 +3,7 @@
 // the enclosing element; nothing here allocates.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <ctime>
 #include <optional>
@@ -58,6 +59,13 @@ struct extension {
 // contents. False when the list is malformed.
 template <typename Fn>
 bool for_each_extension(std::span<const uint8_t> list, Fn&& fn);
+
+// 2.5.29.35, in certificates and CRLs alike.
+inline constexpr std::array<uint8_t, 3> oid_authority_key_id = {0x55, 0x1d, 0x23};
+
+// The keyIdentifier of an AuthorityKeyIdentifier extension value: empty when
+// the extension names the issuer otherwise; nullopt when it is malformed.
+std::optional<std::span<const uint8_t>> authority_key_id(std::span<const uint8_t> value);
 
 // UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) to seconds
 // since the epoch, UTC. Only the 'Z' forms DER allows are accepted.

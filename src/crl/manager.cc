@@ -18,14 +18,6 @@ namespace {
 // unless refresh_interval_s itself is shorter.
 constexpr std::time_t max_fetch_gap_s = 30;
 
-std::string utc(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 }  // namespace
 
 struct manager::source {
@@ -161,8 +153,9 @@ bool manager::load(source& s, std::time_t now) {
                   .count();
     TLSTERM_LOG(log_level::info,
                 "CRL %s: %zu CRL(s), %zu entries, thisUpdate %s, nextUpdate %s, loaded in %lld ms",
-                s.name.c_str(), s.crls.size(), s.status.entries, utc(s.status.this_update).c_str(),
-                s.status.next_update ? utc(*s.status.next_update).c_str() : "none",
+                s.name.c_str(), s.crls.size(), s.status.entries,
+                log::utc(s.status.this_update).c_str(),
+                s.status.next_update ? log::utc(*s.status.next_update).c_str() : "none",
                 static_cast<long long>(ms));
     return true;
 }

@@ -41,11 +41,7 @@ std::expected<trusted_ca, std::string> make_trusted_ca(std::span<const uint8_t> 
     if (!cert) {
         return std::unexpected(cert.error());
     }
-    auto id = read_ca_identity(der);
-    if (!id) {
-        return std::unexpected(id.error());
-    }
-    return trusted_ca{std::move(*cert), std::move(*id)};
+    return trusted_ca{std::move(*cert)};
 }
 
 std::expected<crl_list, std::string> load_crls(std::string_view data, std::string_view source,
@@ -86,7 +82,7 @@ std::expected<crl_list, std::string> load_crls(std::string_view data, std::strin
         bool issuer_known = false;
         for (std::size_t c = 0; c < cas.size() && !ca; ++c) {
             const auto& candidate = cas[c];
-            if (candidate.identity.subject_der != s.issuer_der) {
+            if (candidate.cert.subject_der != s.issuer_der) {
                 continue;
             }
             if (!s.authority_key_id.empty() && !candidate.cert.subject_key_id.empty() &&
@@ -94,7 +90,7 @@ std::expected<crl_list, std::string> load_crls(std::string_view data, std::strin
                 continue;
             }
             issuer_known = true;
-            if (auto ok = verify_crl_signature(s, candidate.identity)) {
+            if (auto ok = verify_crl_signature(s, candidate.cert)) {
                 ca = c;
             } else {
                 why = ok.error();

@@ -31,7 +31,6 @@ namespace tlsterm::crl {
 // A CA certificate from the configured ca_files.
 struct trusted_ca {
     certificate cert;
-    ca_identity identity;  // what signature checks need
 };
 
 // One CRL whose signature verified with its CA's key.

@@ -76,12 +76,16 @@ constexpr std::array<attribute_name, 6> attribute_names = {{
 
 }  // namespace
 
-std::string name_to_string(std::span<const uint8_t> name_der) {
-    std::string out;
+namespace {
+
+// Calls fn(oid, value) for each attribute of a DER Name, in order. False
+// when `name_der` is not a Name.
+template <typename Fn>
+bool for_each_attribute(std::span<const uint8_t> name_der, Fn&& fn) {
     der::reader top(name_der);
     auto name = top.next_if(der::tag_sequence);
     if (!name) {
-        return "(malformed name)";
+        return false;
     }
     der::reader rdns(name->content);
     while (auto rdn = rdns.next_if(der::tag_set)) {
@@ -90,75 +94,51 @@ std::string name_to_string(std::span<const uint8_t> name_der) {
             der::reader fields(atv->content);
             auto oid = fields.next_if(der::tag_oid);
             auto value = fields.next();
-            if (!oid || !value) {
-                continue;
+            if (oid && value) {
+                fn(oid->content, value->content);
             }
-            std::string key = "?";
-            for (const auto& a : attribute_names) {
-                if (std::ranges::equal(oid->content, a.oid)) {
-                    key = a.name;
-                }
-            }
-            out += "/" + key + "=" + std::string(value->content.begin(), value->content.end());
         }
+    }
+    return true;
+}
+
+constexpr std::array<uint8_t, 3> oid_common_name = {0x55, 0x04, 0x03};  // 2.5.4.3
+
+std::string text(std::span<const uint8_t> b) {
+    return std::string(b.begin(), b.end());
+}
+
+}  // namespace
+
+std::string name_to_string(std::span<const uint8_t> name_der) {
+    std::string out;
+    bool ok = for_each_attribute(name_der, [&](auto oid, auto value) {
+        std::string key = "?";
+        for (const auto& a : attribute_names) {
+            if (std::ranges::equal(oid, a.oid)) {
+                key = a.name;
+            }
+        }
+        out += "/" + key + "=" + text(value);
+    });
+    if (!ok) {
+        return "(malformed name)";
     }
     return out.empty() ? "(empty name)" : out;
 }
 
 std::string common_name(std::span<const uint8_t> name_der) {
-    static constexpr std::array<uint8_t, 3> oid_cn = {0x55, 0x04, 0x03};
     std::string cn;
-    der::reader top(name_der);
-    auto name = top.next_if(der::tag_sequence);
-    if (!name) {
-        return cn;
-    }
-    der::reader rdns(name->content);
-    while (auto rdn = rdns.next_if(der::tag_set)) {
-        der::reader atvs(rdn->content);
-        while (auto atv = atvs.next_if(der::tag_sequence)) {
-            der::reader fields(atv->content);
-            auto oid = fields.next_if(der::tag_oid);
-            auto value = fields.next();
-            if (oid && value && std::ranges::equal(oid->content, oid_cn)) {
-                cn.assign(value->content.begin(), value->content.end());
-            }
+    for_each_attribute(name_der, [&](auto oid, auto value) {
+        if (std::ranges::equal(oid, oid_common_name)) {
+            cn = text(value);
         }
-    }
+    });
     return cn;
 }
 
-std::expected<ca_identity, std::string> read_ca_identity(std::span<const uint8_t> cert_der) {
-    der::reader top(cert_der);
-    auto cert = top.next_if(der::tag_sequence);
-    if (!cert) {
-        return std::unexpected("not a DER certificate");
-    }
-    der::reader c(cert->content);
-    auto tbs = c.next_if(der::tag_sequence);
-    if (!tbs) {
-        return std::unexpected("certificate without tbsCertificate");
-    }
-    der::reader t(tbs->content);
-    t.next_if(der::tag_context_0);  // version
-    auto serial = t.next_if(der::tag_integer);
-    auto signature = t.next_if(der::tag_sequence);
-    auto issuer = t.next_if(der::tag_sequence);
-    auto validity = t.next_if(der::tag_sequence);
-    auto subject = t.next_if(der::tag_sequence);
-    auto spki = t.next_if(der::tag_sequence);
-    if (!serial || !signature || !issuer || !validity || !subject || !spki) {
-        return std::unexpected("malformed tbsCertificate");
-    }
-    ca_identity id;
-    id.subject_der.assign(subject->whole.begin(), subject->whole.end());
-    id.spki_der.assign(spki->whole.begin(), spki->whole.end());
-    id.subject = name_to_string(id.subject_der);
-    return id;
-}
-
 std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
-                                                      const ca_identity& ca) {
+                                                      const certificate& ca) {
     const sig_alg* alg = nullptr;
     for (const auto& a : algorithms) {
         if (std::ranges::equal(crl.signature_algorithm, std::span(a.oid).first(a.oid_len))) {
@@ -186,8 +166,8 @@ std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
                                     crl.signature.data(), sig_len, &key, sizeof(key));
         } else {
             wc_ecc_free(&key);
-            return std::unexpected("CA " + ca.subject + " has no EC key for a " + alg->name +
-                                   " signature");
+            return std::unexpected("CA " + name_to_string(ca.subject_der) +
+                                   " has no EC key for a " + alg->name + " signature");
         }
         wc_ecc_free(&key);
     } else {
@@ -202,8 +182,8 @@ std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
                                     tbs_len, crl.signature.data(), sig_len, &key, sizeof(key));
         } else {
             wc_FreeRsaKey(&key);
-            return std::unexpected("CA " + ca.subject + " has no RSA key for a " + alg->name +
-                                   " signature");
+            return std::unexpected("CA " + name_to_string(ca.subject_der) +
+                                   " has no RSA key for a " + alg->name + " signature");
         }
         wc_FreeRsaKey(&key);
     }
@@ -211,7 +191,7 @@ std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
         return std::unexpected(std::string(alg->name) +
                                " signature does not verify with the key "
                                "of CA " +
-                               ca.subject);
+                               name_to_string(ca.subject_der));
     }
     return {};
 }

@@ -10,18 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "crl/certificate.h"
 #include "crl/crl_file.h"
 
 namespace tlsterm::crl {
-
-// What the CRL checks need of a CA certificate.
-struct ca_identity {
-    std::vector<uint8_t> subject_der;  // Name, DER
-    std::vector<uint8_t> spki_der;     // SubjectPublicKeyInfo, DER
-    std::string subject;               // "/O=.../CN=..." for messages
-};
-
-std::expected<ca_identity, std::string> read_ca_identity(std::span<const uint8_t> cert_der);
 
 // "/C=../O=../CN=.." from a DER Name (common attributes; others as OIDs).
 std::string name_to_string(std::span<const uint8_t> name_der);
@@ -32,6 +24,6 @@ std::string common_name(std::span<const uint8_t> name_der);
 // Checks the CRL's signature with the CA's key. ECDSA and RSA (PKCS#1 v1.5)
 // with SHA-256/384/512 are supported; anything else is an error.
 std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
-                                                      const ca_identity& ca);
+                                                      const certificate& ca);
 
 }  // namespace tlsterm::crl

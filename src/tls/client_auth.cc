@@ -3,20 +3,13 @@
 #include <algorithm>
 
 #include "common/file.h"
+#include "common/log.h"
 #include "crl/certificate.h"
 #include "tls/credentials.h"
 
 namespace tlsterm::tls {
 
 namespace {
-
-std::string utc(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 std::string describe(const crl::certificate& c) {
     return "serial " + crl::serial_hex(c.serial) + " (" + crl::name_to_string(c.subject_der) + ")";
@@ -344,7 +337,7 @@ std::optional<rejection> client_verifier::check_revocation(
             continue;
         }
         std::string stale = "CRL " + answer.by->source + " of " + issuer +
-                            " is past its nextUpdate " + utc(*next_update);
+                            " is past its nextUpdate " + log::utc(*next_update);
         if (rule.stale == stale_crl_policy::reject ||
             (rule.stale == stale_crl_policy::grace &&
              now > *next_update + static_cast<std::time_t>(rule.grace_s))) {
