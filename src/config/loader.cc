@@ -14,6 +14,7 @@
 #include "config/reader.h"
 #include "crl/store.h"
 #include "tls/ciphers.h"
+#include "tls/client_auth.h"
 #include "tls/credentials.h"
 
 namespace tlsterm {
@@ -678,31 +679,14 @@ void check_files(listener_tls_config& tls) {
         }
     }
     // Every CA of every ca_files list (listener and sni tables), once.
-    std::vector<crl::trusted_ca> cas;
-    std::vector<std::vector<uint8_t>> ders;
-    std::map<std::filesystem::path, std::vector<std::size_t>> seen;  // file -> CAs
+    tls::trust_anchors anchors;
     auto read_cas = [&](const client_auth_config& auth) {
         for (const auto& ca : auth.ca_files) {
-            if (seen.contains(ca.file.path)) {
+            if (anchors.by_file.contains(ca.file.path)) {
                 continue;
             }
-            auto bundle = tls::check_ca_bundle(read_or_fail(ca.file));
-            if (!bundle) {
-                fail(ca.file.origin, ca.file.path.string() + ": " + bundle.error());
-            }
-            auto& indexes = seen[ca.file.path];
-            for (auto& der : *bundle) {
-                if (auto it = std::ranges::find(ders, der); it != ders.end()) {
-                    indexes.push_back(static_cast<std::size_t>(it - ders.begin()));
-                    continue;
-                }
-                auto id = crl::make_trusted_ca(der);
-                if (!id) {
-                    fail(ca.file.origin, ca.file.path.string() + ": " + id.error());
-                }
-                indexes.push_back(cas.size());
-                cas.push_back(std::move(*id));
-                ders.push_back(std::move(der));
+            if (auto ok = anchors.add_file(ca.file.path, read_or_fail(ca.file)); !ok) {
+                fail(ca.file.origin, ok.error());
             }
         }
     };
@@ -712,6 +696,7 @@ void check_files(listener_tls_config& tls) {
     }
     // Every CRL must come from one of the configured CAs and carry its
     // signature: a CRL that cannot be attributed protects nothing.
+    const std::vector<crl::trusted_ca>& cas = *anchors.cas;
     std::vector<bool> has_crl(cas.size(), false);
     for (const auto& file : tls.crl_files) {
         auto crls = crl::load_crls(read_or_fail(file), file.path.string(), cas,
@@ -737,7 +722,7 @@ void check_files(listener_tls_config& tls) {
             if (ca.crl == crl_policy::optional) {
                 continue;
             }
-            for (std::size_t i : seen[ca.file.path]) {
+            for (std::size_t i : anchors.by_file[ca.file.path]) {
                 if (!has_crl[i]) {
                     fail(ca.file.origin,
                          ca.file.path.string() + ": CA " +

@@ -84,9 +84,34 @@ bool glob_match(std::string_view p, std::string_view t) {
     return pi == p.size();
 }
 
+std::expected<void, std::string> trust_anchors::add_file(const std::filesystem::path& path,
+                                                         std::string_view pem) {
+    if (by_file.contains(path)) {
+        return {};
+    }
+    auto bundle = check_ca_bundle(pem);
+    if (!bundle) {
+        return std::unexpected(path.string() + ": " + bundle.error());
+    }
+    auto& indexes = by_file[path];
+    for (auto& der : *bundle) {
+        if (auto found = std::ranges::find(ders, der); found != ders.end()) {
+            indexes.push_back(static_cast<std::size_t>(found - ders.begin()));
+            continue;
+        }
+        auto ca = crl::make_trusted_ca(der);
+        if (!ca) {
+            return std::unexpected(path.string() + ": " + ca.error());
+        }
+        indexes.push_back(cas->size());
+        cas->push_back(std::move(*ca));
+        ders.push_back(std::move(der));
+    }
+    return {};
+}
+
 std::expected<trust_anchors, std::string> load_trust_anchors(const config& c) {
     trust_anchors t;
-    auto cas = std::make_shared<std::vector<crl::trusted_ca>>();
     auto add_file = [&](const ca_file_config& f) -> std::expected<void, std::string> {
         if (t.by_file.contains(f.file.path)) {
             return {};
@@ -95,26 +120,7 @@ std::expected<trust_anchors, std::string> load_trust_anchors(const config& c) {
         if (!text) {
             return std::unexpected(text.error());
         }
-        auto bundle = check_ca_bundle(*text);
-        if (!bundle) {
-            return std::unexpected(f.file.path.string() + ": " + bundle.error());
-        }
-        auto& indexes = t.by_file[f.file.path];
-        for (auto& der : *bundle) {
-            auto found = std::ranges::find(t.ders, der);
-            if (found != t.ders.end()) {
-                indexes.push_back(static_cast<std::size_t>(found - t.ders.begin()));
-                continue;
-            }
-            auto ca = crl::make_trusted_ca(der);
-            if (!ca) {
-                return std::unexpected(f.file.path.string() + ": " + ca.error());
-            }
-            indexes.push_back(cas->size());
-            cas->push_back(std::move(*ca));
-            t.ders.push_back(std::move(der));
-        }
-        return {};
+        return t.add_file(f.file.path, *text);
     };
     for (const auto& l : c.listeners) {
         std::vector<const client_auth_config*> auths{&l.tls.client_auth};
@@ -129,7 +135,6 @@ std::expected<trust_anchors, std::string> load_trust_anchors(const config& c) {
             }
         }
     }
-    t.cas = std::move(cas);
     return t;
 }
 

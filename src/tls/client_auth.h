@@ -31,9 +31,16 @@ namespace tlsterm::tls {
 // Every CA named by any ca_files of the config, once, in the order the CRL
 // store indexes them, and which of them each file holds.
 struct trust_anchors {
-    crl::store::ca_list cas;
+    std::shared_ptr<std::vector<crl::trusted_ca>> cas =
+        std::make_shared<std::vector<crl::trusted_ca>>();
     std::vector<std::vector<uint8_t>> ders;  // parallel to *cas
     std::map<std::filesystem::path, std::vector<std::size_t>> by_file;
+
+    // Adds the CAs of one ca_files bundle (`pem` is its text), each CA once
+    // whatever file names it; a path already added is skipped. Errors name
+    // the file. Complete the list before a CRL store shares it.
+    std::expected<void, std::string> add_file(const std::filesystem::path& path,
+                                              std::string_view pem);
 };
 
 // Reads and checks every ca_files entry. Errors name the file.
