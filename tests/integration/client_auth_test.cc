@@ -19,9 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_process;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
+using test::contains;
 
 // The config of one listener in front of the demo upstream. `tls` holds the
 // client-auth keys (and any [[listeners.tls.sni]] tables come after the

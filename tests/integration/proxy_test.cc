@@ -74,9 +74,7 @@ test::process_result s_client(uint16_t port, std::vector<std::string> extra = {}
     return run_process(argv, 30);
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
+using test::contains;
 
 class ProxyTest : public ::testing::Test {
   protected:

@@ -17,4 +17,8 @@ struct process_result {
 // argv[0] is looked up in PATH. Killed after `timeout_s` seconds.
 process_result run_process(const std::vector<std::string>& argv, int timeout_s = 60);
 
+inline bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
 }  // namespace tlsterm::test
