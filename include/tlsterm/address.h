@@ -30,6 +30,7 @@ class socket_address {
     const sockaddr* data() const { return reinterpret_cast<const sockaddr*>(&_storage); }
     socklen_t size() const { return _size; }
     std::string to_string() const;  // canonical form, IPv6 in brackets
+    std::string host() const;       // the address alone, IPv6 without brackets
 
     friend bool operator==(const socket_address& a, const socket_address& b);
 

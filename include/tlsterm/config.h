@@ -9,6 +9,7 @@
 // A config is immutable once built; share it as std::shared_ptr<const config>.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -122,12 +123,84 @@ struct listener_tls_config {
     bool crl_distribution_points = false;
 };
 
+// What a listener does with the decrypted stream.
+enum class listener_mode : uint8_t {
+    tcp,   // a byte pipe to one upstream connection per client connection
+    http,  // HTTP/1.1 requests routed to pooled upstream connections
+};
+std::string_view to_string(listener_mode);
+
+// How an HTTP upstream learns the client certificate (see
+// src/http/client_identity.h for the exact headers).
+enum class identity_format : uint8_t { none, rfc9440, xfcc, fields };
+
+// One [[listeners.routes]] entry: a request matching every given condition
+// goes to `upstream`. Routes are tried in file order; the listener's own
+// `upstream` is the default route.
+struct route_config {
+    std::vector<std::string> server_names;  // SNI: exact or "*.suffix"; empty = any
+    std::vector<std::string> hosts;         // Host (port removed): exact or "*.suffix"; empty = any
+    std::string path_prefix;                // empty = any
+    std::string upstream;
+    config_origin origin;
+};
+
+// [listeners.http]: the HTTP mode's request handling.
+struct http_listener_config {
+    bool x_forwarded_for = true;    // append the client address
+    bool x_forwarded_proto = true;  // "https"
+    bool x_forwarded_host = true;   // the Host the client sent
+    identity_format client_identity = identity_format::none;
+    // On listeners that verify client certificates, refuse (421) a request
+    // whose Host is not the server name the handshake was checked under.
+    bool sni_host_binding = true;
+    uint32_t max_head_bytes = 64 * 1024;  // request head: start line and headers (431)
+    uint32_t max_headers = 100;           // 431
+};
+
 struct listener_config {
     std::string name;
     socket_address address;
-    std::string upstream;  // name of an upstreams[] entry
+    listener_mode mode = listener_mode::tcp;
+    std::string upstream;  // name of an upstreams[] entry; the default route in HTTP mode
     listener_tls_config tls;
-    config_origin origin;  // the [[listeners]] table
+    http_listener_config http;
+    std::vector<route_config> routes;  // HTTP mode only
+    config_origin origin;              // the [[listeners]] table
+};
+
+enum class upstream_tls_mode : uint8_t { none, tls, mtls };
+std::string_view to_string(upstream_tls_mode);
+
+// TLS toward an upstream ([upstreams.tls]).
+struct upstream_tls_config {
+    upstream_tls_mode mode = upstream_tls_mode::none;
+    std::optional<file_ref> ca_file;  // PEM bundle; none = the system store
+    file_ref system_ca_file;          // the system store, when ca_file is none
+    std::string server_name;          // sent as SNI; empty = none
+    bool verify_hostname = true;      // the certificate must name verify_name
+    std::string verify_name;          // defaults to server_name
+    std::optional<file_ref> cert;     // client certificate chain (mtls)
+    std::optional<file_ref> key;      // its key, PEM or DER, possibly encrypted
+    std::optional<file_ref> key_password_file;
+    tls_version min_version = tls_version::tls1_2;
+    bool session_resumption = true;
+    // SHA-256 of the SubjectPublicKeyInfo of the origin's certificate; when
+    // non-empty, the leaf must match one (curl's --pinnedpubkey sha256//).
+    std::vector<std::array<uint8_t, 32>> pinned_spki;
+    std::optional<file_ref> crl_file;  // checked against the origin's chain
+};
+
+// Pooled upstream connections ([upstreams.pool]); one pool per shard.
+struct pool_config {
+    uint32_t min_idle = 0;                 // kept open and ready (pre-warmed)
+    uint32_t max_connections = 256;        // open at once
+    uint32_t idle_timeout_ms = 60000;      // an idle connection is closed after
+    uint32_t max_requests = 10000;         // requests per connection
+    uint32_t queue_size = 1024;            // requests waiting for a connection
+    uint32_t queue_timeout_ms = 5000;      // then 503
+    uint32_t response_timeout_ms = 60000;  // request sent to response head; then 504
+    uint32_t down_backoff_ms = 1000;       // an address that failed is skipped, doubling to 30 s
 };
 
 struct upstream_config {
@@ -138,6 +211,8 @@ struct upstream_config {
     // and TLVs for ALPN, server name, TLS version, cipher and the client
     // certificate (presented, verified, CN).
     bool proxy_v2 = false;
+    upstream_tls_config tls;  // HTTP mode
+    pool_config pool;         // HTTP mode
     config_origin origin;
 };
 

@@ -82,17 +82,24 @@ uint16_t socket_address::port() const {
     return 0;
 }
 
-std::string socket_address::to_string() const {
+std::string socket_address::host() const {
     char buf[INET6_ADDRSTRLEN] = {};
     if (family() == AF_INET) {
         inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&_storage)->sin_addr, buf,
                   sizeof(buf));
-        return std::string(buf) + ":" + std::to_string(port());
-    }
-    if (family() == AF_INET6) {
+    } else if (family() == AF_INET6) {
         inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&_storage)->sin6_addr, buf,
                   sizeof(buf));
-        return "[" + std::string(buf) + "]:" + std::to_string(port());
+    }
+    return buf;
+}
+
+std::string socket_address::to_string() const {
+    if (family() == AF_INET) {
+        return host() + ":" + std::to_string(port());
+    }
+    if (family() == AF_INET6) {
+        return "[" + host() + "]:" + std::to_string(port());
     }
     return "(unspecified)";
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -81,6 +82,15 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
         }
         done += static_cast<std::size_t>(n);
     }
+    return data;
+}
+
+std::expected<std::string, std::string> read_secret_file(const std::filesystem::path& path) {
+    auto data = read_file(path, 64 * 1024);
+    if (!data) {
+        return data;
+    }
+    data->resize(std::min(data->size(), data->find_first_of("\r\n")));
     return data;
 }
 

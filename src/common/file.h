@@ -14,4 +14,8 @@ namespace tlsterm {
 std::expected<std::string, std::string> read_file(const std::filesystem::path& path,
                                                   std::size_t max_bytes = 512u << 20);
 
+// A one-line secret (a key password): the first line of `path`, without its
+// line break.
+std::expected<std::string, std::string> read_secret_file(const std::filesystem::path& path);
+
 }  // namespace tlsterm

@@ -24,6 +24,8 @@ constexpr std::array<int8_t, 256> make_base64_table() {
 }
 constexpr auto base64_table = make_base64_table();
 
+}  // namespace
+
 bool decode_base64(std::string_view body, std::vector<uint8_t>& out) {
     out.reserve(body.size() / 4 * 3 + 3);  // an upper bound: line breaks only shrink it
     uint32_t acc = 0;
@@ -53,8 +55,6 @@ bool decode_base64(std::string_view body, std::vector<uint8_t>& out) {
     }
     return padding <= 2;
 }
-
-}  // namespace
 
 bool looks_like_pem(std::string_view data) {
     return data.find(begin_marker) != std::string_view::npos;

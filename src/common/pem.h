@@ -16,6 +16,10 @@ struct block {
     std::vector<uint8_t> der;
 };
 
+// Appends the bytes of base64 text (whitespace ignored) to `out`; false on
+// a character outside the alphabet or data after padding.
+bool decode_base64(std::string_view text, std::vector<uint8_t>& out);
+
 // True when `data` contains a PEM BEGIN line (DER files never do).
 bool looks_like_pem(std::string_view data);
 

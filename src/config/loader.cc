@@ -11,6 +11,7 @@
 #include <tlsterm/config.h>
 
 #include "common/file.h"
+#include "common/pem.h"
 #include "config/reader.h"
 #include "crl/store.h"
 #include "tls/ciphers.h"
@@ -184,7 +185,129 @@ crl_lifecycle_config parse_crl_lifecycle(table_reader& t) {
     return c;
 }
 
-upstream_config parse_upstream(table_reader& t) {
+// "sha256//" + base64 of a SHA-256 digest, as curl's --pinnedpubkey.
+std::array<uint8_t, 32> parse_pin(const located_string& s) {
+    constexpr std::string_view prefix = "sha256//";
+    std::vector<uint8_t> digest;
+    if (!s.value.starts_with(prefix) ||
+        !pem::decode_base64(std::string_view(s.value).substr(prefix.size()), digest) ||
+        digest.size() != 32) {
+        fail(s.origin,
+             "a pin is \"sha256//\" and the base64 SHA-256 of the certificate's "
+             "SubjectPublicKeyInfo, got \"" +
+                 s.value + "\"");
+    }
+    std::array<uint8_t, 32> out{};
+    std::ranges::copy(digest, out.begin());
+    return out;
+}
+
+constexpr std::string_view system_ca_bundle = "/etc/ssl/certs/ca-certificates.crt";
+
+upstream_tls_config parse_upstream_tls(table_reader& t, const parse_context& ctx) {
+    upstream_tls_config c;
+    c.mode = parse_enum(t, "mode", c.mode,
+                        {{"none", upstream_tls_mode::none},
+                         {"tls", upstream_tls_mode::tls},
+                         {"mtls", upstream_tls_mode::mtls}});
+    if (const toml::node* n = t.node("ca_file")) {
+        if (!n->is_string()) {
+            t.fail_at("ca_file", *n, "expected a path or \"system\"");
+        }
+        if (n->as_string()->get() != "system") {
+            c.ca_file = resolve_file(
+                located_string{n->as_string()->get(), t.origin_of("ca_file", *n)}, ctx);
+        }
+    }
+    c.system_ca_file = file_ref{std::filesystem::path(system_ca_bundle), t.origin()};
+    c.system_ca_file.origin.key_path = t.key_path("ca_file");
+    c.server_name = lower(t.string("server_name", ""));
+    if (!c.server_name.empty() && !valid_server_name(c.server_name)) {
+        auto o = t.origin();
+        o.key_path = t.key_path("server_name");
+        fail(o, "not a host name: \"" + c.server_name + "\"");
+    }
+    c.verify_hostname = t.boolean("verify_hostname", c.verify_hostname);
+    c.verify_name = lower(t.string("verify_name", c.server_name));
+    if (t.has("cert")) {
+        c.cert = resolve_file(t.required_string("cert"), ctx);
+    } else {
+        t.node("cert");
+    }
+    if (t.has("key")) {
+        c.key = resolve_file(t.required_string("key"), ctx);
+    } else {
+        t.node("key");
+    }
+    if (t.has("key_password_file")) {
+        c.key_password_file = resolve_file(t.required_string("key_password_file"), ctx);
+    } else {
+        t.node("key_password_file");
+    }
+    c.min_version = parse_enum(t, "min_version", c.min_version,
+                               {{"1.2", tls_version::tls1_2}, {"1.3", tls_version::tls1_3}});
+    c.session_resumption = t.boolean("session_resumption", c.session_resumption);
+    for (const auto& pin : t.string_array("pinned_spki")) {
+        c.pinned_spki.push_back(parse_pin(pin));
+    }
+    if (t.has("crl_file")) {
+        c.crl_file = resolve_file(t.required_string("crl_file"), ctx);
+    } else {
+        t.node("crl_file");
+    }
+    auto here = [&](std::string_view key) {
+        auto o = t.origin();
+        o.key_path = t.key_path(key);
+        return o;
+    };
+    if (c.mode == upstream_tls_mode::mtls && (!c.cert || !c.key)) {
+        fail(here(c.cert ? "key" : "cert"), "mode = \"mtls\" needs cert and key");
+    }
+    if (c.mode != upstream_tls_mode::mtls && (c.cert || c.key)) {
+        fail(here(c.cert ? "cert" : "key"),
+             "a client certificate is only sent with mode = \"mtls\"");
+    }
+    if (c.key_password_file && !c.key) {
+        fail(here("key_password_file"), "key_password_file without key");
+    }
+    if (c.mode != upstream_tls_mode::none && c.verify_hostname && c.verify_name.empty()) {
+        fail(here("verify_name"),
+             "hostname verification needs a name: set server_name or verify_name (or "
+             "verify_hostname = false, which accepts any certificate the CA issued)");
+    }
+    if (c.mode == upstream_tls_mode::none &&
+        (c.ca_file || !c.server_name.empty() || !c.pinned_spki.empty() || c.crl_file)) {
+        fail(here("mode"),
+             "TLS settings given but mode = \"none\"; set mode = \"tls\" or \"mtls\"");
+    }
+    t.finish();
+    return c;
+}
+
+pool_config parse_pool(table_reader& t) {
+    pool_config p;
+    auto u32 = [&](std::string_view key, uint32_t fallback, int64_t min, int64_t max) {
+        return static_cast<uint32_t>(t.integer(key, fallback, min, max));
+    };
+    p.max_connections = u32("max_connections", p.max_connections, 1, 1 << 20);
+    p.min_idle = u32("min_idle", p.min_idle, 0, 1 << 20);
+    p.idle_timeout_ms = u32("idle_timeout_ms", p.idle_timeout_ms, 100, max_timeout_ms);
+    p.max_requests = u32("max_requests", p.max_requests, 1, 1 << 30);
+    p.queue_size = u32("queue_size", p.queue_size, 0, 1 << 20);
+    p.queue_timeout_ms = u32("queue_timeout_ms", p.queue_timeout_ms, 1, max_timeout_ms);
+    p.response_timeout_ms = u32("response_timeout_ms", p.response_timeout_ms, 10, max_timeout_ms);
+    p.down_backoff_ms = u32("down_backoff_ms", p.down_backoff_ms, 10, 600'000);
+    if (p.min_idle > p.max_connections) {
+        auto o = t.origin();
+        o.key_path = t.key_path("min_idle");
+        fail(o, "min_idle (" + std::to_string(p.min_idle) + ") exceeds max_connections (" +
+                    std::to_string(p.max_connections) + ")");
+    }
+    t.finish();
+    return p;
+}
+
+upstream_config parse_upstream(table_reader& t, const parse_context& ctx) {
     upstream_config u;
     u.origin = t.origin();
     std::string name = required_name(t);
@@ -205,6 +328,12 @@ upstream_config parse_upstream(table_reader& t) {
     u.connect_timeout_ms =
         static_cast<uint32_t>(t.integer("connect_timeout_ms", u.connect_timeout_ms, 10, 600'000));
     u.proxy_v2 = parse_enum(t, "proxy_protocol", false, {{"none", false}, {"v2", true}});
+    if (auto tls = t.table("tls")) {
+        u.tls = parse_upstream_tls(*tls, ctx);
+    }
+    if (auto pool = t.table("pool")) {
+        u.pool = parse_pool(*pool);
+    }
     t.finish();
     return u;
 }
@@ -547,13 +676,73 @@ listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx
     return c;
 }
 
+http_listener_config parse_http(table_reader& t) {
+    http_listener_config h;
+    h.x_forwarded_for = t.boolean("x_forwarded_for", h.x_forwarded_for);
+    h.x_forwarded_proto = t.boolean("x_forwarded_proto", h.x_forwarded_proto);
+    h.x_forwarded_host = t.boolean("x_forwarded_host", h.x_forwarded_host);
+    h.client_identity = parse_enum(t, "client_identity", h.client_identity,
+                                   {{"none", identity_format::none},
+                                    {"rfc9440", identity_format::rfc9440},
+                                    {"xfcc", identity_format::xfcc},
+                                    {"fields", identity_format::fields}});
+    h.sni_host_binding = t.boolean("sni_host_binding", h.sni_host_binding);
+    h.max_head_bytes =
+        static_cast<uint32_t>(t.integer("max_head_bytes", h.max_head_bytes, 1024, 1 << 20));
+    h.max_headers = static_cast<uint32_t>(t.integer("max_headers", h.max_headers, 8, 1000));
+    t.finish();
+    return h;
+}
+
+std::vector<std::string> parse_host_patterns(table_reader& t, std::string_view key) {
+    std::vector<std::string> out;
+    for (const auto& n : t.string_array(key)) {
+        std::string name = lower(n.value);
+        if (!valid_server_name(name)) {
+            fail(n.origin, "not a host name or \"*.domain\" wildcard: \"" + n.value + "\"");
+        }
+        out.push_back(std::move(name));
+    }
+    return out;
+}
+
+route_config parse_route(table_reader& t) {
+    route_config r;
+    r.origin = t.origin();
+    r.server_names = parse_host_patterns(t, "server_names");
+    r.hosts = parse_host_patterns(t, "hosts");
+    r.path_prefix = t.string("path_prefix", "");
+    if (!r.path_prefix.empty() && r.path_prefix.front() != '/') {
+        auto o = t.origin();
+        o.key_path = t.key_path("path_prefix");
+        fail(o, "a path prefix starts with '/', got \"" + r.path_prefix + "\"");
+    }
+    r.upstream = t.required_string("upstream").value;
+    t.finish();
+    return r;
+}
+
 listener_config parse_listener(table_reader& t, const parse_context& ctx) {
     listener_config l;
     l.origin = t.origin();
     std::string name = required_name(t);
     l.name = std::move(name);
     l.address = parse_address(t.required_string("address"));
+    l.mode =
+        parse_enum(t, "mode", l.mode, {{"tcp", listener_mode::tcp}, {"http", listener_mode::http}});
     l.upstream = t.required_string("upstream").value;
+    if (auto http = t.table("http")) {
+        if (l.mode != listener_mode::http) {
+            fail(http->origin(), "[" + http->path() + "] needs mode = \"http\"");
+        }
+        l.http = parse_http(*http);
+    }
+    for (auto& r : t.table_array("routes")) {
+        if (l.mode != listener_mode::http) {
+            fail(r.origin(), "routes need mode = \"http\"");
+        }
+        l.routes.push_back(parse_route(r));
+    }
     auto tls = t.table("tls");
     if (!tls) {
         auto o = t.origin();
@@ -613,15 +802,34 @@ void validate_cross_references(const config& c) {
                             other.origin.to_string() + ")");
             }
         }
-        if (c.find_upstream(l.upstream) == nullptr) {
-            std::string defined;
-            for (const auto& u : c.upstreams) {
-                defined += (defined.empty() ? "" : ", ") + u.name;
+        auto check_upstream = [&](const std::string& name, config_origin o) {
+            const upstream_config* u = c.find_upstream(name);
+            if (u == nullptr) {
+                std::string defined;
+                for (const auto& up : c.upstreams) {
+                    defined += (defined.empty() ? "" : ", ") + up.name;
+                }
+                fail(o, "unknown upstream \"" + name + "\" (defined: " +
+                            (defined.empty() ? std::string("none") : defined) + ")");
             }
-            auto o = l.origin;
-            o.key_path += ".upstream";
-            fail(o, "unknown upstream \"" + l.upstream +
-                        "\" (defined: " + (defined.empty() ? std::string("none") : defined) + ")");
+            if (l.mode == listener_mode::tcp && u->tls.mode != upstream_tls_mode::none) {
+                fail(o, "upstream \"" + name + "\" uses TLS (" + u->origin.to_string() +
+                            "); a listener with mode = \"tcp\" pipes bytes unchanged, use "
+                            "mode = \"http\"");
+            }
+            if (l.mode == listener_mode::http && u->proxy_v2) {
+                fail(o, "upstream \"" + name +
+                            "\" sends a PROXY v2 header, which describes one client connection; "
+                            "pooled HTTP upstream connections carry many");
+            }
+        };
+        auto o = l.origin;
+        o.key_path += ".upstream";
+        check_upstream(l.upstream, o);
+        for (const auto& r : l.routes) {
+            auto ro = r.origin;
+            ro.key_path += ".upstream";
+            check_upstream(r.upstream, ro);
         }
     }
 }
@@ -740,6 +948,44 @@ void check_files(listener_tls_config& tls) {
     }
 }
 
+void check_upstream_files(const upstream_tls_config& tls) {
+    if (tls.mode == upstream_tls_mode::none) {
+        return;
+    }
+    const file_ref& ca = tls.ca_file ? *tls.ca_file : tls.system_ca_file;
+    auto bundle = read_file(ca.path);
+    if (!bundle) {
+        fail(ca.origin, bundle.error() + (tls.ca_file ? ""
+                                                      : " (the system CA store; install "
+                                                        "ca-certificates or set ca_file)"));
+    }
+    if (auto cas = tls::check_ca_bundle(*bundle); !cas) {
+        fail(ca.origin, ca.path.string() + ": " + cas.error());
+    }
+    if (tls.cert) {
+        std::string password;
+        if (tls.key_password_file) {
+            auto secret = read_secret_file(tls.key_password_file->path);
+            if (!secret) {
+                fail(tls.key_password_file->origin, secret.error());
+            }
+            password = std::move(*secret);
+        }
+        auto info = tls::check_server_credentials(read_or_fail(*tls.cert), read_or_fail(*tls.key),
+                                                  password);
+        if (!info) {
+            const file_ref& at = info.error().in_key ? *tls.key : *tls.cert;
+            fail(at.origin, at.path.string() + ": " + info.error().message);
+        }
+    }
+    if (tls.crl_file) {
+        auto crls = crl::split_crl_file(read_or_fail(*tls.crl_file));
+        if (!crls) {
+            fail(tls.crl_file->origin, tls.crl_file->path.string() + ": " + crls.error());
+        }
+    }
+}
+
 std::shared_ptr<const config> parse_document(const toml::table& doc, const parse_context& ctx,
                                              std::filesystem::path source) {
     auto c = std::make_shared<config>();
@@ -755,7 +1001,7 @@ std::shared_ptr<const config> parse_document(const toml::table& doc, const parse
         c->crl = parse_crl_lifecycle(*t);
     }
     for (auto& t : root.table_array("upstreams")) {
-        c->upstreams.push_back(parse_upstream(t));
+        c->upstreams.push_back(parse_upstream(t, ctx));
     }
     auto listeners = root.table_array("listeners");
     for (auto& t : listeners) {
@@ -769,6 +1015,9 @@ std::shared_ptr<const config> parse_document(const toml::table& doc, const parse
     validate_cross_references(*c);
     for (auto& l : c->listeners) {
         check_files(l.tls);
+    }
+    for (auto& u : c->upstreams) {
+        check_upstream_files(u.tls);
     }
     return c;
 }

@@ -17,4 +17,20 @@ std::string config_error::to_string() const {
     return origin.to_string() + ": " + message;
 }
 
+std::string_view to_string(listener_mode m) {
+    return m == listener_mode::http ? "http" : "tcp";
+}
+
+std::string_view to_string(upstream_tls_mode m) {
+    switch (m) {
+        case upstream_tls_mode::tls:
+            return "tls";
+        case upstream_tls_mode::mtls:
+            return "mtls";
+        case upstream_tls_mode::none:
+            break;
+    }
+    return "none";
+}
+
 }  // namespace tlsterm

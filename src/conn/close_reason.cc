@@ -32,6 +32,10 @@ std::string_view to_string(close_reason r) {
             return "out_of_memory";
         case close_reason::out_of_descriptors:
             return "out_of_descriptors";
+        case close_reason::bad_request:
+            return "bad_request";
+        case close_reason::upstream_error:
+            return "upstream_error";
         case close_reason::count_:
             break;
     }

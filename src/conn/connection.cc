@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "conn/proxy_protocol.h"
+#include "http/client_identity.h"
 #include "tls/ciphers.h"
 
 namespace tlsterm::conn {
@@ -32,7 +33,12 @@ void set_abortive_close(int fd) {
 
 connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
                        uint32_t generation, int client_fd)
-    : _env(env), _listener(listener), _slot(slot), _generation(generation), _client_fd(client_fd) {
+    : ring_owner(true),
+      _env(env),
+      _listener(listener),
+      _slot(slot),
+      _generation(generation),
+      _client_fd(client_fd) {
     _timer.owner = this;
 }
 
@@ -218,7 +224,7 @@ void connection::try_hello() {
             break;
     }
     tls::selection chosen = _listener.tls->select(hello);
-    if (_listener.upstream->proxy_v2) {
+    if (_listener.upstream->proxy_v2 || _listener.config->mode == listener_mode::http) {
         _server_name = hello.server_name;
     }
     std::shared_ptr<const crl::store> crls;
@@ -263,6 +269,10 @@ void connection::try_handshake() {
         note_client_certificate(*auth);
     }
     timer_list::remove(_timer);
+    if (_listener.config->mode == listener_mode::http) {
+        start_http();
+        return;
+    }
     if (_listener.upstream->proxy_v2) {
         queue_proxy_header();
     }
@@ -311,6 +321,10 @@ void connection::decrypt_client() {
     if (_state != state::connecting && _state != state::proxying) {
         return;
     }
+    if (_decrypting) {
+        return;  // re-entered from the forwarder; the outer call goes on
+    }
+    _decrypting = true;
     uint8_t buf[decrypt_chunk];
     const std::size_t limit = _env.limits.max_buffered_bytes;
     while (_client_read_open && _to_upstream.size() < limit) {
@@ -333,10 +347,25 @@ void connection::decrypt_client() {
         }
         TLSTERM_LOG(log_level::info, "%s: TLS error from client: %s", peer().c_str(),
                     _tls->error().c_str());
+        _decrypting = false;
         close(close_reason::tls_error);
         return;
     }
+    _decrypting = false;
     flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
+    if (_http) {
+        std::size_t before = _to_upstream.size();
+        _http->on_client_input(!_client_read_open);
+        if (_state == state::closing) {
+            return;
+        }
+        update_backpressure();
+        // Input consumed while more ciphertext waits: decrypt the rest.
+        if (_to_upstream.size() < before && !_tls->cipher_in().empty() && _client_read_open) {
+            decrypt_client();
+        }
+        return;
+    }
     flush_upstream();
     update_backpressure();
     maybe_half_close();
@@ -355,6 +384,92 @@ void connection::flush_client() {
     io_uring_sqe* s = sqe(op::client_send);
     io_uring_prep_send(s, _client_fd, _client_send.data.data(), _client_send.data.size(),
                        MSG_NOSIGNAL);
+}
+
+// ---- HTTP mode ------------------------------------------------------------------
+
+void connection::start_http() {
+    _state = state::proxying;
+    touch();
+    proxy::client_facts facts;
+    facts.peer = peer();
+    socket_address a =
+        socket_address::from(reinterpret_cast<const sockaddr*>(&_peer), sizeof(_peer));
+    facts.peer_ip = a.host();
+    facts.server_name = _server_name;
+    const tls::client_verifier* auth = _tls->client_auth();
+    facts.verifies_clients = auth != nullptr;
+    identity_format format = _listener.config->http.client_identity;
+    if (format != identity_format::none) {
+        http::client_identity id;
+        std::vector<std::vector<uint8_t>> chain;
+        if (auth != nullptr) {
+            id.presented = auth->presented();
+            id.verified = auth->verified();
+            if (id.presented) {
+                chain = _tls->peer_chain();
+            }
+        }
+        if (!chain.empty()) {
+            id.leaf_der = chain.front();
+            for (std::size_t i = 1; i < chain.size(); ++i) {
+                id.chain_der.emplace_back(chain[i]);
+            }
+        }
+        for (const auto& h : http::identity_headers(format, id)) {
+            facts.identity += h.name + ": " + h.value + "\r\n";
+        }
+    }
+    _http = std::make_unique<proxy::http_forwarder>(*this, _listener, _env, _to_upstream,
+                                                    std::move(facts));
+    decrypt_client();  // a request that came with the Finished
+}
+
+void connection::client_send(std::span<const uint8_t> plaintext) {
+    if (_state == state::closing || _client_write_shut) {
+        return;
+    }
+    if (_tls->write(plaintext) != tls::tls_status::ok) {
+        TLSTERM_LOG(log_level::error, "%s: TLS write failed: %s", peer().c_str(),
+                    _tls->error().c_str());
+        close(close_reason::tls_error);
+        return;
+    }
+    flush_client();
+}
+
+std::size_t connection::client_backlog() const {
+    if (!_tls) {
+        return 0;
+    }
+    return _tls->cipher_out().size() + (_client_send.data.size() - _client_send.offset);
+}
+
+void connection::client_finish(close_reason why) {
+    if (_state == state::closing) {
+        return;
+    }
+    _finish_pending = true;
+    _finish_reason = why;
+    touch();
+    if (!_client_send.in_flight && _tls->cipher_out().empty()) {
+        close(why);
+    }
+}
+
+void connection::client_abort(close_reason why) {
+    _reset_client = true;
+    close(why);
+}
+
+void connection::client_input_consumed() {
+    if (_state == state::closing) {
+        return;
+    }
+    update_backpressure();
+    if (!_decrypting && !_tls->cipher_in().empty() && _client_read_open) {
+        decrypt_client();
+    }
 }
 
 // ---- upstream side --------------------------------------------------------------
@@ -470,6 +585,15 @@ void connection::on_send(op kind, int res) {
     }
     std::vector<uint8_t>().swap(slot.data);  // an idle connection keeps no send buffer
     slot.offset = 0;
+    if (client && _http) {
+        flush_client();
+        if (_finish_pending && !_client_send.in_flight && _tls->cipher_out().empty()) {
+            close(_finish_reason);
+            return;
+        }
+        _http->on_client_drained();
+        return;
+    }
     if (client) {
         flush_client();
         update_backpressure();
@@ -551,6 +675,9 @@ void connection::maybe_half_close() {
 void connection::close(close_reason reason) {
     if (_state == state::closing) {
         return;
+    }
+    if (_http) {
+        _http->abort();  // out of the pool's queue, off any upstream connection
     }
     bool handshaken = _state == state::connecting || _state == state::proxying;
     _state = state::closing;

@@ -26,8 +26,11 @@
 #include <tlsterm/counters.h>
 
 #include "common/byte_queue.h"
+#include "conn/env.h"
+#include "conn/slot_table.h"
 #include "conn/timer_list.h"
 #include "crl/manager.h"
+#include "proxy/http_forwarder.h"
 #include "ring/buffer_ring.h"
 #include "ring/op_id.h"
 #include "ring/ring.h"
@@ -36,62 +39,30 @@
 
 namespace tlsterm::conn {
 
-enum class op : uint8_t {
-    // connection ops
-    client_recv = 1,
-    client_send,
-    upstream_connect,
-    connect_timeout,
-    upstream_recv,
-    upstream_send,
-    cancel,
-    // shard ops
-    accept,
-    tick,
-    control,
-    listener_cancel,
-};
-
-// What a listener looks like to its connections on one shard.
-struct listener_runtime {
-    const listener_config* config = nullptr;
-    const upstream_config* upstream = nullptr;
-    std::unique_ptr<tls::server_context> tls;
-    uint32_t next_address = 0;  // round robin over upstream->addresses
-    int fd = -1;                // this shard's listening socket
-    bool accept_armed = false;
-    bool accept_backoff = false;  // accept failed (e.g. EMFILE): re-arm on the next tick
-    uint64_t accept_error_logged_ms = 0;
-};
-
-// The shard services a connection uses.
-struct conn_env {
-    ring::uring& ring;
-    ring::buffer_ring& buffers;
-    const limits_config& limits;
-    shard_counters& counters;
-    timer_list& handshake_timers;
-    timer_list& idle_timers;
-    crl::manager::reader& crls;  // revocation state for client certificates
-    uint64_t now_ms = 0;
-};
-
-class connection {
+class connection final : public ring_owner, public proxy::client_side {
   public:
     connection(conn_env& env, listener_runtime& listener, uint32_t slot, uint32_t generation,
                int client_fd);
-    ~connection();
+    ~connection() override;
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
     void start();
-    void on_completion(op kind, int res, uint32_t flags);
+    void on_completion(op kind, int res, uint32_t flags) override;
     // Closes with `reason` (no-op when already closing).
     void close(close_reason reason);
-    bool finished() const { return _state == state::closing && _inflight == 0; }
+    bool finished() const override { return _state == state::closing && _inflight == 0; }
 
     timer_link& timer() { return _timer; }
+    uint32_t slot() const { return _slot; }
     bool handshake_done() const { return _state == state::connecting || _state == state::proxying; }
+
+    // proxy::client_side (HTTP mode)
+    void client_send(std::span<const uint8_t> plaintext) override;
+    std::size_t client_backlog() const override;
+    void client_finish(close_reason why) override;
+    void client_abort(close_reason why) override;
+    void client_input_consumed() override;
 
   private:
     enum class state : uint8_t { hello, handshaking, connecting, proxying, closing };
@@ -120,6 +91,7 @@ class connection {
     void try_handshake();
     void note_client_certificate(const tls::client_verifier& auth);
     void queue_proxy_header();
+    void start_http();
     void decrypt_client();
     void connect_upstream();
     void on_connect(int res);
@@ -143,8 +115,12 @@ class connection {
     timer_link _timer;
 
     std::vector<uint8_t> _hello;  // ClientHello bytes before a session exists
-    std::string _server_name;     // SNI, kept only for a PROXY v2 header
+    std::string _server_name;     // SNI, kept for a PROXY v2 header and HTTP mode
     std::unique_ptr<tls::session> _tls;
+    std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, after the handshake
+    bool _finish_pending = false;  // HTTP mode: close once the client has everything
+    close_reason _finish_reason = close_reason::done;
+    bool _decrypting = false;
 
     byte_queue _to_upstream;  // plaintext waiting for an upstream send
     send_slot _upstream_send;

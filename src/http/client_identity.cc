@@ -108,6 +108,9 @@ std::span<const std::string_view> identity_header_names() {
 
 std::vector<header_field> identity_headers(identity_format format, const client_identity& id) {
     std::vector<header_field> out;
+    if (format == identity_format::none) {
+        return out;
+    }
     bool usable = id.presented && id.verified && !id.leaf_der.empty();
     if (format == identity_format::fields) {
         std::string verify = usable ? "SUCCESS"
@@ -154,6 +157,8 @@ std::vector<header_field> identity_headers(identity_format format, const client_
             out.push_back({"X-Client-Serial", crl::serial_hex(cert->serial)});
             out.push_back({"X-Client-Fingerprint", sha256_hex(id.leaf_der)});
             out.push_back({"X-Client-Cert", url_encode(pem(id.leaf_der))});
+            break;
+        case identity_format::none:
             break;
     }
     return out;

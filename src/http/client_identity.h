@@ -21,9 +21,11 @@
 #include <string_view>
 #include <vector>
 
+#include <tlsterm/config.h>
+
 namespace tlsterm::http {
 
-enum class identity_format : uint8_t { rfc9440, xfcc, fields };
+using tlsterm::identity_format;  // none, rfc9440, xfcc, fields (config.h)
 
 // What the TLS layer learned of the client's certificate.
 struct client_identity {
@@ -39,7 +41,7 @@ struct header_field {
     std::string value;
 };
 
-// The headers for `id` in `format`. A client without a verified certificate
+// The headers for `id` in `format` (none: no headers). A client without a verified certificate
 // gets only what says so (X-Client-Verify in the fields format), never
 // certificate data.
 std::vector<header_field> identity_headers(identity_format format, const client_identity& id);

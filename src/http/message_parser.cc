@@ -263,4 +263,21 @@ message_parser::result message_parser::next(std::span<const uint8_t> data) {
     return {_pending, consumed, {}};
 }
 
+message_parser::result message_parser::finish() {
+    if (_failed) {
+        return {event::error, 0, {}};
+    }
+    _pending = event::need_more;
+    llhttp_errno_t rc = llhttp_finish(&_parser);
+    if (rc == HPE_PAUSED) {
+        llhttp_resume(&_parser);
+    }
+    if (rc != HPE_OK && rc != HPE_PAUSED) {
+        fail(400, _in_head ? "connection closed inside a message head"
+                           : "connection closed before the end of the message body");
+        return {event::error, 0, {}};
+    }
+    return {_pending, 0, {}};
+}
+
 }  // namespace tlsterm::http

@@ -91,6 +91,11 @@ class message_parser {
     // Parses `data` up to the next event.
     result next(std::span<const uint8_t> data);
 
+    // The peer ended its stream: a response read until the connection
+    // closes is complete (event::end); a message cut short is an error;
+    // between messages, need_more.
+    result finish();
+
     const message_head& head() const { return _head; }
     const parse_error& error() const { return _error; }
 

@@ -15,6 +15,7 @@
 #include "ring/buffer_ring.h"
 #include "ring/op_id.h"
 #include "ring/ring.h"
+#include "upstream/pool.h"
 
 namespace tlsterm::shard {
 
@@ -47,11 +48,13 @@ struct shard::loop {
     conn::timer_list handshake_timers;
     conn::timer_list idle_timers;
     crl::manager::reader crls;
+    // One pool per upstream that an HTTP listener routes to (indexed like
+    // cfg.upstreams; null for upstreams no HTTP listener uses). Declared
+    // before the slots: pooled connections refer to their pool to the end.
+    std::vector<std::unique_ptr<upstream::pool>> pools;
+    conn::slot_table slots;
     conn::conn_env env;
-    std::vector<std::unique_ptr<connection>> slots;
-    std::vector<uint32_t> generations;
-    std::vector<uint32_t> free_slots;
-    std::size_t active = 0;
+    std::size_t active = 0;  // client connections
     bool draining = false;
     uint64_t drain_deadline_ms = 0;
     bool drain_deadline_hit = false;
@@ -67,7 +70,7 @@ struct shard::loop {
           idle_timers(cfg.limits.idle_timeout_ms),
           crls(s._setup.crls),
           env{*ring,       *buffers, cfg.limits, *s._counters, handshake_timers,
-              idle_timers, crls,     now_ms()} {}
+              idle_timers, crls,     slots,      now_ms()} {}
 
     io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
         io_uring_sqe* s = ring->sqe();
@@ -131,27 +134,19 @@ struct shard::loop {
     }
 
     void open_connection(conn::listener_runtime& l, int fd) {
-        uint32_t slot;
-        if (!free_slots.empty()) {
-            slot = free_slots.back();
-            free_slots.pop_back();
-        } else {
-            slot = static_cast<uint32_t>(slots.size());
-            slots.emplace_back();
-            generations.push_back(0);
-        }
-        generations[slot] = ring::next_generation(generations[slot]);
-        slots[slot] = std::make_unique<connection>(env, l, slot, generations[slot], fd);
+        connection* c = slots.emplace<connection>([&](uint32_t slot, uint32_t generation) {
+            return std::make_unique<connection>(env, l, slot, generation, fd);
+        });
         ++active;
         env.counters.active.store(active, std::memory_order_relaxed);
-        slots[slot]->start();
-        release_if_finished(slot);
+        c->start();
+        release_if_finished(c->slot());
     }
 
     void release_if_finished(uint32_t slot) {
-        if (slots[slot] && slots[slot]->finished()) {
-            slots[slot].reset();
-            free_slots.push_back(slot);
+        auto* o = slots.find_slot(slot);
+        bool client = o != nullptr && o->client_connection();
+        if (slots.release_if_finished(slot) && client) {
             --active;
             env.counters.active.store(active, std::memory_order_relaxed);
         }
@@ -171,15 +166,27 @@ struct shard::loop {
         while (auto* t = idle_timers.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->close(close_reason::idle_timeout);
         }
+        for (auto& p : pools) {
+            if (p) {
+                p->tick();
+            }
+        }
+        if (draining && active == 0) {
+            for (auto& p : pools) {
+                if (p) {
+                    p->drain();  // no client left to use a pooled connection
+                }
+            }
+        }
         if (draining && !drain_deadline_hit && env.now_ms >= drain_deadline_ms) {
             drain_deadline_hit = true;
             std::size_t n = 0;
-            for (auto& c : slots) {
-                if (c) {
-                    c->close(close_reason::drain_deadline);
+            slots.for_each([&](conn::ring_owner& o) {
+                if (o.client_connection()) {
+                    static_cast<connection&>(o).close(close_reason::drain_deadline);
                     ++n;
                 }
-            }
+            });
             if (n > 0) {
                 TLSTERM_LOG(log_level::warn,
                             "shard %u: drain grace period over, closed %zu connections",
@@ -224,7 +231,8 @@ struct shard::loop {
             default:
                 break;
         }
-        if (id.slot >= slots.size() || !slots[id.slot] || generations[id.slot] != id.generation) {
+        conn::ring_owner* target = slots.find(id);
+        if (target == nullptr) {
             // A completion for a connection that no longer exists. Cannot
             // happen while slots are freed only when nothing is in flight;
             // return any buffer it carries so the ring never leaks.
@@ -236,7 +244,7 @@ struct shard::loop {
                         owner._setup.index, id.slot, static_cast<unsigned>(id.op));
             return;
         }
-        slots[id.slot]->on_completion(kind, res, flags);
+        target->on_completion(kind, res, flags);
         release_if_finished(id.slot);
     }
 
@@ -246,7 +254,7 @@ struct shard::loop {
         }
         arm_tick();
         arm_control();
-        while (!(draining && active == 0)) {
+        while (!(draining && slots.used() == 0)) {
             int rc = ring->submit_and_wait(1);
             if (rc < 0 && rc != -ETIME) {
                 TLSTERM_LOG(log_level::error, "shard %u: io_uring_submit_and_wait: %s",
@@ -322,6 +330,49 @@ std::expected<void, std::string> shard::start() {
             }
             lr.tls = std::move(*ctx);
             l.listeners.push_back(std::move(lr));
+        }
+        // Pools for the upstreams HTTP listeners route to, one per upstream.
+        l.pools.resize(cfg.upstreams.size());
+        auto pool_for =
+            [&](const std::string& wanted) -> std::expected<upstream::pool*, std::string> {
+            for (std::size_t u = 0; u < cfg.upstreams.size(); ++u) {
+                if (cfg.upstreams[u].name != wanted) {
+                    continue;
+                }
+                if (!l.pools[u]) {
+                    std::unique_ptr<upstream::client_context> tls;
+                    if (cfg.upstreams[u].tls.mode != upstream_tls_mode::none) {
+                        auto ctx = upstream::client_context::create(cfg.upstreams[u].tls);
+                        if (!ctx) {
+                            return std::unexpected("upstream " + wanted + ": " + ctx.error());
+                        }
+                        tls = std::move(*ctx);
+                    }
+                    l.pools[u] =
+                        std::make_unique<upstream::pool>(l.env, cfg.upstreams[u], std::move(tls));
+                }
+                return l.pools[u].get();
+            }
+            return std::unexpected("unknown upstream " + wanted);
+        };
+        for (auto& lr : l.listeners) {
+            if (lr.config->mode != listener_mode::http) {
+                continue;
+            }
+            auto p = pool_for(lr.config->upstream);
+            if (!p) {
+                ready.set_value(p.error());
+                return;
+            }
+            lr.default_pool = *p;
+            for (const auto& route : lr.config->routes) {
+                auto rp = pool_for(route.upstream);
+                if (!rp) {
+                    ready.set_value(rp.error());
+                    return;
+                }
+                lr.route_pools.push_back(*rp);
+            }
         }
         _setup.listener_fds.clear();  // owned by the loop's listeners now
         ready.set_value("");

@@ -71,8 +71,47 @@ parse_certificates(std::string_view pem_text, std::string_view what) {
 
 }  // namespace
 
+std::expected<std::vector<uint8_t>, std::string> private_key_der(std::string_view key_data,
+                                                                 std::string_view password) {
+    if (!pem::looks_like_pem(key_data)) {
+        return std::vector<uint8_t>(key_data.begin(), key_data.end());
+    }
+    bool encrypted = key_data.find("ENCRYPTED") != std::string_view::npos;
+    if (encrypted && password.empty()) {
+        return std::unexpected(std::string("private key is encrypted and no password was given"));
+    }
+    if (encrypted) {
+        // Both PKCS#8 "ENCRYPTED PRIVATE KEY" and the traditional
+        // "Proc-Type: 4,ENCRYPTED" header.
+        init_library();
+        std::string pass(password);
+        std::vector<uint8_t> der(key_data.size());
+        int n = wolfSSL_KeyPemToDer(reinterpret_cast<const unsigned char*>(key_data.data()),
+                                    static_cast<int>(key_data.size()), der.data(),
+                                    static_cast<int>(der.size()), pass.c_str());
+        if (n <= 0) {
+            return std::unexpected(
+                std::string("cannot decrypt the private key (wrong password or unsupported "
+                            "encryption)"));
+        }
+        der.resize(static_cast<std::size_t>(n));
+        return der;
+    }
+    auto blocks = pem::decode_all(key_data);
+    if (!blocks) {
+        return std::unexpected("private key: " + blocks.error());
+    }
+    for (auto& b : *blocks) {
+        if (is_key_label(b.label)) {
+            return std::move(b.der);
+        }
+    }
+    return std::unexpected(std::string("no PRIVATE KEY block in the key file"));
+}
+
 std::expected<chain_info, credential_error> check_server_credentials(std::string_view chain_pem,
-                                                                     std::string_view key_data) {
+                                                                     std::string_view key_data,
+                                                                     std::string_view password) {
     auto chain_error = [](std::string m) {
         return std::unexpected(credential_error{false, std::move(m)});
     };
@@ -125,27 +164,9 @@ std::expected<chain_info, credential_error> check_server_credentials(std::string
         }
     }
 
-    // The private key: a PEM block whose label ends in PRIVATE KEY, or DER.
-    std::vector<uint8_t> key_der;
-    if (pem::looks_like_pem(key_data)) {
-        auto blocks = pem::decode_all(key_data);
-        if (!blocks) {
-            return key_error("private key: " + blocks.error());
-        }
-        for (auto& b : *blocks) {
-            if (b.label == "ENCRYPTED PRIVATE KEY") {
-                return key_error("private key is encrypted; listeners need an unencrypted key");
-            }
-            if (is_key_label(b.label)) {
-                key_der = std::move(b.der);
-                break;
-            }
-        }
-        if (key_der.empty()) {
-            return key_error("no PRIVATE KEY block in the key file");
-        }
-    } else {
-        key_der.assign(key_data.begin(), key_data.end());
+    auto key_der = private_key_der(key_data, password);
+    if (!key_der) {
+        return key_error(key_der.error());
     }
 
     ctx_ptr ctx(wolfSSL_CTX_new(wolfTLS_server_method()));
@@ -159,8 +180,8 @@ std::expected<chain_info, credential_error> check_server_credentials(std::string
         return chain_error("leaf certificate (" + subject_of(leaf) +
                            ") was refused by the TLS library");
     }
-    if (wolfSSL_CTX_use_PrivateKey_buffer(ctx.get(), key_der.data(),
-                                          static_cast<long>(key_der.size()),
+    if (wolfSSL_CTX_use_PrivateKey_buffer(ctx.get(), key_der->data(),
+                                          static_cast<long>(key_der->size()),
                                           WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
         return key_error("not a valid private key (PEM or DER; RSA, EC or PKCS#8)");
     }

@@ -31,8 +31,16 @@ struct credential_error {
 // `chain_pem`: leaf first, then each issuer. `key_data`: PEM or DER private
 // key. Checks every certificate parses, each is issued by the next, and the
 // key matches the leaf. A mismatch is reported against the key.
-std::expected<chain_info, credential_error> check_server_credentials(std::string_view chain_pem,
-                                                                     std::string_view key_data);
+// `password` decrypts an encrypted PEM key (empty: the key must not be
+// encrypted).
+std::expected<chain_info, credential_error> check_server_credentials(
+    std::string_view chain_pem, std::string_view key_data, std::string_view password = {});
+
+// The DER private key of a key file: DER as is, the first PEM block whose
+// label ends in PRIVATE KEY, or an encrypted PEM key decrypted with
+// `password`.
+std::expected<std::vector<uint8_t>, std::string> private_key_der(std::string_view key_data,
+                                                                 std::string_view password);
 
 // `bundle_pem`: one or more CA certificates, each checked to be a CA.
 // Returns their DER encodings, in order.

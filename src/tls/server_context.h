@@ -59,6 +59,10 @@ class server_context {
     selection select(const client_hello& hello) const;
     const listener_tls_config& config() const { return _config; }
 
+    // The client-certificate policy a ClientHello naming `server_name`
+    // ("" for none) is verified under; equal indexes mean the same policy.
+    std::size_t policy_for(const std::string& server_name) const;
+
   private:
     server_context() = default;
 
@@ -66,8 +70,6 @@ class server_context {
     struct entry {
         std::array<int, 2> by_type{-1, -1};
     };
-
-    std::size_t policy_for(const std::string& server_name) const;
 
     listener_tls_config _config;
     std::vector<auth_policy> _policies;           // [0] the listener's, then one per [[sni]]

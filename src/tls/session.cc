@@ -61,6 +61,32 @@ std::unique_ptr<session> session::create(const selection& chosen,
     return s;
 }
 
+std::unique_ptr<session> session::create_client(WOLFSSL_CTX* ctx, const std::string& server_name,
+                                                const std::string& verify_name,
+                                                WOLFSSL_SESSION* resume) {
+    std::unique_ptr<session> s(new session());
+    s->_ssl = wolfSSL_new(ctx);
+    if (s->_ssl == nullptr) {
+        return nullptr;
+    }
+    s->_client = true;
+    wolfSSL_SetIOReadCtx(s->_ssl, s.get());
+    wolfSSL_SetIOWriteCtx(s->_ssl, s.get());
+    if (!server_name.empty() &&
+        wolfSSL_UseSNI(s->_ssl, WOLFSSL_SNI_HOST_NAME, server_name.data(),
+                       static_cast<unsigned short>(server_name.size())) != WOLFSSL_SUCCESS) {
+        return nullptr;
+    }
+    if (!verify_name.empty() &&
+        wolfSSL_check_domain_name(s->_ssl, verify_name.c_str()) != WOLFSSL_SUCCESS) {
+        return nullptr;
+    }
+    if (resume != nullptr) {
+        wolfSSL_set_session(s->_ssl, resume);  // refused (expired, other context): a full handshake
+    }
+    return s;
+}
+
 session::~session() {
     if (_ssl != nullptr) {
         wolfSSL_free(_ssl);
@@ -72,6 +98,7 @@ tls_status session::fail(int ret, const char* where) {
     char text[WOLFSSL_MAX_ERROR_SZ] = {};
     wolfSSL_ERR_error_string_n(static_cast<unsigned long>(err), text, sizeof(text));
     _error = std::string(where) + ": " + text + " (" + std::to_string(err) + ")";
+    _error_code = err;
     return tls_status::failed;
 }
 
@@ -79,7 +106,7 @@ tls_status session::handshake() {
     if (_done) {
         return tls_status::ok;
     }
-    int ret = wolfSSL_accept(_ssl);
+    int ret = _client ? wolfSSL_connect(_ssl) : wolfSSL_accept(_ssl);
     if (ret == WOLFSSL_SUCCESS) {
         _done = true;
         return tls_status::ok;
@@ -154,6 +181,32 @@ std::string_view session::alpn() const {
         return {};
     }
     return std::string_view(name, size);
+}
+
+std::vector<std::vector<uint8_t>> session::peer_chain() const {
+    std::vector<std::vector<uint8_t>> out;
+    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(_ssl);
+    if (chain == nullptr) {
+        return out;
+    }
+    int n = wolfSSL_get_chain_count(chain);
+    for (int i = 0; i < n; ++i) {
+        const unsigned char* der = wolfSSL_get_chain_cert(chain, i);
+        int len = wolfSSL_get_chain_length(chain, i);
+        if (der == nullptr || len <= 0) {
+            break;
+        }
+        out.emplace_back(der, der + len);
+    }
+    return out;
+}
+
+bool session::resumed() const {
+    return wolfSSL_session_reused(_ssl) == 1;
+}
+
+WOLFSSL_SESSION* session::take_session() const {
+    return wolfSSL_get1_session(_ssl);
 }
 
 }  // namespace tlsterm::tls

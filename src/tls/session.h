@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/byte_queue.h"
 #include "tls/server_context.h"
@@ -30,6 +31,13 @@ class session {
     // certificates against (unused when the policy requests none).
     static std::unique_ptr<session> create(const selection& chosen,
                                            std::shared_ptr<const crl::store> crls = nullptr);
+    // A client-side session toward an upstream on `ctx` (a client
+    // context), sending `server_name` as SNI when not empty and offering
+    // `resume` (a session from an earlier connection) when given. The
+    // certificate must name `verify_name` when that is not empty.
+    static std::unique_ptr<session> create_client(WOLFSSL_CTX* ctx, const std::string& server_name,
+                                                  const std::string& verify_name,
+                                                  WOLFSSL_SESSION* resume);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -62,9 +70,18 @@ class session {
     std::string_view alpn() const;     // negotiated protocol, empty when none
     key_type certificate_type() const { return _type; }
     const std::string& error() const { return _error; }
+    int error_code() const { return _error_code; }  // wolfSSL's; 0 when none
     // The client certificate check of this handshake; nullptr when the
     // policy requests no certificate.
     const client_verifier* client_auth() const { return _verifier.get(); }
+    // The peer's certificates as sent (leaf first), DER; empty when none.
+    std::vector<std::vector<uint8_t>> peer_chain() const;
+    // Client side: the handshake resumed an earlier session.
+    bool resumed() const;
+    // Client side: the session to offer on the next connection (owned by
+    // the caller; free with wolfSSL_SESSION_free). nullptr when none.
+    WOLFSSL_SESSION* take_session() const;
+    WOLFSSL* raw() const { return _ssl; }
     // The stream ended with the transport's end, without close_notify.
     bool truncated() const { return _truncated; }
 
@@ -78,10 +95,12 @@ class session {
     byte_queue _in;
     byte_queue _out;
     bool _transport_eof = false;
+    bool _client = false;
     bool _done = false;
     bool _truncated = false;
     key_type _type = key_type::ecdsa;
     std::string _error;
+    int _error_code = 0;
     std::unique_ptr<client_verifier> _verifier;
 };
 

@@ -112,7 +112,15 @@ TEST(ServerCredentials, RejectsBadAndEncryptedKeys) {
     info = check_server_credentials(pki_text("server-ecdsa.chain.pem"),
                                     test::read_text(dir / "enc.key"));
     ASSERT_FALSE(info);
-    EXPECT_EQ(info.error().message, "private key is encrypted; listeners need an unencrypted key");
+    EXPECT_EQ(info.error().message, "private key is encrypted and no password was given");
+    info = check_server_credentials(pki_text("server-ecdsa.chain.pem"),
+                                    test::read_text(dir / "enc.key"), "wrong");
+    ASSERT_FALSE(info);
+    EXPECT_EQ(info.error().message,
+              "cannot decrypt the private key (wrong password or unsupported encryption)");
+    info = check_server_credentials(pki_text("server-ecdsa.chain.pem"),
+                                    test::read_text(dir / "enc.key"), "secret");
+    EXPECT_TRUE(info) << info.error().message;
 }
 
 TEST(CaBundle, CountsCaCertificates) {

@@ -1,0 +1,717 @@
+#include "proxy/http_forwarder.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+
+#include "common/log.h"
+#include "http/client_identity.h"
+
+namespace tlsterm::proxy {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::ranges::equal(a, b, [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::ranges::transform(out, out.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+// Hop-by-hop fields (RFC 9110 section 7.6.1) plus what tlsterm frames
+// itself; never forwarded in either direction.
+constexpr std::array<std::string_view, 9> hop_by_hop = {
+    "connection",        "keep-alive", "proxy-connection", "te",    "trailer",
+    "transfer-encoding", "upgrade",    "content-length",   "expect"};
+
+// The field names a Connection header lists (they are hop-by-hop too).
+bool listed_in_connection(const http::message_head& head, std::string_view name) {
+    for (const auto& h : head.headers) {
+        if (!iequals(h.name, "connection")) {
+            continue;
+        }
+        std::string_view v = h.value;
+        while (!v.empty()) {
+            std::size_t comma = v.find(',');
+            std::string_view token = v.substr(0, comma);
+            while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+                token.remove_prefix(1);
+            }
+            while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+                token.remove_suffix(1);
+            }
+            if (iequals(token, name)) {
+                return true;
+            }
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            v.remove_prefix(comma + 1);
+        }
+    }
+    return false;
+}
+
+bool is_hop_by_hop(const http::message_head& head, std::string_view name) {
+    return std::ranges::any_of(hop_by_hop, [&](std::string_view h) { return iequals(h, name); }) ||
+           listed_in_connection(head, name);
+}
+
+// The host part of a Host value or authority: lower case, port removed.
+std::string host_name(std::string_view authority) {
+    if (!authority.empty() && authority.front() == '[') {
+        return lower(authority.substr(0, authority.find(']') + 1));
+    }
+    return lower(authority.substr(0, authority.rfind(':') == std::string_view::npos
+                                         ? authority.size()
+                                         : authority.rfind(':')));
+}
+
+bool name_matches(const std::vector<std::string>& patterns, std::string_view name) {
+    for (const auto& p : patterns) {
+        if (p.starts_with("*.")) {
+            std::string_view suffix = std::string_view(p).substr(1);  // ".example.com"
+            if (name.size() > suffix.size() && name.ends_with(suffix) &&
+                name.substr(0, name.size() - suffix.size()).find('.') == std::string_view::npos) {
+                return true;
+            }
+        } else if (p == name) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool idempotent(std::string_view method) {
+    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+           method == "PUT" || method == "DELETE";
+}
+
+std::string_view status_text(int status) {
+    switch (status) {
+        case 400:
+            return "Bad Request";
+        case 405:
+            return "Method Not Allowed";
+        case 414:
+            return "URI Too Long";
+        case 417:
+            return "Expectation Failed";
+        case 421:
+            return "Misdirected Request";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 501:
+            return "Not Implemented";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Error";
+    }
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+}
+
+std::span<const uint8_t> bytes_of(std::string_view s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+http_forwarder::http_forwarder(client_side& client, conn::listener_runtime& listener,
+                               conn::conn_env& env, byte_queue& input, client_facts facts)
+    : _client(client),
+      _listener(listener),
+      _env(env),
+      _input(input),
+      _facts(std::move(facts)),
+      _request(http::message_parser::kind::request,
+               http::message_limits{listener.config->http.max_head_bytes,
+                                    listener.config->http.max_headers, 8 * 1024}),
+      _response(http::message_parser::kind::response) {}
+
+http_forwarder::~http_forwarder() {
+    abort();
+}
+
+void http_forwarder::abort() {
+    _done = true;
+    if (_waiting && _pool != nullptr) {
+        _pool->cancel(*this);
+        _waiting = false;
+    }
+    if (_conn != nullptr) {
+        auto* c = _conn;
+        _conn = nullptr;
+        c->abandon();
+    }
+}
+
+void http_forwarder::log_error(int status, const std::string& cause) const {
+    TLSTERM_LOG(log_level::info, "%s: listener %s: %d %s %s: %s", _facts.peer.c_str(),
+                _listener.config->name.c_str(), status, _method.empty() ? "-" : _method.c_str(),
+                _target.empty() ? "-" : _target.c_str(), cause.c_str());
+}
+
+// ---- client side ----------------------------------------------------------------
+
+void http_forwarder::on_client_input(bool eof) {
+    _client_eof = _client_eof || eof;
+    pump();
+}
+
+void http_forwarder::pump() {
+    if (_pumping) {
+        return;  // a callback below re-entered; the outer loop continues
+    }
+    _pumping = true;
+    std::size_t before = _input.size();
+    const std::size_t limit = _env.limits.max_buffered_bytes;
+    while (!_done) {
+        if (_req == req::head) {
+            if (_input.empty()) {
+                if (_client_eof) {
+                    _done = true;
+                    _client.client_finish(close_reason::done);  // between requests: a clean end
+                }
+                break;
+            }
+            auto r = _request.next(_input.readable());
+            _input.consume(r.consumed);
+            if (r.what == http::message_parser::event::error) {
+                reply_error(_request.error().status, _request.error().reason);
+                break;
+            }
+            if (r.what == http::message_parser::event::head) {
+                start_request();
+                continue;
+            }
+            if (r.consumed == 0) {
+                break;
+            }
+            continue;
+        }
+        if (_req == req::body) {
+            if (_conn == nullptr || _conn->backlog() >= limit) {
+                break;  // on_upstream_drained resumes
+            }
+            // Called even with no input: the end of a bodiless request
+            // comes from the parser without another byte.
+            auto r = _request.next(_input.readable());
+            if (r.what == http::message_parser::event::body) {
+                send_body_piece(r.body);
+            }
+            _input.consume(r.consumed);
+            if (r.what == http::message_parser::event::error) {
+                log_error(_request.error().status, _request.error().reason);
+                abort();
+                _client.client_abort(close_reason::bad_request);
+                break;
+            }
+            if (r.what == http::message_parser::event::end) {
+                if (_request_chunked) {
+                    _conn->send(bytes_of("0\r\n\r\n"));
+                }
+                _req = req::sent;
+                _request_complete = true;
+                if (_resp == resp::none) {
+                    _conn->await_response();
+                }
+                continue;
+            }
+            if (r.what == http::message_parser::event::need_more) {
+                if (_client_eof) {
+                    log_error(0, "client closed the connection inside a request body");
+                    abort();
+                    _client.client_abort(close_reason::client_reset);
+                }
+                break;
+            }
+            continue;
+        }
+        if (_req == req::tunnel) {
+            if (!_input.empty() && _conn != nullptr) {
+                _conn->send(_input.readable());
+                _input.consume(_input.size());
+            }
+            if (_client_eof) {
+                _done = true;
+                abort();
+                _client.client_finish(close_reason::done);
+            }
+            break;
+        }
+        break;  // waiting for a connection or a response
+    }
+    _pumping = false;
+    if (_input.size() < before) {
+        _client.client_input_consumed();
+    }
+}
+
+void http_forwarder::start_request() {
+    const http::message_head& head = _request.head();
+    _env.counters.http_requests.fetch_add(1, std::memory_order_relaxed);
+    _method = head.method;
+    _target = head.target;
+    _retried = false;
+    _request_complete = false;
+    _response_bytes_seen = false;
+    _resp = resp::none;
+    _upstream_paused = false;
+    _close_after = !head.keep_alive || _client_eof;
+
+    if (head.method == "CONNECT") {
+        reply_error(405, "CONNECT is not supported");
+        return;
+    }
+    // The authority: from an absolute-form target (it overrides Host),
+    // else the Host header, else (HTTP/1.0) the server name.
+    std::string_view target = head.target;
+    std::string authority;
+    std::string path(target);
+    if (target.starts_with("http://") || target.starts_with("https://")) {
+        std::string_view rest = target.substr(target.find("//") + 2);
+        std::size_t slash = rest.find('/');
+        authority = std::string(rest.substr(0, slash));
+        path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    } else if (const http::header* h = head.find("host")) {
+        authority = h->value;
+    } else {
+        authority = _facts.server_name;
+    }
+    if (path.empty() || (path.front() != '/' && path != "*")) {
+        reply_error(400, "request target is neither a path nor an absolute URL");
+        return;
+    }
+    std::string host = host_name(authority);
+
+    // The client certificate was checked under the policy of the server
+    // name; a Host served under another policy would bypass that check.
+    if (_facts.verifies_clients && _listener.config->http.sni_host_binding) {
+        bool same = _facts.server_name.empty()
+                        ? _listener.tls->policy_for(host) == _listener.tls->policy_for("")
+                        : host == _facts.server_name;
+        if (!same) {
+            reply_error(421, "Host \"" + host + "\" is not the server name \"" +
+                                 _facts.server_name + "\" the client certificate was verified for");
+            return;
+        }
+    }
+
+    _pool = route(host, path);
+    build_upstream_head(authority, path);
+    if (head.expect_continue && (head.chunked || head.content_length.value_or(0) > 0)) {
+        _expect_continue_pending = true;
+    }
+    _req = req::waiting;
+    _waiting = true;
+    upstream::pooled_connection* c = _pool->acquire(*this);
+    if (c != nullptr) {
+        on_connection(*c);
+    }
+}
+
+upstream::pool* http_forwarder::route(std::string_view host, std::string_view path) const {
+    const auto& routes = _listener.config->routes;
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+        const route_config& r = routes[i];
+        if (!r.server_names.empty() && !name_matches(r.server_names, _facts.server_name)) {
+            continue;
+        }
+        if (!r.hosts.empty() && !name_matches(r.hosts, host)) {
+            continue;
+        }
+        if (!r.path_prefix.empty() && !path.starts_with(r.path_prefix)) {
+            continue;
+        }
+        return _listener.route_pools[i];
+    }
+    return _listener.default_pool;
+}
+
+void http_forwarder::build_upstream_head(std::string_view authority, std::string_view path) {
+    const http::message_head& head = _request.head();
+    const http_listener_config& cfg = _listener.config->http;
+    std::string& out = _upstream_head;
+    out.clear();
+    out.reserve(512 + _facts.identity.size());
+    out.append(head.method);
+    out.push_back(' ');
+    out.append(path);
+    out.append(" HTTP/1.1\r\n");
+    bool has_host = false;
+    for (const auto& h : head.headers) {
+        std::string_view name = h.name;
+        if (is_hop_by_hop(head, name)) {
+            continue;
+        }
+        if (iequals(name, "host")) {
+            has_host = true;
+            append_header(out, "Host", authority);  // the absolute-form authority when given
+            continue;
+        }
+        if ((cfg.x_forwarded_for && iequals(name, "x-forwarded-for")) ||
+            (cfg.x_forwarded_proto && iequals(name, "x-forwarded-proto")) ||
+            (cfg.x_forwarded_host && iequals(name, "x-forwarded-host"))) {
+            continue;  // replaced below: a client's own values are not trusted
+        }
+        if (std::ranges::any_of(http::identity_header_names(),
+                                [&](std::string_view n) { return iequals(n, name); })) {
+            continue;  // only tlsterm says who the client is
+        }
+        append_header(out, name, h.value);
+    }
+    if (!has_host && !authority.empty()) {
+        append_header(out, "Host", authority);
+    }
+    _request_chunked = head.chunked;
+    if (head.chunked) {
+        append_header(out, "Transfer-Encoding", "chunked");
+    } else if (head.content_length) {
+        append_header(out, "Content-Length", std::to_string(*head.content_length));
+    }
+    if (head.upgrade && head.method != "CONNECT") {
+        if (const http::header* u = head.find("upgrade")) {
+            append_header(out, "Connection", "upgrade");
+            append_header(out, "Upgrade", u->value);
+        }
+    }
+    if (cfg.x_forwarded_for) {
+        append_header(out, "X-Forwarded-For", _facts.peer_ip);
+    }
+    if (cfg.x_forwarded_proto) {
+        append_header(out, "X-Forwarded-Proto", "https");
+    }
+    if (cfg.x_forwarded_host && !authority.empty()) {
+        append_header(out, "X-Forwarded-Host", authority);
+    }
+    out.append(_facts.identity);
+    out.append("\r\n");
+}
+
+void http_forwarder::send_body_piece(std::span<const uint8_t> piece) {
+    if (_request_chunked) {
+        char size[24];
+        int n = std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
+        _conn->send(std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
+        _conn->send(piece);
+        _conn->send(bytes_of("\r\n"));
+    } else {
+        _conn->send(piece);
+    }
+}
+
+// ---- upstream side ----------------------------------------------------------------
+
+void http_forwarder::on_connection(upstream::pooled_connection& c) {
+    _waiting = false;
+    _conn = &c;
+    _conn_was_reused = c.requests() > 0;
+    _response.expect_head_response(_method == "HEAD");
+    _conn->send(bytes_of(_upstream_head));
+    if (_expect_continue_pending) {
+        _expect_continue_pending = false;
+        _client.client_send(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
+    }
+    if (_request_complete) {
+        _req = req::sent;  // a retry: the request had no body
+        _conn->await_response();
+        return;
+    }
+    _req = req::body;
+    pump();
+}
+
+void http_forwarder::on_no_connection(int status, const std::string& cause) {
+    _waiting = false;
+    reply_error(status, cause);
+}
+
+void http_forwarder::on_upstream_drained() {
+    if (_req == req::body) {
+        pump();
+    }
+}
+
+void http_forwarder::on_response_timeout() {
+    _conn = nullptr;
+    if (_resp == resp::none) {
+        reply_error(504, "upstream " + _pool->name() + ": no response within " +
+                             std::to_string(_pool->config().pool.response_timeout_ms) +
+                             " ms (response_timeout_ms)");
+    } else {
+        fail_response("upstream " + _pool->name() + ": response timed out");
+    }
+}
+
+void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
+    _conn = nullptr;
+    if (_resp == resp::tunnel) {
+        _done = true;
+        _client.client_finish(close_reason::done);
+        return;
+    }
+    if (_resp == resp::none) {
+        const http::message_head& head = _request.head();
+        bool bodyless = !head.chunked && head.content_length.value_or(0) == 0;
+        if (_conn_was_reused && !_retried && !_response_bytes_seen && idempotent(_method) &&
+            bodyless) {
+            // The origin closed a kept-alive connection as the request
+            // went out: an ordinary race; one more try on a new connection.
+            _retried = true;
+            _req = req::waiting;
+            _waiting = true;
+            if (upstream::pooled_connection* fresh = _pool->acquire(*this, /*fresh=*/true)) {
+                on_connection(*fresh);
+            }
+            return;
+        }
+        reply_error(502, "upstream " + _pool->name() + ": " + cause + " before a response");
+        return;
+    }
+    if (eof && _resp == resp::body) {
+        // A response delimited by the end of the connection.
+        auto r = _response.finish();
+        if (r.what == http::message_parser::event::end) {
+            on_response_end(false);
+            return;
+        }
+    }
+    fail_response("upstream " + _pool->name() + ": " + cause + " inside the response");
+}
+
+void http_forwarder::on_upstream_data(std::span<const uint8_t> bytes) {
+    _response_bytes_seen = true;
+    while (!_done) {
+        if (_resp == resp::tunnel) {
+            if (!bytes.empty()) {
+                _client.client_send(bytes);
+            }
+            break;
+        }
+        auto r = _response.next(bytes);
+        if (r.what == http::message_parser::event::body) {
+            send_response_body(r.body);
+        }
+        bytes = bytes.subspan(r.consumed);
+        switch (r.what) {
+            case http::message_parser::event::head:
+                on_response_head();
+                break;
+            case http::message_parser::event::end:
+                if (_resp == resp::head_sent_interim) {
+                    _resp = resp::none;  // a 1xx: the final response follows
+                    _response.expect_head_response(_method == "HEAD");
+                    break;
+                }
+                if (_resp == resp::tunnel) {
+                    break;  // the 101's (empty) message; the rest is the tunnel
+                }
+                on_response_end(!bytes.empty());
+                return;
+            case http::message_parser::event::error:
+                if (_resp == resp::none) {
+                    auto* c = _conn;
+                    _conn = nullptr;
+                    c->abandon();
+                    reply_error(502, "upstream " + _pool->name() +
+                                         ": invalid response: " + _response.error().reason);
+                } else {
+                    fail_response("upstream " + _pool->name() +
+                                  ": invalid response body: " + _response.error().reason);
+                }
+                return;
+            case http::message_parser::event::need_more:
+            case http::message_parser::event::body:
+                break;
+        }
+        if (r.what == http::message_parser::event::need_more) {
+            break;
+        }
+    }
+    if (_conn != nullptr && !_upstream_paused &&
+        _client.client_backlog() >= _env.limits.max_buffered_bytes) {
+        _upstream_paused = true;
+        _conn->pause_reads(true);
+    }
+}
+
+void http_forwarder::on_response_head() {
+    const http::message_head& head = _response.head();
+    const http::message_head& request = _request.head();
+    if (head.status == 101) {
+        if (!request.upgrade) {
+            fail_response("upstream " + _pool->name() + ": 101 without an upgrade request");
+            return;
+        }
+        std::string out = "HTTP/1.1 101 " + head.reason + "\r\n";
+        for (const auto& h : head.headers) {
+            if (!iequals(h.name, "content-length") && !iequals(h.name, "transfer-encoding")) {
+                append_header(out, h.name, h.value);
+            }
+        }
+        out.append("\r\n");
+        _client.client_send(bytes_of(out));
+        _resp = resp::tunnel;
+        _req = req::tunnel;
+        pump();  // what the client sent after its request belongs to the tunnel
+        return;
+    }
+    if (head.status >= 100 && head.status < 200) {
+        _resp = resp::head_sent_interim;
+        if (head.status == 100) {
+            return;  // tlsterm answered the client's Expect itself
+        }
+    } else {
+        _resp = resp::body;
+    }
+    bool client_11 = request.version_major == 1 && request.version_minor >= 1;
+    bool bodyless =
+        _method == "HEAD" || head.status < 200 || head.status == 204 || head.status == 304;
+    _response_chunked = false;
+    _response_to_close = false;
+    std::string out;
+    out.reserve(256);
+    out.append(client_11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+    out.append(std::to_string(head.status));
+    out.push_back(' ');
+    out.append(head.reason);
+    out.append("\r\n");
+    for (const auto& h : head.headers) {
+        if (is_hop_by_hop(head, h.name)) {
+            continue;
+        }
+        append_header(out, h.name, h.value);
+    }
+    if (bodyless) {
+        if (const http::header* cl = head.find("content-length"); cl && _method == "HEAD") {
+            append_header(out, "Content-Length", cl->value);
+        }
+    } else if (head.content_length) {
+        append_header(out, "Content-Length", std::to_string(*head.content_length));
+    } else if (client_11) {
+        _response_chunked = true;
+        append_header(out, "Transfer-Encoding", "chunked");
+    } else {
+        _response_to_close = true;
+        _close_after = true;
+    }
+    if (head.status >= 200) {
+        if (_close_after) {
+            append_header(out, "Connection", "close");
+        } else if (!client_11) {
+            append_header(out, "Connection", "keep-alive");
+        }
+    }
+    out.append("\r\n");
+    _client.client_send(bytes_of(out));
+}
+
+void http_forwarder::send_response_body(std::span<const uint8_t> piece) {
+    if (_response_chunked) {
+        char size[24];
+        int n = std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
+        _client.client_send(
+            std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
+        _client.client_send(piece);
+        _client.client_send(bytes_of("\r\n"));
+    } else {
+        _client.client_send(piece);
+    }
+}
+
+void http_forwarder::on_response_end(bool extra_bytes) {
+    if (_response_chunked) {
+        _client.client_send(bytes_of("0\r\n\r\n"));
+        _response_chunked = false;
+    }
+    _resp = resp::done;
+    if (_req != req::sent) {
+        // The origin answered before the request body was complete (413,
+        // 401, ...): the rest of the body cannot be delivered, so neither
+        // connection can carry another message.
+        _close_after = true;
+        if (_conn != nullptr) {
+            auto* c = _conn;
+            _conn = nullptr;
+            c->abandon();
+        }
+    } else if (_conn != nullptr) {
+        auto* c = _conn;
+        _conn = nullptr;
+        if (_upstream_paused) {
+            c->pause_reads(false);
+        }
+        c->release(_response.head().keep_alive && !extra_bytes);
+    }
+    _upstream_paused = false;
+    if (_close_after || _done) {
+        _done = true;
+        _client.client_finish(close_reason::done);
+        return;
+    }
+    _req = req::head;
+    _resp = resp::none;
+    pump();  // the next pipelined request, if it already came
+}
+
+void http_forwarder::on_client_drained() {
+    if (_conn != nullptr && _upstream_paused &&
+        _client.client_backlog() <= _env.limits.max_buffered_bytes / 2) {
+        _upstream_paused = false;
+        _conn->pause_reads(false);
+    }
+}
+
+void http_forwarder::reply_error(int status, const std::string& cause) {
+    log_error(status, cause);
+    _done = true;
+    if (_conn != nullptr) {
+        auto* c = _conn;
+        _conn = nullptr;
+        c->abandon();
+    }
+    if (_waiting) {
+        _pool->cancel(*this);
+        _waiting = false;
+    }
+    if (status >= 500) {
+        _env.counters.http_upstream_errors.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        _env.counters.http_client_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::string body = std::to_string(status) + " " + std::string(status_text(status)) + "\n";
+    std::string out =
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) +
+        "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
+    _client.client_send(bytes_of(out));
+    _client.client_finish(status >= 500 ? close_reason::upstream_error : close_reason::bad_request);
+}
+
+void http_forwarder::fail_response(const std::string& cause) {
+    log_error(502, cause);
+    _env.counters.http_upstream_errors.fetch_add(1, std::memory_order_relaxed);
+    abort();
+    _client.client_abort(close_reason::upstream_reset);  // the client sees the response cut short
+}
+
+}  // namespace tlsterm::proxy

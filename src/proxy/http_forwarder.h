@@ -1,0 +1,136 @@
+// The HTTP/1.1 mode of a client connection: requests parsed from the
+// decrypted stream, routed (SNI, Host, path prefix) to a pool, rewritten
+// (hop-by-hop headers, X-Forwarded-*, client identity; incoming identity
+// headers always removed) and sent over a pooled upstream connection; the
+// response streamed back.
+//
+// One exchange at a time: pipelined requests wait in the connection's input
+// queue (bounded by max_buffered_bytes) and are answered in order. Bodies
+// stream in pieces in both directions, re-framed by tlsterm (Content-Length
+// kept, chunked re-encoded), never buffered whole. Backpressure: request
+// bodies stop being read while the upstream socket is behind; upstream
+// reads pause while the client is behind.
+//
+// Errors a client sees: 400/414/417/431/501 for malformed requests (then
+// close), 405 for CONNECT, 421 when the Host is not the server name the
+// client certificate was verified under, 502 when the upstream cannot be
+// reached or answers garbage, 503 when the pool queue is full or times
+// out, 504 when no response head comes in time. Each is logged with its
+// cause. An idempotent bodiless request whose reused connection was closed
+// by the origin before any response byte is retried once on a new one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <tlsterm/config.h>
+
+#include "common/byte_queue.h"
+#include "conn/env.h"
+#include "http/message_parser.h"
+#include "upstream/pool.h"
+
+namespace tlsterm::proxy {
+
+// What the forwarder needs from the client connection.
+class client_side {
+  public:
+    virtual ~client_side() = default;
+    // Encrypts and sends response bytes.
+    virtual void client_send(std::span<const uint8_t> plaintext) = 0;
+    // Bytes given to client_send not yet on the socket.
+    virtual std::size_t client_backlog() const = 0;
+    // No more responses: send what is queued, close_notify, close (counted
+    // as `why`).
+    virtual void client_finish(close_reason why) = 0;
+    // Close now: the client must see the stream break (a response cut short).
+    virtual void client_abort(close_reason why) = 0;
+    // The forwarder consumed input: reading from the client may resume.
+    virtual void client_input_consumed() = 0;
+};
+
+// Facts of the client connection the forwarder uses.
+struct client_facts {
+    std::string peer;               // "address:port", for logs
+    std::string peer_ip;            // for X-Forwarded-For
+    std::string server_name;        // SNI, lower case; empty when none
+    bool verifies_clients = false;  // the handshake's policy asks for client certificates
+    std::string identity;           // rendered identity header lines ("Name: value\r\n"...)
+};
+
+class http_forwarder final : public upstream::user {
+  public:
+    http_forwarder(client_side& client, conn::listener_runtime& listener, conn::conn_env& env,
+                   byte_queue& input, client_facts facts);
+    ~http_forwarder() override;
+    http_forwarder(const http_forwarder&) = delete;
+    http_forwarder& operator=(const http_forwarder&) = delete;
+
+    // New plaintext from the client is in `input`; `eof` when the client's
+    // stream ended.
+    void on_client_input(bool eof);
+    // The client's send backlog shrank.
+    void on_client_drained();
+    // The client connection is closing: let go of the pool and connection.
+    void abort();
+
+    // upstream::user
+    void on_connection(upstream::pooled_connection& c) override;
+    void on_no_connection(int status, const std::string& cause) override;
+    void on_upstream_data(std::span<const uint8_t> bytes) override;
+    void on_upstream_closed(bool eof, const std::string& cause) override;
+    void on_upstream_drained() override;
+    void on_response_timeout() override;
+
+  private:
+    enum class req : uint8_t { head, waiting, body, sent, tunnel };
+    enum class resp : uint8_t { none, head_sent_interim, body, done, tunnel };
+
+    void pump();
+    void start_request();
+    upstream::pool* route(std::string_view host, std::string_view path) const;
+    void build_upstream_head(std::string_view host, std::string_view path);
+    void send_body_piece(std::span<const uint8_t> piece);
+    void on_response_head();
+    void send_response_body(std::span<const uint8_t> piece);
+    void on_response_end(bool extra_bytes);
+    void reply_error(int status, const std::string& cause);
+    void fail_response(const std::string& cause);
+    void log_error(int status, const std::string& cause) const;
+
+    client_side& _client;
+    conn::listener_runtime& _listener;
+    conn::conn_env& _env;
+    byte_queue& _input;
+    client_facts _facts;
+    http::message_parser _request;
+    http::message_parser _response;
+
+    req _req = req::head;
+    resp _resp = resp::none;
+    bool _done = false;        // no further requests: an error was answered or the client left
+    bool _client_eof = false;  // the client's stream ended
+    bool _pumping = false;
+
+    // The exchange in progress.
+    upstream::pool* _pool = nullptr;
+    upstream::pooled_connection* _conn = nullptr;
+    bool _waiting = false;  // queued in _pool
+    bool _conn_was_reused = false;
+    bool _request_complete = false;         // the whole request was parsed
+    bool _response_bytes_seen = false;      // the origin has begun to answer
+    bool _expect_continue_pending = false;  // send 100 Continue once a connection is attached
+    bool _retried = false;
+    bool _request_chunked = false;    // re-encode the request body as chunked
+    bool _response_chunked = false;   // re-encode the response body as chunked
+    bool _response_to_close = false;  // response body ends with the connection (HTTP/1.0 client)
+    bool _close_after = false;        // close the client after this response
+    bool _upstream_paused = false;
+    std::string _method;
+    std::string _target;
+    std::string _upstream_head;  // kept until a response begins, for a retry
+};
+
+}  // namespace tlsterm::proxy

@@ -1,0 +1,600 @@
+#include "upstream/pool.h"
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "ring/op_id.h"
+
+namespace tlsterm::upstream {
+
+namespace {
+
+constexpr std::size_t decrypt_chunk = 16 * 1024;
+constexpr uint32_t max_backoff_ms = 30000;
+
+void set_nodelay(int fd) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace
+
+// ---- pooled_connection ----------------------------------------------------------
+
+pooled_connection::pooled_connection(pool& owner, uint32_t slot, uint32_t generation, int fd,
+                                     std::size_t address)
+    : ring_owner(false),
+      _pool(owner),
+      _slot(slot),
+      _generation(generation),
+      _fd(fd),
+      _address(address) {
+    _timer.owner = this;
+}
+
+pooled_connection::~pooled_connection() {
+    conn::timer_list::remove(_timer);
+    if (_fd >= 0) {
+        ::close(_fd);
+    }
+}
+
+uint64_t pooled_connection::id(conn::op kind) const {
+    return ring::op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
+}
+
+io_uring_sqe* pooled_connection::sqe(conn::op kind) {
+    io_uring_sqe* s = _pool._env.ring.sqe();
+    io_uring_sqe_set_data64(s, id(kind));
+    ++_inflight;
+    return s;
+}
+
+const socket_address& pooled_connection::address() const {
+    return _pool._config.addresses[_address];
+}
+
+void pooled_connection::start() {
+    uint32_t ms = _pool._config.connect_timeout_ms;
+    _connect_timeout.tv_sec = ms / 1000;
+    _connect_timeout.tv_nsec = static_cast<long long>(ms % 1000) * 1'000'000;
+    const socket_address& a = address();
+    _pool._env.ring.reserve(2);  // the connect and its linked timeout go together
+    io_uring_sqe* c = sqe(conn::op::upstream_connect);
+    io_uring_prep_connect(c, _fd, a.data(), a.size());
+    c->flags |= IOSQE_IO_LINK;
+    io_uring_prep_link_timeout(sqe(conn::op::connect_timeout), &_connect_timeout, 0);
+}
+
+void pooled_connection::arm_recv() {
+    auto& env = _pool._env;
+    io_uring_sqe* s = sqe(conn::op::upstream_recv);
+    if (env.ring.supported().multishot_recv) {
+        io_uring_prep_recv_multishot(s, _fd, nullptr, 0, 0);
+    } else {
+        io_uring_prep_recv(s, _fd, nullptr, env.buffers.buffer_size(), 0);
+    }
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = env.buffers.group();
+    _recv_armed = true;
+}
+
+void pooled_connection::on_completion(conn::op kind, int res, uint32_t flags) {
+    if ((flags & IORING_CQE_F_MORE) == 0) {
+        --_inflight;
+    }
+    switch (kind) {
+        case conn::op::upstream_connect:
+            on_connect(res);
+            break;
+        case conn::op::upstream_recv:
+            on_recv(res, flags);
+            break;
+        case conn::op::upstream_send:
+            on_send(res);
+            break;
+        default:
+            break;
+    }
+}
+
+void pooled_connection::on_connect(int res) {
+    if (_state == state::closing) {
+        return;
+    }
+    auto& env = _pool._env;
+    if (res != 0) {
+        env.counters.upstream_connect_failures.fetch_add(1, std::memory_order_relaxed);
+        _pool.on_connect_failed(*this, std::string("connect failed: ") +
+                                           (res == -ECANCELED ? "timed out" : std::strerror(-res)));
+        return;
+    }
+    env.counters.upstream_connects.fetch_add(1, std::memory_order_relaxed);
+    set_nodelay(_fd);
+    arm_recv();
+    if (_pool._tls == nullptr) {
+        _pool.on_ready(*this);
+        return;
+    }
+    const auto& cfg = _pool._tls->config();
+    _tls = tls::session::create_client(_pool._tls->ctx(), cfg.server_name,
+                                       cfg.verify_hostname ? cfg.verify_name : std::string(),
+                                       cfg.session_resumption ? _pool._resume : nullptr);
+    if (!_tls) {
+        _pool.on_connect_failed(*this, "cannot create a TLS session (out of memory)");
+        return;
+    }
+    _state = state::handshaking;
+    _pool._handshake_timers.schedule(_timer, env.now_ms);
+    try_handshake();
+}
+
+void pooled_connection::try_handshake() {
+    auto status = _tls->handshake();
+    flush();  // the ClientHello, or an alert
+    if (status == tls::tls_status::want_read) {
+        return;
+    }
+    if (status == tls::tls_status::failed) {
+        _pool.on_connect_failed(*this, "TLS handshake: " + client_context::describe_failure(*_tls));
+        return;
+    }
+    if (std::string why = _pool._tls->check_peer(*_tls); !why.empty()) {
+        _pool.on_connect_failed(*this, why);
+        return;
+    }
+    conn::timer_list::remove(_timer);
+    _pool.on_ready(*this);
+    if (_state != state::closing && !_tls->cipher_in().empty()) {
+        decrypt();  // post-handshake messages (TLS 1.3 tickets) that came along
+    }
+}
+
+void pooled_connection::on_recv(int res, uint32_t flags) {
+    bool final = (flags & IORING_CQE_F_MORE) == 0;
+    if (final) {
+        _recv_armed = false;
+    }
+    auto& env = _pool._env;
+    if (res > 0) {
+        env.buffers.taken();
+        ring::buffer_handle held(&env.buffers,
+                                 static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
+                                 static_cast<uint32_t>(res));
+        if (_state != state::closing) {
+            on_bytes(held.bytes());
+        }
+    } else if (res == 0) {
+        if (_state != state::closing) {
+            on_eof();
+        }
+        return;
+    } else if (res != -ENOBUFS && res != -ECANCELED) {
+        if (_state != state::closing) {
+            fail(false, std::string("read failed: ") + std::strerror(-res));
+        }
+        return;
+    }
+    if (final && _state != state::closing && !_recv_paused && !_recv_armed) {
+        arm_recv();
+    }
+}
+
+void pooled_connection::on_bytes(std::span<const uint8_t> bytes) {
+    if (_state == state::connecting) {
+        return;
+    }
+    if (!_tls) {
+        deliver(bytes);
+        return;
+    }
+    _tls->cipher_in().append(bytes);
+    if (_state == state::handshaking) {
+        try_handshake();
+    } else {
+        decrypt();
+    }
+}
+
+void pooled_connection::on_eof() {
+    if (_tls && _state != state::handshaking) {
+        _tls->set_transport_eof();
+        decrypt();
+        return;
+    }
+    if (_state == state::handshaking) {
+        _pool.on_connect_failed(*this, "origin closed the connection during the TLS handshake");
+        return;
+    }
+    fail(true, "origin closed the connection");
+}
+
+void pooled_connection::decrypt() {
+    uint8_t buf[decrypt_chunk];
+    while (_state == state::idle || _state == state::busy) {
+        auto r = _tls->read(buf);
+        if (r.status == tls::tls_status::ok) {
+            deliver(std::span<const uint8_t>(buf, r.bytes));
+            continue;
+        }
+        if (r.status == tls::tls_status::want_read) {
+            break;
+        }
+        if (r.status == tls::tls_status::closed) {
+            fail(true, "origin closed the connection");
+        } else {
+            fail(false, "TLS: " + _tls->error());
+        }
+        break;
+    }
+    flush();  // post-handshake replies
+}
+
+void pooled_connection::deliver(std::span<const uint8_t> plaintext) {
+    if (_state == state::busy && _user != nullptr) {
+        if (!_got_response_bytes) {
+            _got_response_bytes = true;
+            conn::timer_list::remove(_timer);
+        }
+        _pool._env.counters.bytes_from_upstream.fetch_add(plaintext.size(),
+                                                          std::memory_order_relaxed);
+        _user->on_upstream_data(plaintext);
+        return;
+    }
+    // An idle connection has nothing to receive: a late or unsolicited
+    // response cannot be attributed to any request.
+    TLSTERM_LOG(log_level::debug,
+                "upstream %s (%s): %zu unexpected bytes on an idle connection, "
+                "closing it",
+                _pool.name().c_str(), address().to_string().c_str(), plaintext.size());
+    close();
+}
+
+void pooled_connection::send(std::span<const uint8_t> plaintext) {
+    if (_state == state::closing) {
+        return;
+    }
+    if (_tls) {
+        if (_tls->write(plaintext) != tls::tls_status::ok) {
+            fail(false, "TLS write: " + _tls->error());
+            return;
+        }
+    } else {
+        _out.append(plaintext);
+    }
+    flush();
+}
+
+std::size_t pooled_connection::backlog() const {
+    std::size_t queued = _tls ? _tls->cipher_out().size() : _out.size();
+    return queued + (_sending.size() - _sent);
+}
+
+void pooled_connection::flush() {
+    if (_send_in_flight || _state == state::closing) {
+        return;
+    }
+    byte_queue& q = _tls ? _tls->cipher_out() : _out;
+    if (q.empty()) {
+        return;
+    }
+    q.move_into(_sending);
+    _sent = 0;
+    _send_in_flight = true;
+    io_uring_prep_send(sqe(conn::op::upstream_send), _fd, _sending.data(), _sending.size(),
+                       MSG_NOSIGNAL);
+}
+
+void pooled_connection::on_send(int res) {
+    _send_in_flight = false;
+    if (_state == state::closing) {
+        return;
+    }
+    if (res < 0) {
+        if (_state == state::handshaking) {
+            _pool.on_connect_failed(*this, std::string("send failed: ") + std::strerror(-res));
+        } else {
+            fail(false, std::string("send failed: ") + std::strerror(-res));
+        }
+        return;
+    }
+    _sent += static_cast<std::size_t>(res);
+    if (_sent < _sending.size()) {
+        _send_in_flight = true;
+        io_uring_prep_send(sqe(conn::op::upstream_send), _fd, _sending.data() + _sent,
+                           _sending.size() - _sent, MSG_NOSIGNAL);
+        return;
+    }
+    std::vector<uint8_t>().swap(_sending);
+    _sent = 0;
+    flush();
+    if (!_send_in_flight && _user != nullptr) {
+        _user->on_upstream_drained();
+    }
+}
+
+void pooled_connection::pause_reads(bool paused) {
+    if (_state == state::closing || paused == _recv_paused) {
+        return;
+    }
+    _recv_paused = paused;
+    if (paused && _recv_armed) {
+        io_uring_prep_cancel64(sqe(conn::op::cancel), id(conn::op::upstream_recv), 0);
+    } else if (!paused && !_recv_armed) {
+        arm_recv();
+    }
+}
+
+void pooled_connection::await_response() {
+    _got_response_bytes = false;
+    _pool._response_timers.schedule(_timer, _pool._env.now_ms);
+}
+
+void pooled_connection::release(bool reusable) {
+    _user = nullptr;
+    ++_requests;
+    conn::timer_list::remove(_timer);
+    if (_recv_paused) {
+        pause_reads(false);  // an idle connection must see an origin's EOF
+    }
+    _pool.on_released(*this, reusable);
+}
+
+void pooled_connection::abandon() {
+    _user = nullptr;
+    close();
+}
+
+void pooled_connection::fail(bool eof, const std::string& cause) {
+    user* u = _user;
+    _user = nullptr;
+    close();
+    if (u != nullptr) {
+        u->on_upstream_closed(eof, cause);
+    }
+}
+
+void pooled_connection::close() {
+    if (_state == state::closing) {
+        return;
+    }
+    conn::timer_list::remove(_timer);
+    _pool.on_closed(*this);
+    _state = state::closing;
+    _user = nullptr;
+    io_uring_prep_cancel_fd(sqe(conn::op::cancel), _fd, IORING_ASYNC_CANCEL_ALL);
+}
+
+// ---- pool ---------------------------------------------------------------------------
+
+pool::pool(conn::conn_env& env, const upstream_config& config, std::unique_ptr<client_context> tls)
+    : _env(env),
+      _config(config),
+      _tls(std::move(tls)),
+      _endpoints(config.addresses.size()),
+      _handshake_timers(config.connect_timeout_ms),
+      _idle_timers(config.pool.idle_timeout_ms),
+      _response_timers(config.pool.response_timeout_ms) {}
+
+pool::~pool() {
+    if (_resume != nullptr) {
+        wolfSSL_SESSION_free(_resume);
+    }
+}
+
+pooled_connection* pool::acquire(user& u, bool fresh) {
+    if (!fresh && !_idle.empty()) {
+        pooled_connection* c = _idle.back();
+        _idle.pop_back();
+        conn::timer_list::remove(c->_timer);
+        c->_state = pooled_connection::state::busy;
+        c->_user = &u;
+        return c;
+    }
+    if (_waiters.size() >= _config.pool.queue_size) {
+        u.on_no_connection(503, "upstream " + _config.name + ": " +
+                                    std::to_string(_waiters.size()) +
+                                    " requests already wait for a connection (queue_size)");
+        return nullptr;
+    }
+    _waiters.push_back(waiter{&u, _env.now_ms + _config.pool.queue_timeout_ms, fresh});
+    serve_waiters();
+    fail_waiters_if_hopeless();
+    return nullptr;
+}
+
+void pool::cancel(user& u) {
+    auto it = std::ranges::find_if(_waiters, [&](const waiter& w) { return w.u == &u; });
+    if (it != _waiters.end()) {
+        _waiters.erase(it);
+    }
+}
+
+bool pool::open_one() {
+    const std::size_t n = _config.addresses.size();
+    for (std::size_t tried = 0; tried < n; ++tried) {
+        std::size_t index = _next_address++ % n;
+        endpoint& e = _endpoints[index];
+        if (e.down_until_ms > _env.now_ms) {
+            continue;
+        }
+        const socket_address& a = _config.addresses[index];
+        int fd = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            TLSTERM_LOG(log_level::error, "upstream %s: socket(): %s", _config.name.c_str(),
+                        std::strerror(errno));
+            return false;
+        }
+        pooled_connection* c =
+            _env.slots.emplace<pooled_connection>([&](uint32_t slot, uint32_t generation) {
+                return std::make_unique<pooled_connection>(*this, slot, generation, fd, index);
+            });
+        ++_open;
+        ++_connecting;
+        c->start();
+        return true;
+    }
+    return false;
+}
+
+void pool::serve_waiters() {
+    if (_draining) {
+        return;
+    }
+    while (_waiters.size() > _connecting && _open < _config.pool.max_connections) {
+        if (!open_one()) {
+            break;
+        }
+    }
+}
+
+std::string pool::down_cause() const {
+    std::string out;
+    for (std::size_t i = 0; i < _endpoints.size(); ++i) {
+        const endpoint& e = _endpoints[i];
+        out += (out.empty() ? "" : "; ") + _config.addresses[i].to_string() + ": " +
+               (e.last_error.empty() ? std::string("down") : e.last_error);
+    }
+    return "upstream " + _config.name + " is down (" + out + ")";
+}
+
+// Nothing is connecting and no address may be tried: the queue would only
+// time out.
+void pool::fail_waiters_if_hopeless() {
+    if (_connecting > 0 || _waiters.empty() || _open > 0) {
+        return;
+    }
+    bool any_up = std::ranges::any_of(
+        _endpoints, [&](const endpoint& e) { return e.down_until_ms <= _env.now_ms; });
+    if (any_up && !_draining) {
+        return;
+    }
+    std::string cause = down_cause();
+    while (!_waiters.empty()) {
+        user* u = _waiters.front().u;
+        _waiters.pop_front();
+        u->on_no_connection(502, cause);
+    }
+}
+
+void pool::on_ready(pooled_connection& c) {
+    --_connecting;
+    endpoint& e = _endpoints[c._address];
+    e.backoff_ms = 0;
+    e.last_error.clear();
+    if (!_waiters.empty()) {
+        user* u = _waiters.front().u;
+        _waiters.pop_front();
+        c._state = pooled_connection::state::busy;
+        c._user = u;
+        u->on_connection(c);
+        return;
+    }
+    c._state = pooled_connection::state::idle;
+    _idle.push_back(&c);
+    _idle_timers.schedule(c._timer, _env.now_ms);
+}
+
+void pool::on_released(pooled_connection& c, bool reusable) {
+    if (c._tls && c._requests == 1 && _tls->config().session_resumption) {
+        // After the first exchange a TLS 1.3 ticket has arrived.
+        if (WOLFSSL_SESSION* s = c._tls->take_session()) {
+            if (_resume != nullptr) {
+                wolfSSL_SESSION_free(_resume);
+            }
+            _resume = s;
+        }
+    }
+    if (!reusable || _draining || c._requests >= _config.pool.max_requests) {
+        c.close();
+        serve_waiters();
+        return;
+    }
+    auto it = std::ranges::find_if(_waiters, [](const waiter& w) { return !w.fresh; });
+    if (it != _waiters.end()) {
+        user* u = it->u;
+        _waiters.erase(it);
+        c._state = pooled_connection::state::busy;
+        c._user = u;
+        u->on_connection(c);
+        return;
+    }
+    c._state = pooled_connection::state::idle;
+    _idle.push_back(&c);
+    _idle_timers.schedule(c._timer, _env.now_ms);
+}
+
+void pool::on_connect_failed(pooled_connection& c, const std::string& cause) {
+    endpoint& e = _endpoints[c._address];
+    e.backoff_ms = e.backoff_ms == 0 ? _config.pool.down_backoff_ms
+                                     : std::min(e.backoff_ms * 2, max_backoff_ms);
+    e.down_until_ms = _env.now_ms + e.backoff_ms;
+    e.last_error = cause;
+    TLSTERM_LOG(log_level::warn, "upstream %s (%s): %s; not tried for %u ms", _config.name.c_str(),
+                c.address().to_string().c_str(), cause.c_str(), e.backoff_ms);
+    c.close();
+    serve_waiters();
+    fail_waiters_if_hopeless();
+}
+
+void pool::on_closed(pooled_connection& c) {
+    using st = pooled_connection::state;
+    if (c._state == st::idle) {
+        std::erase(_idle, &c);
+    } else if (c._state == st::connecting || c._state == st::handshaking) {
+        --_connecting;
+    }
+    --_open;
+}
+
+void pool::tick() {
+    while (auto* t = _handshake_timers.expired(_env.now_ms)) {
+        auto* c = static_cast<pooled_connection*>(t->owner);
+        conn::timer_list::remove(*t);
+        on_connect_failed(*c, "TLS handshake timed out");
+    }
+    while (auto* t = _response_timers.expired(_env.now_ms)) {
+        auto* c = static_cast<pooled_connection*>(t->owner);
+        user* u = c->_user;
+        c->_user = nullptr;
+        c->close();
+        if (u != nullptr) {
+            u->on_response_timeout();
+        }
+    }
+    while (auto* t = _idle_timers.expired(_env.now_ms)) {
+        static_cast<pooled_connection*>(t->owner)->close();
+    }
+    while (!_waiters.empty() && _waiters.front().deadline_ms <= _env.now_ms) {
+        user* u = _waiters.front().u;
+        _waiters.pop_front();
+        u->on_no_connection(503, "upstream " + _config.name + ": no connection within " +
+                                     std::to_string(_config.pool.queue_timeout_ms) +
+                                     " ms (queue_timeout_ms; " + std::to_string(_open) +
+                                     " open, max_connections " +
+                                     std::to_string(_config.pool.max_connections) + ")");
+    }
+    serve_waiters();
+    fail_waiters_if_hopeless();
+    while (!_draining && _idle.size() + _connecting < _config.pool.min_idle &&
+           _open < _config.pool.max_connections) {
+        if (!open_one()) {
+            break;
+        }
+    }
+}
+
+void pool::drain() {
+    _draining = true;
+    while (!_idle.empty()) {
+        _idle.back()->close();  // on_closed removes it
+    }
+}
+
+}  // namespace tlsterm::upstream

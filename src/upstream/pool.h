@@ -1,0 +1,197 @@
+// Pooled connections to one upstream, per shard: plain TCP, TLS or mTLS.
+//
+//   connecting -> (handshaking) -> idle <-> busy -> closing
+//
+// A request asks the pool for a connection (acquire): an idle one at once,
+// else a new one is opened when under max_connections, else the request
+// waits in a bounded queue (queue_size, queue_timeout_ms: then 503). A
+// connection returns to the pool only after a complete exchange (release
+// with reusable = true) and below max_requests; an idle connection that
+// receives bytes or EOF is closed, since the origin has nothing to say to
+// an idle client. Idle connections are closed after idle_timeout_ms; at
+// least min_idle are kept open (pre-warmed) while the origin answers.
+//
+// An address that refuses a connection or fails the TLS handshake is marked
+// down for down_backoff_ms, doubling to 30 s while it keeps failing; other
+// addresses take the load. When every address is down, requests fail at
+// once with 502 naming the last error.
+//
+// A pool serves one [[upstreams]] entry, whose settings (TLS mode, SNI,
+// verify name, CA, client certificate, pins, minimum version) are the same
+// for all its connections; connections differ only by address, and each
+// address is an endpoint of the pool with its own down state. A request
+// that names the upstream can use any of them.
+#pragma once
+
+#include <linux/time_types.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <tlsterm/config.h>
+
+#include "common/byte_queue.h"
+#include "conn/env.h"
+#include "conn/slot_table.h"
+#include "conn/timer_list.h"
+#include "tls/session.h"
+#include "upstream/client_context.h"
+
+namespace tlsterm::upstream {
+
+class pool;
+class pooled_connection;
+
+// The request using (or waiting for) a pooled connection.
+class user {
+  public:
+    virtual ~user() = default;
+    // The pool gives a connection, now attached to this user.
+    virtual void on_connection(pooled_connection& c) = 0;
+    // No connection: `status` is 502 (connect/TLS failure), 503 (queue
+    // full or timed out).
+    virtual void on_no_connection(int status, const std::string& cause) = 0;
+    // Response bytes (plaintext).
+    virtual void on_upstream_data(std::span<const uint8_t> bytes) = 0;
+    // The origin ended its stream (cleanly: eof; else reset or TLS error).
+    // The connection is detached and closing.
+    virtual void on_upstream_closed(bool eof, const std::string& cause) = 0;
+    // Everything sent so far reached the socket.
+    virtual void on_upstream_drained() = 0;
+    // No response head within response_timeout_ms; the connection is
+    // detached and closing.
+    virtual void on_response_timeout() = 0;
+};
+
+class pooled_connection final : public conn::ring_owner {
+  public:
+    pooled_connection(pool& owner, uint32_t slot, uint32_t generation, int fd, std::size_t address);
+    ~pooled_connection() override;
+
+    void on_completion(conn::op kind, int res, uint32_t flags) override;
+    bool finished() const override { return _state == state::closing && _inflight == 0; }
+
+    // For the attached user.
+    void send(std::span<const uint8_t> plaintext);
+    std::size_t backlog() const;  // bytes accepted by send() not yet on the socket
+    void pause_reads(bool paused);
+    // The request is sent: a response head must begin within
+    // response_timeout_ms.
+    void await_response();
+    // The exchange ended: back to the pool when `reusable`, else closed.
+    void release(bool reusable);
+    // The user is gone mid-exchange: the connection cannot be reused.
+    void abandon();
+
+    uint32_t requests() const { return _requests; }  // exchanges completed on it
+    const socket_address& address() const;
+    void close();  // closes without telling anyone (pool drain, idle expiry)
+
+  private:
+    friend class pool;
+    enum class state : uint8_t { connecting, handshaking, idle, busy, closing };
+
+    uint64_t id(conn::op kind) const;
+    io_uring_sqe* sqe(conn::op kind);
+    void start();
+    void arm_recv();
+    void on_connect(int res);
+    void on_recv(int res, uint32_t flags);
+    void on_send(int res);
+    void on_bytes(std::span<const uint8_t> bytes);
+    void on_eof();
+    void try_handshake();
+    void decrypt();
+    void deliver(std::span<const uint8_t> plaintext);
+    void flush();
+    void fail(bool eof, const std::string& cause);
+
+    pool& _pool;
+    uint32_t _slot;
+    uint32_t _generation;
+    int _fd;
+    std::size_t _address;  // index into the upstream's addresses
+    state _state = state::connecting;
+    uint32_t _inflight = 0;
+    user* _user = nullptr;
+    std::unique_ptr<tls::session> _tls;
+    byte_queue _out;  // plaintext (no TLS) waiting for a send
+    std::vector<uint8_t> _sending;
+    std::size_t _sent = 0;
+    bool _send_in_flight = false;
+    bool _recv_armed = false;
+    bool _recv_paused = false;
+    bool _got_response_bytes = false;
+    uint32_t _requests = 0;
+    __kernel_timespec _connect_timeout{};
+    conn::timer_link _timer;  // handshake, idle or response deadline
+    std::size_t _idle_index = 0;
+};
+
+class pool {
+  public:
+    pool(conn::conn_env& env, const upstream_config& config, std::unique_ptr<client_context> tls);
+    ~pool();
+    pool(const pool&) = delete;
+    pool& operator=(const pool&) = delete;
+
+    // A connection for `u`: returned when an idle one is ready (attached),
+    // else nullptr and `u` hears on_connection or on_no_connection later.
+    // `fresh`: never an idle connection (a retry after one failed).
+    pooled_connection* acquire(user& u, bool fresh = false);
+    // `u` stopped waiting (its client went away).
+    void cancel(user& u);
+
+    // Expires deadlines, keeps min_idle warm. Called on the shard's tick.
+    void tick();
+    // Stops pre-warming and closes idle connections.
+    void drain();
+    std::size_t open_connections() const { return _open; }
+
+    const upstream_config& config() const { return _config; }
+    const std::string& name() const { return _config.name; }
+
+  private:
+    friend class pooled_connection;
+
+    struct endpoint {
+        uint64_t down_until_ms = 0;
+        uint32_t backoff_ms = 0;
+        std::string last_error;
+    };
+    struct waiter {
+        user* u;
+        uint64_t deadline_ms;
+        bool fresh;
+    };
+
+    bool open_one();
+    void on_ready(pooled_connection& c);
+    void on_released(pooled_connection& c, bool reusable);
+    void on_connect_failed(pooled_connection& c, const std::string& cause);
+    void on_closed(pooled_connection& c);
+    void serve_waiters();
+    void fail_waiters_if_hopeless();
+    std::string down_cause() const;
+
+    conn::conn_env& _env;
+    const upstream_config& _config;
+    std::unique_ptr<client_context> _tls;
+    WOLFSSL_SESSION* _resume = nullptr;  // the last session, offered to the next connection
+    std::vector<endpoint> _endpoints;
+    std::size_t _next_address = 0;
+    std::vector<pooled_connection*> _idle;  // most recently used last
+    std::deque<waiter> _waiters;
+    std::size_t _open = 0;        // every connection not yet closing
+    std::size_t _connecting = 0;  // connecting or handshaking
+    bool _draining = false;
+    conn::timer_list _handshake_timers;
+    conn::timer_list _idle_timers;
+    conn::timer_list _response_timers;
+};
+
+}  // namespace tlsterm::upstream
