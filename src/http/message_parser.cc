@@ -49,6 +49,7 @@ message_parser::message_parser(kind k, message_limits limits) : _kind(k), _limit
     _settings.on_header_value_complete = &on_header_value_complete;
     _settings.on_headers_complete = &on_headers_complete;
     _settings.on_body = &on_body;
+    _settings.on_chunk_complete = &on_chunk_complete;
     _settings.on_message_complete = &on_message_complete;
     llhttp_init(&_parser, k == kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &_settings);
     _parser.data = this;
@@ -180,9 +181,17 @@ int message_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
         return 0;  // llhttp flushes an empty span when a call ends in the body
     }
     auto& r = self(p);
+    // No pause here: llhttp cannot resume a body span paused from its own
+    // callback (the next call would lose or misplace body bytes). The piece
+    // is held and the parser stops at the next pausable callback: the end
+    // of the chunk or of the message, or the end of the input.
     r._body = std::span(reinterpret_cast<const uint8_t*>(at), len);
-    r._pending = event::body;
-    return HPE_PAUSED;
+    r._has_body = true;
+    return 0;
+}
+
+int message_parser::on_chunk_complete(llhttp_t* p) {
+    return self(p)._has_body ? HPE_PAUSED : 0;  // one body piece per call
 }
 
 int message_parser::on_message_complete(llhttp_t* p) {
@@ -225,8 +234,17 @@ message_parser::result message_parser::next(std::span<const uint8_t> data) {
     if (_failed) {
         return {event::error, 0, {}};
     }
+    if (_end_pending) {
+        _end_pending = false;  // the message ended right after the piece returned last
+        return {event::end, 0, {}};
+    }
     _pending = event::need_more;
-    const char* begin = reinterpret_cast<const char*>(data.data());
+    _has_body = false;
+    // Never a null pointer, even for no input: llhttp carries an open body
+    // span over to the next call by pointing it at the new input, and a
+    // null there loses the span (its end would then be measured from 0).
+    static const char no_input = 0;
+    const char* begin = data.empty() ? &no_input : reinterpret_cast<const char*>(data.data());
     llhttp_errno_t rc = llhttp_execute(&_parser, begin, data.size());
     std::size_t consumed = data.size();
     if (rc == HPE_PAUSED || rc == HPE_PAUSED_UPGRADE) {
@@ -257,7 +275,8 @@ message_parser::result message_parser::next(std::span<const uint8_t> data) {
         fail(status, std::string(llhttp_errno_name(rc)) + ": " + llhttp_get_error_reason(&_parser));
         return {event::error, consumed, {}};
     }
-    if (_pending == event::body) {
+    if (_has_body) {
+        _end_pending = _pending == event::end;
         return {event::body, consumed, _body};
     }
     return {_pending, consumed, {}};

@@ -85,7 +85,7 @@ class message_parser {
     struct result {
         event what = event::need_more;
         std::size_t consumed = 0;       // bytes of the input used
-        std::span<const uint8_t> body;  // for event::body: a view into the input
+        std::span<const uint8_t> body;  // event::body: a view into the consumed part of the input
     };
 
     // Parses `data` up to the next event.
@@ -108,6 +108,7 @@ class message_parser {
     static int on_header_value_complete(llhttp_t* p);
     static int on_headers_complete(llhttp_t* p);
     static int on_body(llhttp_t* p, const char* at, std::size_t len);
+    static int on_chunk_complete(llhttp_t* p);
     static int on_message_complete(llhttp_t* p);
     int fail(int status, std::string reason);
     int check_request();
@@ -129,6 +130,8 @@ class message_parser {
     bool _failed = false;
     event _pending = event::need_more;
     std::span<const uint8_t> _body;
+    bool _has_body = false;     // this call produced a body piece
+    bool _end_pending = false;  // the message ended in the call that returned the last piece
 };
 
 }  // namespace tlsterm::http

@@ -7,10 +7,15 @@ modes:
                  the upstream's close reaching the client as close_notify)
   reset          read a little, then close with RST
   greet-and-hold send "HELLO\\n" and keep the connection open
+  silent         read requests and never answer
+  websocket-echo answer a WebSocket upgrade (RFC 6455) with 101, then echo
+                 every text or binary message; close on a close frame
   proxy-v2       read a PROXY protocol v2 header, then answer one HTTP request
                  with the header decoded as JSON
 Prints "listening on 127.0.0.1:PORT" once ready.
 """
+import base64
+import hashlib
 import ipaddress
 import json
 import socket
@@ -67,6 +72,79 @@ def read_proxy_v2(conn):
     return out
 
 
+def read_head(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise OSError("closed inside the request head")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers, rest
+
+
+def read_frame(conn, pending):
+    """One WebSocket frame from the client (masked): (opcode, payload, rest)."""
+    buf = pending
+
+    def need(n):
+        nonlocal buf
+        while len(buf) < n:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise OSError("closed inside a frame")
+            buf += chunk
+
+    need(2)
+    opcode, length = buf[0] & 0x0F, buf[1] & 0x7F
+    at = 2
+    if length == 126:
+        need(4)
+        length, at = struct.unpack("!H", buf[2:4])[0], 4
+    elif length == 127:
+        need(10)
+        length, at = struct.unpack("!Q", buf[2:10])[0], 10
+    need(at + 4 + length)
+    mask = buf[at:at + 4]
+    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(buf[at + 4:at + 4 + length]))
+    return opcode, payload, buf[at + 4 + length:]
+
+
+def frame(opcode, payload):
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
+
+
+def websocket_echo(conn):
+    _, headers, rest = read_head(conn)
+    if headers.get("upgrade", "").lower() != "websocket" or "sec-websocket-key" not in headers:
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        conn.close()
+        return
+    accept = base64.b64encode(hashlib.sha1(
+        (headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+    while True:
+        opcode, payload, rest = read_frame(conn, rest)
+        if opcode == 0x8:
+            conn.sendall(frame(0x8, payload))
+            conn.close()
+            return
+        conn.sendall(frame(opcode, payload))
+
+
 def serve(conn, mode):
     try:
         if mode == "echo-then-bye":
@@ -93,6 +171,12 @@ def serve(conn, mode):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
                          b"\r\nConnection: close\r\n\r\n" + body)
             conn.close()
+        elif mode == "silent":
+            while conn.recv(65536):
+                pass
+            conn.close()
+        elif mode == "websocket-echo":
+            websocket_echo(conn)
         elif mode == "greet-and-hold":
             conn.sendall(b"HELLO\n")
             while conn.recv(65536):

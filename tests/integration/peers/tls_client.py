@@ -11,6 +11,11 @@ ssl module (OpenSSL).
   mtls PORT CA CERT KEY N P  N connections presenting CERT/KEY, P at a time,
                            each doing GET /; print "K ok, F failed" and the
                            first errors
+  raw PORT CA DATA         send DATA ("\\r\\n" escapes decoded) in one write;
+                           print everything received until the server
+                           closes or 5 s pass without a byte
+  websocket PORT CA PATH N upgrade PATH to a WebSocket, send N messages of
+                           growing size, check each echo; print "echoed N"
 """
 import asyncio
 import os
@@ -98,6 +103,79 @@ async def mtls(port, ca, cert, key, n, parallel):
     print(f"{ok} ok, {n - ok} failed", *errors, flush=True)
 
 
+def raw(port, ca, text):
+    data = text.encode("latin-1").decode("unicode_escape").encode("latin-1")
+    s = context(ca).wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                server_hostname="localhost")
+    s.settimeout(5)
+    s.sendall(data)
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (socket.timeout, ssl.SSLError, ConnectionResetError):
+        pass
+    sys.stdout.write(got.decode("latin-1"))
+
+
+def websocket(port, ca, path, n):
+    import base64
+    import struct
+    s = context(ca).wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                server_hostname="localhost")
+    s.settimeout(10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            print("closed before the 101:", buf.decode("latin-1"))
+            return
+        buf += chunk
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"HTTP/1.1 101"):
+        print("no upgrade:", head.decode("latin-1"))
+        return
+
+    def recv_exact(k):
+        nonlocal buf
+        while len(buf) < k:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("closed")
+            buf += chunk
+        out, buf = buf[:k], buf[k:]
+        return out
+
+    for i in range(n):
+        payload = os.urandom(10 * (i + 1) ** 3)
+        mask = os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            head = struct.pack("!BB", 0x82, 0x80 | length)
+        elif length < 65536:
+            head = struct.pack("!BBH", 0x82, 0x80 | 126, length)
+        else:
+            head = struct.pack("!BBQ", 0x82, 0x80 | 127, length)
+        s.sendall(head + mask + bytes(b ^ mask[j % 4] for j, b in enumerate(payload)))
+        b0, b1 = recv_exact(2)
+        size = b1 & 0x7F
+        if size == 126:
+            size = struct.unpack("!H", recv_exact(2))[0]
+        elif size == 127:
+            size = struct.unpack("!Q", recv_exact(8))[0]
+        if recv_exact(size) != payload:
+            print(f"message {i} came back different")
+            return
+    print(f"echoed {n}", flush=True)
+
+
 def main():
     mode, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "half-close":
@@ -106,6 +184,10 @@ def main():
         slow_reader(port, ca, sys.argv[4])
     elif mode == "many":
         asyncio.run(many(port, ca, int(sys.argv[4])))
+    elif mode == "raw":
+        raw(port, ca, sys.argv[4])
+    elif mode == "websocket":
+        websocket(port, ca, sys.argv[4], int(sys.argv[5]))
     elif mode == "mtls":
         asyncio.run(mtls(port, ca, sys.argv[4], sys.argv[5], int(sys.argv[6]),
                          int(sys.argv[7])))

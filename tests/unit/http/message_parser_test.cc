@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
+#include <vector>
 
 namespace tlsterm::http {
 namespace {
@@ -236,6 +238,55 @@ TEST(MessageParser, BadResponsesAreBadGateway) {
         auto t = parse(bad, 1 << 20, {}, response);
         ASSERT_TRUE(t.error) << bad;
         EXPECT_EQ(t.error->status, 502) << bad << ": " << t.error->reason;
+    }
+}
+
+// A caller that drains its buffer completely hands the parser an empty span
+// (often a null pointer) between pieces of one body; no byte may be lost.
+TEST(MessageParser, BodySpanningManyCallsWithEmptyCallsBetween) {
+    for (bool chunked : {false, true}) {
+        message_parser p(message_parser::kind::request);
+        std::vector<uint8_t> buffer;
+        auto append = [&](const std::string& s) {
+            buffer.insert(buffer.end(), s.begin(), s.end());
+        };
+        constexpr std::size_t total = 300000;
+        constexpr std::size_t piece = 16384;
+        append(chunked ? "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       : "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(total) +
+                             "\r\n\r\n");
+        std::size_t fed = 0;
+        std::string received;
+        bool ended = false;
+        for (int guard = 0; guard < 10000 && !ended; ++guard) {
+            auto r = p.next(buffer);
+            ASSERT_NE(r.what, event::error) << p.error().reason;
+            if (r.what == event::body) {
+                ASSERT_LE(r.body.size(), buffer.size());
+                received.append(reinterpret_cast<const char*>(r.body.data()), r.body.size());
+            }
+            buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(r.consumed));
+            if (buffer.empty()) {
+                std::vector<uint8_t>().swap(buffer);  // data() is null again
+            }
+            ended = r.what == event::end;
+            if (r.what == event::need_more && fed < total) {
+                std::size_t n = std::min(piece, total - fed);
+                std::string data(n, static_cast<char>('a' + fed / piece % 26));
+                char size[32];
+                std::snprintf(size, sizeof(size), "%zx\r\n", n);
+                append(chunked ? std::string(size) + data + "\r\n" : data);
+                fed += n;
+                if (chunked && fed == total) {
+                    append("0\r\n\r\n");
+                }
+            }
+        }
+        ASSERT_TRUE(ended) << chunked;
+        ASSERT_EQ(received.size(), total) << chunked;
+        for (std::size_t i = 0; i < total; i += piece) {
+            EXPECT_EQ(received[i], static_cast<char>('a' + i / piece % 26)) << i;
+        }
     }
 }
 

@@ -1,0 +1,461 @@
+// HTTP mode against real origins: nginx (plain, mTLS with ssl_verify_client
+// on, an expired certificate, short keep-alive) started per test, Python
+// origins for what nginx cannot do (a silent origin, WebSocket echo), and
+// curl / Python ssl clients.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "support/origin.h"
+#include "support/pki.h"
+#include "support/process.h"
+#include "support/server.h"
+
+namespace tlsterm {
+namespace {
+
+using test::contains;
+using test::run_process;
+
+std::string ca() {
+    return test::pki("root-ca.pem").string();
+}
+
+std::string quoted(const std::string& s) {
+    return "\"" + s + "\"";
+}
+
+// An upstream table; `tls` holds the [upstreams.tls] keys, `pool` the
+// [upstreams.pool] keys.
+std::string upstream(const std::string& name, uint16_t port, const std::string& tls = "",
+                     const std::string& pool = "") {
+    std::string out = "\n[[upstreams]]\nname = " + quoted(name) +
+                      "\naddresses = [\"127.0.0.1:" + std::to_string(port) +
+                      "\"]\nconnect_timeout_ms = 1000\n";
+    if (!tls.empty()) {
+        out += "[upstreams.tls]\n" + tls;
+    }
+    if (!pool.empty()) {
+        out += "[upstreams.pool]\n" + pool;
+    }
+    return out;
+}
+
+// An HTTP listener "web" whose default route is `default_upstream`.
+std::string listener(const std::string& default_upstream, const std::string& tls_extra = "",
+                     const std::string& http = "", const std::string& routes = "") {
+    std::string out =
+        "\n[[listeners]]\nname = \"web\"\naddress = \"127.0.0.1:0\"\nmode = \"http\"\n"
+        "upstream = " +
+        quoted(default_upstream) + "\n";
+    if (!http.empty()) {
+        out += "[listeners.http]\n" + http;
+    }
+    out += routes;
+    out += "[listeners.tls]\n" + tls_extra + test::certificate_tables("pki/");
+    return out;
+}
+
+std::string runtime(int shards = 1) {
+    return "[runtime]\nshards = " + std::to_string(shards) + "\nlog_level = \"debug\"\n";
+}
+
+std::string mtls_upstream_tls(const std::string& extra = "") {
+    return "mode = \"mtls\"\nca_file = \"pki/root-ca.pem\"\nserver_name = \"tlsterm.test\"\n"
+           "cert = \"pki/client-valid.pem\"\nkey = \"pki/client-valid.key\"\n" +
+           extra;
+}
+
+test::process_result curl(uint16_t port, const std::vector<std::string>& paths,
+                          std::vector<std::string> extra = {},
+                          const std::string& host = "localhost") {
+    std::vector<std::string> argv = {"curl",       "-sS",
+                                     "--cacert",   ca(),
+                                     "--resolve",  host + ":" + std::to_string(port) + ":127.0.0.1",
+                                     "--max-time", "120"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    for (const auto& p : paths) {
+        argv.push_back("https://" + host + ":" + std::to_string(port) + p);
+    }
+    return run_process(argv, 180);
+}
+
+// The "name=value" lines of /headers.
+std::map<std::string, std::string> facts(const std::string& body) {
+    std::map<std::string, std::string> out;
+    std::istringstream in(body);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto eq = line.find('=');
+        if (eq != std::string::npos) {
+            out[line.substr(0, eq)] = line.substr(eq + 1);
+        }
+    }
+    return out;
+}
+
+test::process_result raw(uint16_t port, const std::string& request) {
+    return run_process({"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py",
+                        "raw", std::to_string(port), ca(), request},
+                       60);
+}
+
+std::string sha256_of(const std::filesystem::path& p) {
+    auto r = run_process({"sha256sum", p.string()}, 120);
+    return r.out.substr(0, 64);
+}
+
+std::size_t distinct_connections(const std::vector<test::access_entry>& log,
+                                 const std::string& server) {
+    std::set<uint64_t> ids;
+    for (const auto& e : log) {
+        if (e.server == server) {
+            ids.insert(e.connection);
+        }
+    }
+    return ids.size();
+}
+
+class HttpProxyTest : public ::testing::Test {
+  protected:
+    test::nginx_origin origin;
+};
+
+TEST_F(HttpProxyTest, ForwardsWithRewrittenHeadersOverOnePooledConnection) {
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    auto r = curl(server.port(), {"/headers?a=1", "/headers?a=2", "/headers?a=3"},
+                  {"-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Forwarded-Proto: http", "-H",
+                   "Client-Cert: :c3Bvb2Y=:", "-H", "X-Client-Verify: SUCCESS", "-H",
+                   "Connection: keep-alive, X-Secret", "-H", "X-Secret: hop", "-H", "TE: trailers",
+                   "-H", "Keep-Alive: timeout=5"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << server.log();
+    auto f = facts(r.out);
+    EXPECT_EQ(f["server"], "plain");
+    EXPECT_EQ(f["uri"], "/headers?a=3");
+    EXPECT_EQ(f["host"], "localhost:" + std::to_string(server.port()));
+    EXPECT_EQ(f["xff"], "127.0.0.1");  // the client's own value replaced
+    EXPECT_EQ(f["xfp"], "https");
+    EXPECT_EQ(f["xfh"], "localhost:" + std::to_string(server.port()));
+    EXPECT_EQ(f["client_cert"], "");  // identity headers from a client never pass
+    EXPECT_EQ(f["x_client_verify"], "");
+    EXPECT_EQ(f["secret"], "");  // named in Connection: hop-by-hop
+    EXPECT_EQ(f["te"], "");
+    EXPECT_EQ(f["keepalive"], "");
+    // Three requests from one client connection, one origin connection.
+    auto log = origin.access_log();
+    ASSERT_EQ(log.size(), 3u);
+    EXPECT_EQ(distinct_connections(log, "plain"), 1u);
+    EXPECT_EQ(log[2].requests_on_connection, 3u);
+}
+
+TEST_F(HttpProxyTest, ManyClientConnectionsShareAFewOriginConnections) {
+    test::tlsterm_server server(
+        runtime(2) + upstream("plain", origin.plain_port(), "", "max_connections = 2\n") +
+        listener("plain"));
+    constexpr int clients = 40;
+    constexpr int per_client = 3;
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < clients / 4; ++i) {
+                auto r = curl(server.port(), {"/headers", "/files/small.txt", "/headers"},
+                              {"-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w",
+                               "%{http_code}\\n"});
+                if (r.exit_code == 0 && r.out == "200\n200\n200\n") {
+                    ++ok;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(ok.load(), clients) << server.log();
+    auto log = origin.access_log();
+    EXPECT_EQ(log.size(), static_cast<std::size_t>(clients * per_client));
+    // 2 shards x max_connections 2: at most 4 origin connections for 120
+    // requests from 40 client connections.
+    EXPECT_LE(distinct_connections(log, "plain"), 4u);
+}
+
+TEST_F(HttpProxyTest, MutualTlsOriginAcceptsTheClientCertificate) {
+    auto dir = test::make_temp_dir("enckey");
+    auto enc =
+        run_process({"openssl", "pkey", "-in", test::pki("client-valid.key").string(), "-aes256",
+                     "-passout", "pass:s3cret", "-out", (dir / "client.key").string()});
+    ASSERT_EQ(enc.exit_code, 0) << enc.err;
+    test::write_file(dir / "password", "s3cret\n");
+    test::tlsterm_server server(
+        runtime() + upstream("mtls", origin.mtls_port(), mtls_upstream_tls()) +
+        upstream("mtls-enc", origin.mtls_port(),
+                 "mode = \"mtls\"\nca_file = \"pki/root-ca.pem\"\nserver_name = "
+                 "\"tlsterm.test\"\ncert = \"pki/client-valid.pem\"\nkey = \"" +
+                     (dir / "client.key").string() + "\"\nkey_password_file = \"" +
+                     (dir / "password").string() + "\"\n") +
+        listener("mtls", "", "",
+                 "[[listeners.routes]]\npath_prefix = \"/enc/\"\nupstream = \"mtls-enc\"\n"));
+    auto r = curl(server.port(), {"/headers", "/headers"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << server.log();
+    auto f = facts(r.out);
+    EXPECT_EQ(f["server"], "mtls");
+    EXPECT_TRUE(contains(f["ssl_client"], "CN=client-valid")) << r.out;
+    // The encrypted key: nginx's 404 for /enc/ proves the handshake passed.
+    auto e = curl(server.port(), {"/enc/x"}, {"-o", "/dev/null", "-w", "%{http_code}"});
+    EXPECT_EQ(e.out, "404") << server.log();
+    auto log = origin.access_log();
+    ASSERT_EQ(log.size(), 3u);
+    for (const auto& entry : log) {
+        EXPECT_TRUE(contains(entry.client_dn, "CN=client-valid")) << entry.client_dn;
+    }
+}
+
+TEST_F(HttpProxyTest, OriginTlsFailuresAre502WithTheCause) {
+    uint16_t closed = test::unused_port();
+    test::tlsterm_server server(
+        runtime() +
+        upstream("wrong-ca", origin.mtls_port(),
+                 "mode = \"mtls\"\nca_file = \"pki/unknown-ca.pem\"\nserver_name = "
+                 "\"tlsterm.test\"\ncert = \"pki/client-valid.pem\"\nkey = "
+                 "\"pki/client-valid.key\"\n") +
+        upstream("wrong-name", origin.mtls_port(),
+                 mtls_upstream_tls().replace(mtls_upstream_tls().find("tlsterm.test"), 12,
+                                             "wrong.test")) +
+        upstream(
+            "expired", origin.expired_port(),
+            "mode = \"tls\"\nca_file = \"pki/root-ca.pem\"\nserver_name = \"tlsterm.test\"\n") +
+        upstream("refused", closed) +
+        upstream(
+            "pinned", origin.mtls_port(),
+            mtls_upstream_tls("pinned_spki = "
+                              "[\"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"]\n")) +
+        listener("refused", "", "",
+                 "[[listeners.routes]]\npath_prefix = \"/ca/\"\nupstream = \"wrong-ca\"\n"
+                 "[[listeners.routes]]\npath_prefix = \"/name/\"\nupstream = \"wrong-name\"\n"
+                 "[[listeners.routes]]\npath_prefix = \"/expired/\"\nupstream = \"expired\"\n"
+                 "[[listeners.routes]]\npath_prefix = \"/pin/\"\nupstream = \"pinned\"\n"));
+    struct expectation {
+        std::string path;
+        std::string cause;
+    };
+    for (const auto& [path, cause] :
+         {expectation{"/ca/", "origin certificate not issued by a CA of ca_file"},
+          expectation{"/name/", "origin certificate does not name the expected host"},
+          expectation{"/expired/", "origin certificate expired"},
+          expectation{"/pin/", "matches no pinned_spki"},
+          expectation{"/refused", "connect failed: Connection refused"}}) {
+        auto r = curl(server.port(), {path}, {"-w", "%{http_code}"});
+        EXPECT_EQ(r.out, "502 Bad Gateway\n502") << path << server.log();
+        EXPECT_TRUE(contains(server.log(), cause)) << cause << "\n" << server.log();
+    }
+    EXPECT_TRUE(origin.access_log().empty());
+}
+
+TEST_F(HttpProxyTest, PinnedOriginKeyIsAccepted) {
+    auto pin = run_process({"sh", "-c",
+                            "openssl x509 -in " + test::pki("server-ecdsa.pem").string() +
+                                " -pubkey -noout | openssl pkey -pubin -outform DER | openssl "
+                                "dgst -sha256 -binary | base64"});
+    ASSERT_EQ(pin.exit_code, 0);
+    std::string b64 = pin.out.substr(0, pin.out.find('\n'));
+    test::tlsterm_server server(
+        runtime() +
+        upstream("mtls", origin.mtls_port(),
+                 mtls_upstream_tls("pinned_spki = [\"sha256//" + b64 + "\"]\n")) +
+        listener("mtls"));
+    auto r = curl(server.port(), {"/headers"});
+    EXPECT_EQ(facts(r.out)["server"], "mtls") << r.out << server.log();
+}
+
+TEST_F(HttpProxyTest, SilentOriginIs504AndFullQueueIs503) {
+    test::upstream_server silent("silent");
+    test::tlsterm_server server(
+        runtime() +
+        upstream("silent", silent.port(), "",
+                 "max_connections = 1\nresponse_timeout_ms = 1500\nqueue_timeout_ms = 300\n") +
+        listener("silent"));
+    std::thread slow([&] {
+        auto r = curl(server.port(), {"/a"}, {"-w", "%{http_code}"});
+        EXPECT_EQ(r.out, "504 Gateway Timeout\n504") << server.log();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto queued = curl(server.port(), {"/b"}, {"-w", "%{http_code}"});
+    EXPECT_EQ(queued.out, "503 Service Unavailable\n503") << server.log();
+    slow.join();
+    EXPECT_TRUE(contains(server.log(), "no response within 1500 ms")) << server.log();
+    EXPECT_TRUE(contains(server.log(), "no connection within 300 ms")) << server.log();
+}
+
+TEST_F(HttpProxyTest, OriginClosingIdleConnectionsCostsNoClientAnError) {
+    // The origin closes idle connections after 1 s; tlsterm keeps them
+    // for 60 s. Requests land just before, at and after that moment.
+    test::tlsterm_server server(runtime() + upstream("brief", origin.brief_port()) +
+                                listener("brief"));
+    for (int delay_ms : {0, 1000, 990, 1010, 1100, 1000}) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        auto r = curl(server.port(), {"/headers"}, {"-w", "%{http_code}"});
+        EXPECT_TRUE(r.out.ends_with("200")) << delay_ms << ": " << r.out << server.log();
+    }
+    EXPECT_FALSE(contains(server.log(), " 502 ")) << server.log();
+    EXPECT_GE(distinct_connections(origin.access_log(), "brief"), 2u);
+}
+
+TEST_F(HttpProxyTest, HundredMebibytesUpAndDownChecksummed) {
+    auto big = origin.files_dir() / "big.bin";
+    auto gen = run_process({"sh", "-c", "head -c 104857600 /dev/urandom > " + big.string()}, 120);
+    ASSERT_EQ(gen.exit_code, 0);
+    test::tlsterm_server server(
+        runtime() + upstream("mtls", origin.mtls_port(), mtls_upstream_tls()) + listener("mtls"));
+    auto dir = test::make_temp_dir("big");
+    auto down = curl(server.port(), {"/files/big.bin"}, {"-o", (dir / "down.bin").string()});
+    ASSERT_EQ(down.exit_code, 0) << down.err << server.log();
+    std::string expected = sha256_of(big);
+    EXPECT_EQ(sha256_of(dir / "down.bin"), expected);
+    // Upload with Content-Length, then chunked (from a pipe).
+    auto up = curl(server.port(), {"/upload/up.bin"},
+                   {"-T", big.string(), "-w", "%{http_code}", "-o", "/dev/null"});
+    EXPECT_EQ(up.out, "201") << up.err << server.log();
+    EXPECT_EQ(sha256_of(origin.upload_dir() / "up.bin"), expected);
+    auto chunked = run_process({"sh", "-c",
+                                "cat " + big.string() + " | curl -sS --cacert " + ca() +
+                                    " --resolve localhost:" + std::to_string(server.port()) +
+                                    ":127.0.0.1 -T - -o /dev/null -w '%{http_code}' https://"
+                                    "localhost:" +
+                                    std::to_string(server.port()) + "/upload/chunked.bin"},
+                               180);
+    EXPECT_EQ(chunked.out, "201") << chunked.err << server.log();
+    EXPECT_EQ(sha256_of(origin.upload_dir() / "chunked.bin"), expected);
+    // tlsterm never held a whole body.
+    EXPECT_LT(server.rss_kib(), 64 * 1024);
+}
+
+TEST_F(HttpProxyTest, PipelinedRequestsAreAnsweredInOrder) {
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    std::string three =
+        "GET /headers?n=1 HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n"
+        "PUT /upload/p.txt HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 5\\r\\n\\r\\nhello"
+        "GET /headers?n=3 HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n";
+    auto r = raw(server.port(), three);
+    auto first = r.out.find("uri=/headers?n=1");
+    auto second = r.out.find("HTTP/1.1 201");
+    auto third = r.out.find("uri=/headers?n=3");
+    ASSERT_NE(first, std::string::npos) << r.out << server.log();
+    ASSERT_NE(second, std::string::npos) << r.out;
+    ASSERT_NE(third, std::string::npos) << r.out;
+    EXPECT_LT(first, second);
+    EXPECT_LT(second, third);
+    EXPECT_EQ(test::read_text(origin.upload_dir() / "p.txt"), "hello");
+}
+
+TEST_F(HttpProxyTest, MalformedAndSmugglingShapedRequestsAreRefused) {
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    struct bad {
+        std::string request;
+        std::string status;
+    };
+    for (const auto& [request, status] : std::vector<bad>{
+             {"POST /headers HTTP/1.1\\r\\nHost: a\\r\\nContent-Length: 3\\r\\nTransfer-Encoding: "
+              "chunked\\r\\n\\r\\n0\\r\\n\\r\\n",
+              "400"},
+             {"POST /headers HTTP/1.1\\r\\nHost: a\\r\\nContent-Length: 3\\r\\nContent-Length: "
+              "4\\r\\n\\r\\nabcd",
+              "400"},
+             {"POST /headers HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: "
+              "chunked\\r\\n\\r\\nzz\\r\\n",
+              "400"},
+             {"GET /headers HTTP/1.1\\nHost: a\\n\\n", "400"},
+             {"GET /headers HTTP/1.1\\r\\nHost: a\\r\\nX-Folded: one\\r\\n two\\r\\n\\r\\n", "400"},
+             {"GET /headers HTTP/1.1\\r\\nHost : a\\r\\n\\r\\n", "400"},
+             {"GET /headers HTTP/1.1\\r\\n\\r\\n", "400"},
+             {"GET /headers HTTP/1.1\\r\\nHost: a\\r\\nHost: b\\r\\n\\r\\n", "400"},
+             {"GET /headers HTTP/1.1\\r\\nHost: a\\r\\nExpect: magic\\r\\n\\r\\n", "417"},
+             {"CONNECT a:443 HTTP/1.1\\r\\nHost: a:443\\r\\n\\r\\n", "405"},
+         }) {
+        auto r = raw(server.port(), request);
+        EXPECT_TRUE(r.out.starts_with("HTTP/1.1 " + status)) << request << "\n"
+                                                             << r.out << server.log();
+        EXPECT_TRUE(contains(r.out, "Connection: close")) << r.out;
+    }
+    EXPECT_TRUE(origin.access_log().empty()) << "a refused request reached the origin";
+}
+
+TEST_F(HttpProxyTest, ExpectContinueIsAnsweredBeforeTheBody) {
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    // curl sends Expect: 100-continue for bodies over 1 MiB and waits
+    // (up to --expect100-timeout) for the 100 before sending.
+    auto dir = test::make_temp_dir("expect");
+    auto file = dir / "body.bin";
+    test::write_file(file, std::string(2 << 20, 'x'));
+    auto r = curl(server.port(), {"/upload/expect.bin"},
+                  {"-T", file.string(), "-H", "Expect: 100-continue", "--expect100-timeout", "30",
+                   "-w", "%{http_code} %{time_total}", "-o", "/dev/null"});
+    EXPECT_TRUE(r.out.starts_with("201 ")) << r.out << server.log();
+    EXPECT_LT(std::stod(r.out.substr(4)), 10.0);  // not the 30 s timeout
+    EXPECT_EQ(std::filesystem::file_size(origin.upload_dir() / "expect.bin"), 2u << 20);
+}
+
+TEST_F(HttpProxyTest, WebSocketUpgradeBecomesATunnel) {
+    test::upstream_server ws("websocket-echo");
+    test::tlsterm_server server(runtime() + upstream("ws", ws.port()) + listener("ws"));
+    auto r = run_process({"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py",
+                          "websocket", std::to_string(server.port()), ca(), "/chat", "30"},
+                         120);
+    EXPECT_EQ(r.out, "echoed 30\n") << r.err << server.log();
+}
+
+TEST_F(HttpProxyTest, RoutesBySniHostAndPathPrefix) {
+    test::tlsterm_server server(
+        runtime() + upstream("plain", origin.plain_port()) +
+        upstream("brief", origin.brief_port()) +
+        upstream("mtls", origin.mtls_port(), mtls_upstream_tls()) +
+        listener("plain", "", "",
+                 "[[listeners.routes]]\nhosts = [\"*.wild.tlsterm.test\"]\nupstream = \"brief\"\n"
+                 "[[listeners.routes]]\nserver_names = [\"api.tlsterm.test\"]\npath_prefix = "
+                 "\"/headers\"\nupstream = \"mtls\"\n"));
+    auto served_by = [&](const std::string& host, const std::string& path) {
+        return facts(curl(server.port(), {path}, {}, host).out)["server"];
+    };
+    EXPECT_EQ(served_by("localhost", "/headers"), "plain");
+    EXPECT_EQ(served_by("a.wild.tlsterm.test", "/headers"), "brief");
+    EXPECT_EQ(served_by("a.b.wild.tlsterm.test", "/headers"), "plain");  // one label only
+    EXPECT_EQ(served_by("api.tlsterm.test", "/headers"), "mtls");
+    EXPECT_EQ(served_by("api.tlsterm.test", "/files/small.txt"), "");  // plain's file, no facts
+}
+
+TEST_F(HttpProxyTest, HostMustMatchTheVerifiedServerName) {
+    test::tlsterm_server server(
+        runtime() + upstream("plain", origin.plain_port()) +
+        listener("plain",
+                 "client_auth = \"require\"\nca_files = [{ file = \"pki/root-ca.pem\", "
+                 "crl_policy = \"optional\" }]\n",
+                 "client_identity = \"rfc9440\"\n"));
+    std::vector<std::string> cert = {"--cert", test::pki("client-valid.pem").string(), "--key",
+                                     test::pki("client-valid.key").string()};
+    auto same = curl(server.port(), {"/headers"}, cert, "tlsterm.test");
+    auto f = facts(same.out);
+    EXPECT_EQ(f["server"], "plain") << same.out << server.log();
+    // The certificate reaches the origin as RFC 9440 Client-Cert.
+    auto der = run_process({"sh", "-c",
+                            "openssl x509 -in " + test::pki("client-valid.pem").string() +
+                                " -outform DER | base64 -w0"});
+    EXPECT_EQ(f["client_cert"], ":" + der.out + ":");
+    // SNI tlsterm.test, Host other.test: refused before any routing.
+    auto other =
+        curl(server.port(), {"/headers"},
+             {cert[0], cert[1], cert[2], cert[3], "-H", "Host: other.test", "-w", "%{http_code}"},
+             "tlsterm.test");
+    EXPECT_EQ(other.out, "421 Misdirected Request\n421") << other.out << server.log();
+    EXPECT_TRUE(contains(server.log(), "is not the server name \"tlsterm.test\"")) << server.log();
+}
+
+}  // namespace
+}  // namespace tlsterm
