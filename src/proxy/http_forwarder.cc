@@ -220,9 +220,16 @@ void http_forwarder::pump() {
             }
             _input.consume(r.consumed);
             if (r.what == http::message_parser::event::error) {
-                log_error(_request.error().status, _request.error().reason);
-                abort();
-                _client.client_abort(close_reason::bad_request);
+                // The head went out already: the origin connection is
+                // abandoned mid-request, and the client hears why unless a
+                // response has begun.
+                if (_resp == resp::none) {
+                    reply_error(_request.error().status, _request.error().reason);
+                } else {
+                    log_error(_request.error().status, _request.error().reason);
+                    abort();
+                    _client.client_abort(close_reason::bad_request);
+                }
                 break;
             }
             if (r.what == http::message_parser::event::end) {
