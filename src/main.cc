@@ -127,6 +127,26 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
                 "client certificates: %llu verified, %llu accepted on a stale CRL; rejected:%s",
                 static_cast<unsigned long long>(verified), static_cast<unsigned long long>(stale),
                 reasons.empty() ? " none" : reasons.c_str());
+    uint64_t requests = 0;
+    uint64_t client_errors = 0;
+    uint64_t upstream_errors = 0;
+    uint64_t connects = 0;
+    uint64_t connect_failures = 0;
+    for (const auto& s : shards) {
+        const auto& c = s->counters();
+        requests += c.http_requests.load(std::memory_order_relaxed);
+        client_errors += c.http_client_errors.load(std::memory_order_relaxed);
+        upstream_errors += c.http_upstream_errors.load(std::memory_order_relaxed);
+        connects += c.upstream_connects.load(std::memory_order_relaxed);
+        connect_failures += c.upstream_connect_failures.load(std::memory_order_relaxed);
+    }
+    TLSTERM_LOG(
+        log_level::info,
+        "http: %llu requests, %llu refused (4xx), %llu failed upstream (5xx); upstream "
+        "connections: %llu opened, %llu failed to connect",
+        static_cast<unsigned long long>(requests), static_cast<unsigned long long>(client_errors),
+        static_cast<unsigned long long>(upstream_errors), static_cast<unsigned long long>(connects),
+        static_cast<unsigned long long>(connect_failures));
     std::time_t now = std::time(nullptr);
     for (const auto& st : crls.status()) {
         TLSTERM_LOG(log_level::info,

@@ -331,8 +331,11 @@ TEST_F(HttpProxyTest, HundredMebibytesUpAndDownChecksummed) {
                                180);
     EXPECT_EQ(chunked.out, "201") << chunked.err << server.log();
     EXPECT_EQ(sha256_of(origin.upload_dir() / "chunked.bin"), expected);
-    // tlsterm never held a whole body.
+    // tlsterm never held a whole body. (AddressSanitizer keeps freed memory
+    // in quarantine, so the bound holds for the optimized build only.)
+#if !defined(__SANITIZE_ADDRESS__)
     EXPECT_LT(server.rss_kib(), 64 * 1024);
+#endif
 }
 
 TEST_F(HttpProxyTest, PipelinedRequestsAreAnsweredInOrder) {

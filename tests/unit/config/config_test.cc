@@ -800,5 +800,144 @@ TEST(ConfigClientAuth, ProxyProtocolOnUpstream) {
     EXPECT_TRUE((*c)->upstreams[0].proxy_v2);
 }
 
+// ---- HTTP mode, routes, upstream TLS and pools --------------------------------
+
+std::string http_config(const std::string& upstream_extra, const std::string& listener_extra = "") {
+    return "[[upstreams]]\nname = \"app\"\naddresses = [\"127.0.0.1:9000\"]\n" + upstream_extra +
+           "\n[[upstreams]]\nname = \"api\"\naddresses = [\"127.0.0.1:9001\"]\n" +
+           listener("l0", "127.0.0.1:0", "", "mode = \"http\"\n" + listener_extra);
+}
+
+TEST(ConfigHttp, FullSettings) {
+    std::string text = http_config(
+        "[upstreams.tls]\nmode = \"mtls\"\nca_file = \"root-ca.pem\"\nserver_name = "
+        "\"Origin.Example\"\ncert = \"client-valid.pem\"\nkey = \"client-valid.key\"\n"
+        "min_version = \"1.3\"\nsession_resumption = false\n"
+        "pinned_spki = [\"sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"]\n"
+        "crl_file = \"root-ca.crl.pem\"\n"
+        "[upstreams.pool]\nmin_idle = 2\nmax_connections = 8\nidle_timeout_ms = 5000\n"
+        "max_requests = 100\nqueue_size = 10\nqueue_timeout_ms = 250\nresponse_timeout_ms = 900\n"
+        "down_backoff_ms = 50\n",
+        "[listeners.http]\nx_forwarded_for = false\nclient_identity = \"xfcc\"\n"
+        "sni_host_binding = false\nmax_head_bytes = 4096\nmax_headers = 20\n"
+        "[[listeners.routes]]\nserver_names = [\"API.example.com\"]\nhosts = [\"*.example.com\"]\n"
+        "path_prefix = \"/v1/\"\nupstream = \"api\"\n");
+    auto c = load(text);
+    ASSERT_TRUE(c) << c.error().to_string();
+    const auto& u = (*c)->upstreams[0];
+    EXPECT_EQ(u.tls.mode, upstream_tls_mode::mtls);
+    EXPECT_EQ(u.tls.server_name, "origin.example");
+    EXPECT_EQ(u.tls.verify_name, "origin.example");  // defaults to server_name
+    EXPECT_EQ(u.tls.ca_file->path, abs("root-ca.pem"));
+    EXPECT_EQ(u.tls.min_version, tls_version::tls1_3);
+    EXPECT_FALSE(u.tls.session_resumption);
+    ASSERT_EQ(u.tls.pinned_spki.size(), 1u);
+    EXPECT_EQ(u.tls.pinned_spki[0][0], 0xe3);  // SHA-256 of nothing starts e3b0
+    EXPECT_EQ(u.pool.min_idle, 2u);
+    EXPECT_EQ(u.pool.max_connections, 8u);
+    EXPECT_EQ(u.pool.response_timeout_ms, 900u);
+    const auto& l = (*c)->listeners[0];
+    EXPECT_EQ(l.mode, listener_mode::http);
+    EXPECT_FALSE(l.http.x_forwarded_for);
+    EXPECT_TRUE(l.http.x_forwarded_proto);
+    EXPECT_EQ(l.http.client_identity, identity_format::xfcc);
+    EXPECT_FALSE(l.http.sni_host_binding);
+    ASSERT_EQ(l.routes.size(), 1u);
+    EXPECT_EQ(l.routes[0].server_names[0], "api.example.com");
+    EXPECT_EQ(l.routes[0].hosts[0], "*.example.com");
+    EXPECT_EQ(l.routes[0].path_prefix, "/v1/");
+    EXPECT_EQ(l.routes[0].upstream, "api");
+}
+
+TEST(ConfigHttp, Defaults) {
+    auto c = load(http_config(""));
+    ASSERT_TRUE(c) << c.error().to_string();
+    const auto& u = (*c)->upstreams[0];
+    EXPECT_EQ(u.tls.mode, upstream_tls_mode::none);
+    EXPECT_EQ(u.pool.max_connections, 256u);
+    EXPECT_EQ(u.pool.queue_timeout_ms, 5000u);
+    const auto& l = (*c)->listeners[0];
+    EXPECT_TRUE(l.http.x_forwarded_for);
+    EXPECT_TRUE(l.http.sni_host_binding);
+    EXPECT_EQ(l.http.client_identity, identity_format::none);
+    EXPECT_EQ((*load(minimal()))->listeners[0].mode, listener_mode::tcp);
+}
+
+TEST(ConfigHttp, Errors) {
+    struct error_case {
+        std::string upstream;
+        std::string listener;
+        std::string needle;  // where the error points (first occurrence)
+        std::string message;
+    };
+    const std::vector<error_case> cases = {
+        {"[upstreams.tls]\nmode = \"mtls\"\nserver_name = \"o\"\ncert = \"client-valid.pem\"\n", "",
+         "[upstreams.tls]",
+         "upstreams[0].tls.key (t.toml:4:1): mode = \"mtls\" needs cert and key"},
+        {"[upstreams.tls]\nmode = \"tls\"\nserver_name = \"o\"\ncert = \"client-valid.pem\"\n"
+         "key = \"client-valid.key\"\n",
+         "", "[upstreams.tls]",
+         "upstreams[0].tls.cert (t.toml:4:1): a client certificate is only sent with mode = "
+         "\"mtls\""},
+        {"[upstreams.tls]\nmode = \"tls\"\n", "", "[upstreams.tls]",
+         "upstreams[0].tls.verify_name (t.toml:4:1): hostname verification needs a name: set "
+         "server_name or verify_name (or verify_hostname = false, which accepts any certificate "
+         "the CA issued)"},
+        {"[upstreams.tls]\nserver_name = \"o\"\n", "", "[upstreams.tls]",
+         "upstreams[0].tls.mode (t.toml:4:1): TLS settings given but mode = \"none\"; set mode = "
+         "\"tls\" or \"mtls\""},
+        {"[upstreams.tls]\nmode = \"tls\"\nserver_name = \"o\"\npinned_spki = [\"md5//AAAA\"]\n",
+         "", "\"md5//",
+         "a pin is \"sha256//\" and the base64 SHA-256 of the certificate's SubjectPublicKeyInfo, "
+         "got \"md5//AAAA\""},
+        {"[upstreams.tls]\nmode = \"tls\"\nserver_name = \"o\"\nca_file = \"server-ecdsa.key\"\n",
+         "", "\"server-ecdsa.key\"", "server-ecdsa.key: "},
+        {"[upstreams.tls]\nmode = \"mtls\"\nserver_name = \"o\"\ncert = \"client-valid.pem\"\n"
+         "key = \"client-revoked.key\"\n",
+         "", "\"client-revoked.key\"", "private key does not match the certificate"},
+        {"[upstreams.pool]\nmin_idle = 9\nmax_connections = 8\n", "", "[upstreams.pool]",
+         "upstreams[0].pool.min_idle (t.toml:4:1): min_idle (9) exceeds max_connections (8)"},
+        {"", "[[listeners.routes]]\nupstream = \"nowhere\"\n", "[[listeners.routes]]",
+         "unknown upstream \"nowhere\" (defined: app, api)"},
+        {"", "[[listeners.routes]]\npath_prefix = \"v1\"\nupstream = \"api\"\n",
+         "[[listeners.routes]]", "a path prefix starts with '/', got \"v1\""},
+        {"", "[[listeners.routes]]\nhosts = [\"bad host\"]\nupstream = \"api\"\n", "\"bad host\"",
+         "not a host name or \"*.domain\" wildcard: \"bad host\""},
+        {"proxy_protocol = \"v2\"\n", "", "[[listeners]]",
+         "sends a PROXY v2 header, which describes one client connection; pooled HTTP upstream "
+         "connections carry many"},
+    };
+    for (const auto& c : cases) {
+        std::string text = http_config(c.upstream, c.listener);
+        std::string e = error_of(text);
+        EXPECT_TRUE(e.find(c.message) != std::string::npos) << c.message << "\n  got: " << e;
+        (void)pos_of(text, c.needle);
+    }
+    // A tcp listener cannot use a TLS upstream, nor carry HTTP tables.
+    std::string tcp =
+        "[[upstreams]]\nname = \"app\"\naddresses = [\"127.0.0.1:9000\"]\n"
+        "[upstreams.tls]\nmode = \"tls\"\nserver_name = \"o\"\n" +
+        listener();
+    EXPECT_TRUE(error_of(tcp).find("a listener with mode = \"tcp\" pipes bytes unchanged") !=
+                std::string::npos)
+        << error_of(tcp);
+    std::string tables =
+        std::string(upstream_section) + listener("l0", "127.0.0.1:0", "", "[listeners.http]\n");
+    EXPECT_TRUE(error_of(tables).find("[listeners[0].http] needs mode = \"http\"") !=
+                std::string::npos)
+        << error_of(tables);
+}
+
+TEST(ConfigHttp, EncryptedUpstreamKeyNeedsItsPassword) {
+    auto dir = test::make_temp_dir("cfgkey");
+    // (the key file is made by openssl in the integration tests; here the
+    // password file alone is checked)
+    std::string text = http_config(
+        "[upstreams.tls]\nmode = \"mtls\"\nserver_name = \"o\"\ncert = \"client-valid.pem\"\n"
+        "key = \"client-valid.key\"\nkey_password_file = \"" +
+        (dir / "missing").string() + "\"\n");
+    EXPECT_TRUE(error_of(text).find("no such file") != std::string::npos) << error_of(text);
+}
+
 }  // namespace
 }  // namespace tlsterm
