@@ -425,6 +425,12 @@ void connection::start_http() {
     decrypt_client();  // a request that came with the Finished
 }
 
+void connection::drain() {
+    if (_http && _state != state::closing) {
+        _http->drain();
+    }
+}
+
 void connection::client_send(std::span<const uint8_t> plaintext) {
     if (_state == state::closing || _client_write_shut) {
         return;

@@ -49,6 +49,9 @@ class connection final : public ring_owner, public proxy::client_side {
 
     void start();
     void on_completion(op kind, int res, uint32_t flags) override;
+    // The shard is draining: an HTTP-mode connection closes at its next
+    // message boundary (a byte pipe runs until either side ends it).
+    void drain();
     // Closes with `reason` (no-op when already closing).
     void close(close_reason reason);
     bool finished() const override { return _state == state::closing && _inflight == 0; }

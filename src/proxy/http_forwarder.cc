@@ -164,6 +164,18 @@ void http_forwarder::abort() {
     }
 }
 
+void http_forwarder::drain() {
+    if (_done) {
+        return;
+    }
+    _draining = true;
+    _close_after = true;
+    if (_req == req::head && _input.empty()) {
+        _done = true;
+        _client.client_finish(close_reason::done);
+    }
+}
+
 void http_forwarder::log_error(int status, const std::string& cause) const {
     TLSTERM_LOG(log_level::info, "%s: listener %s: %d %s %s: %s", _facts.peer.c_str(),
                 _listener.config->name.c_str(), status, _method.empty() ? "-" : _method.c_str(),
@@ -283,7 +295,7 @@ void http_forwarder::start_request() {
     _response_bytes_seen = false;
     _resp = resp::none;
     _upstream_paused = false;
-    _close_after = !head.keep_alive || _client_eof;
+    _close_after = !head.keep_alive || _client_eof || _draining;
 
     if (head.method == "CONNECT") {
         reply_error(405, "CONNECT is not supported");

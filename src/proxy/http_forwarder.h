@@ -75,6 +75,8 @@ class http_forwarder final : public upstream::user {
     void on_client_drained();
     // The client connection is closing: let go of the pool and connection.
     void abort();
+    // Stop after the exchange in progress (now, when between requests).
+    void drain();
 
     // upstream::user
     void on_connection(upstream::pooled_connection& c) override;
@@ -113,6 +115,7 @@ class http_forwarder final : public upstream::user {
     bool _done = false;        // no further requests: an error was answered or the client left
     bool _client_eof = false;  // the client's stream ended
     bool _pumping = false;
+    bool _draining = false;  // the shard is stopping: no request after the current one
 
     // The exchange in progress.
     upstream::pool* _pool = nullptr;

@@ -211,6 +211,13 @@ struct shard::loop {
                 l.fd = -1;
             }
         }
+        // HTTP connections end at the next message boundary: idle ones now,
+        // busy ones after their response (sent with Connection: close).
+        slots.for_each([](conn::ring_owner& o) {
+            if (o.client_connection()) {
+                static_cast<connection&>(o).drain();
+            }
+        });
     }
 
     void dispatch(uint64_t user_data, int res, uint32_t flags) {

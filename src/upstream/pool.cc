@@ -532,12 +532,21 @@ void pool::on_released(pooled_connection& c, bool reusable) {
 
 void pool::on_connect_failed(pooled_connection& c, const std::string& cause) {
     endpoint& e = _endpoints[c._address];
-    e.backoff_ms = e.backoff_ms == 0 ? _config.pool.down_backoff_ms
-                                     : std::min(e.backoff_ms * 2, max_backoff_ms);
-    e.down_until_ms = _env.now_ms + e.backoff_ms;
-    e.last_error = cause;
-    TLSTERM_LOG(log_level::warn, "upstream %s (%s): %s; not tried for %u ms", _config.name.c_str(),
-                c.address().to_string().c_str(), cause.c_str(), e.backoff_ms);
+    if (e.down_until_ms > _env.now_ms) {
+        // Another attempt started before the address was marked down: the
+        // backoff already runs.
+        TLSTERM_LOG(log_level::debug, "upstream %s (%s): %s", _config.name.c_str(),
+                    c.address().to_string().c_str(), cause.c_str());
+    } else {
+        uint32_t ceiling = std::max(max_backoff_ms, _config.pool.down_backoff_ms);
+        e.backoff_ms =
+            e.backoff_ms == 0 ? _config.pool.down_backoff_ms : std::min(e.backoff_ms * 2, ceiling);
+        e.down_until_ms = _env.now_ms + e.backoff_ms;
+        e.last_error = cause;
+        TLSTERM_LOG(log_level::warn, "upstream %s (%s): %s; not tried for %u ms",
+                    _config.name.c_str(), c.address().to_string().c_str(), cause.c_str(),
+                    e.backoff_ms);
+    }
     c.close();
     serve_waiters();
     fail_waiters_if_hopeless();

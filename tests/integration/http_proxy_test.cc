@@ -2,6 +2,8 @@
 // on, an expired certificate, short keep-alive) started per test, Python
 // origins for what nginx cannot do (a silent origin, WebSocket echo), and
 // curl / Python ssl clients.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -472,6 +474,65 @@ TEST_F(HttpProxyTest, HostMustMatchTheVerifiedServerName) {
              "tlsterm.test");
     EXPECT_EQ(other.out, "421 Misdirected Request\n421") << other.out << server.log();
     EXPECT_TRUE(contains(server.log(), "is not the server name \"tlsterm.test\"")) << server.log();
+}
+
+TEST_F(HttpProxyTest, PoolPrewarmsAndRetiresConnectionsAndSkipsDeadAddresses) {
+    uint16_t dead = test::unused_port();
+    test::tlsterm_server server(
+        runtime() + "\n[[upstreams]]\nname = \"two\"\naddresses = [\"127.0.0.1:" +
+        std::to_string(dead) + "\", \"127.0.0.1:" + std::to_string(origin.plain_port()) +
+        "\"]\n[upstreams.pool]\nmin_idle = 3\nmax_requests = 2\ndown_backoff_ms = 60000\n" +
+        listener("two"));
+    // min_idle: three connections open before any request; the dead
+    // address is marked down on its first failure and then skipped.
+    bool warm = false;
+    for (int i = 0; i < 30 && !warm; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        server.process().signal(SIGUSR1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        warm = contains(server.log(), "upstream connections: 3 opened");
+    }
+    EXPECT_TRUE(warm) << server.log();
+    EXPECT_TRUE(
+        contains(server.log(), "connect failed: Connection refused; not tried for 60000 ms"))
+        << server.log();
+    EXPECT_FALSE(contains(server.log(), "not tried for 30000 ms")) << server.log();
+    // max_requests = 2: six requests on one client connection use three
+    // origin connections, and none of them fails.
+    auto r = curl(server.port(),
+                  {"/headers", "/headers", "/headers", "/headers", "/headers", "/headers"},
+                  {"-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-o",
+                   "/dev/null", "-o", "/dev/null", "-w", "%{http_code} "});
+    EXPECT_EQ(r.out, "200 200 200 200 200 200 ") << server.log();
+    auto log = origin.access_log();
+    ASSERT_EQ(log.size(), 6u);
+    std::map<uint64_t, int> per_connection;
+    for (const auto& e : log) {
+        ++per_connection[e.connection];
+    }
+    for (const auto& [connection, requests] : per_connection) {
+        EXPECT_LE(requests, 2) << connection;
+    }
+    EXPECT_GE(per_connection.size(), 3u);
+}
+
+TEST_F(HttpProxyTest, DrainClosesIdleKeepAliveConnectionsAtOnce) {
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    // A keep-alive client that stays connected after its response.
+    std::string response;
+    std::thread client([&] {
+        response = raw(server.port(), "GET /headers HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n").out;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    auto start = std::chrono::steady_clock::now();
+    server.process().signal(SIGTERM);
+    EXPECT_EQ(server.process().wait(std::chrono::seconds(20)), 0) << server.log();
+    client.join();
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_LT(took, std::chrono::seconds(3)) << "waited for the drain deadline";
+    EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
+    EXPECT_TRUE(contains(server.log(), "closed: done=1")) << server.log();
 }
 
 }  // namespace
