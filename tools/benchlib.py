@@ -84,6 +84,17 @@ def s_time(port, path, seconds, extra=()):
     return int(m.group(1)), ""
 
 
+def wrk(port, path, extra, connections, seconds):
+    """wrk on CPU 0, one thread: (requests completed, socket error summary)."""
+    out = run(["taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+               *extra, f"https://127.0.0.1:{port}{path}"], timeout=seconds + 60).stdout
+    m = re.search(r"(\d+) requests in", out)
+    if re.search(r"Non-2xx or 3xx responses", out):
+        raise RuntimeError(f"error responses from port {port}{path}:\n{out}")
+    errors = re.search(r"Socket errors: (.*)", out)
+    return int(m.group(1)), (errors.group(0) if errors else "")
+
+
 def start(cmd, cpu, log):
     return subprocess.Popen(["taskset", "-c", str(cpu), *cmd], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)

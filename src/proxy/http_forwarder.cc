@@ -153,6 +153,8 @@ http_forwarder::~http_forwarder() {
 
 void http_forwarder::abort() {
     _done = true;
+    _to_client.clear();
+    _to_origin.clear();
     if (_waiting && _pool != nullptr) {
         _pool->cancel(*this);
         _waiting = false;
@@ -172,7 +174,7 @@ void http_forwarder::drain() {
     _close_after = true;
     if (_req == req::head && _input.empty()) {
         _done = true;
-        _client.client_finish(close_reason::done);
+        finish_client(close_reason::done);
     }
 }
 
@@ -180,6 +182,42 @@ void http_forwarder::log_error(int status, const std::string& cause) const {
     TLSTERM_LOG(log_level::info, "%s: listener %s: %d %s %s: %s", _facts.peer.c_str(),
                 _listener.config->name.c_str(), status, _method.empty() ? "-" : _method.c_str(),
                 _target.empty() ? "-" : _target.c_str(), cause.c_str());
+}
+
+// ---- output ---------------------------------------------------------------------
+// Bytes for either side collect here while one event is handled and go out
+// in one write at its end: a response head and its body share a TLS record
+// and a TCP segment, and a chunk's size line, data and CRLF a single send.
+
+void http_forwarder::emit_client(std::span<const uint8_t> bytes) {
+    _to_client.insert(_to_client.end(), bytes.begin(), bytes.end());
+}
+
+void http_forwarder::emit_origin(std::span<const uint8_t> bytes) {
+    _to_origin.insert(_to_origin.end(), bytes.begin(), bytes.end());
+}
+
+void http_forwarder::flush() {
+    if (!_to_origin.empty()) {
+        if (_conn != nullptr) {
+            _conn->send(_to_origin);
+        }
+        _to_origin.clear();
+    }
+    if (!_to_client.empty()) {
+        std::vector<uint8_t> out;
+        out.swap(_to_client);
+        _client.client_send(out);
+    }
+}
+
+std::size_t http_forwarder::client_backlog() const {
+    return _client.client_backlog() + _to_client.size();
+}
+
+void http_forwarder::finish_client(close_reason why) {
+    flush();
+    _client.client_finish(why);
 }
 
 // ---- client side ----------------------------------------------------------------
@@ -201,7 +239,7 @@ void http_forwarder::pump() {
             if (_input.empty()) {
                 if (_client_eof) {
                     _done = true;
-                    _client.client_finish(close_reason::done);  // between requests: a clean end
+                    finish_client(close_reason::done);  // between requests: a clean end
                 }
                 break;
             }
@@ -221,7 +259,7 @@ void http_forwarder::pump() {
             continue;
         }
         if (_req == req::body) {
-            if (_conn == nullptr || _conn->backlog() >= limit) {
+            if (_conn == nullptr || _conn->backlog() + _to_origin.size() >= limit) {
                 break;  // on_upstream_drained resumes
             }
             // Called even with no input: the end of a bodiless request
@@ -246,7 +284,7 @@ void http_forwarder::pump() {
             }
             if (r.what == http::message_parser::event::end) {
                 if (_request_chunked) {
-                    _conn->send(bytes_of("0\r\n\r\n"));
+                    emit_origin(bytes_of("0\r\n\r\n"));
                 }
                 _req = req::sent;
                 _request_complete = true;
@@ -267,19 +305,20 @@ void http_forwarder::pump() {
         }
         if (_req == req::tunnel) {
             if (!_input.empty() && _conn != nullptr) {
-                _conn->send(_input.readable());
+                emit_origin(_input.readable());
                 _input.consume(_input.size());
             }
             if (_client_eof) {
                 _done = true;
                 abort();
-                _client.client_finish(close_reason::done);
+                finish_client(close_reason::done);
             }
             break;
         }
         break;  // waiting for a connection or a response
     }
     _pumping = false;
+    flush();
     if (_input.size() < before) {
         _client.client_input_consumed();
     }
@@ -430,11 +469,11 @@ void http_forwarder::send_body_piece(std::span<const uint8_t> piece) {
     if (_request_chunked) {
         char size[24];
         int n = std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
-        _conn->send(std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
-        _conn->send(piece);
-        _conn->send(bytes_of("\r\n"));
+        emit_origin(std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
+        emit_origin(piece);
+        emit_origin(bytes_of("\r\n"));
     } else {
-        _conn->send(piece);
+        emit_origin(piece);
     }
 }
 
@@ -445,18 +484,20 @@ void http_forwarder::on_connection(upstream::pooled_connection& c) {
     _conn = &c;
     _conn_was_reused = c.requests() > 0;
     _response.expect_head_response(_method == "HEAD");
-    _conn->send(bytes_of(_upstream_head));
+    emit_origin(bytes_of(_upstream_head));
     if (_expect_continue_pending) {
         _expect_continue_pending = false;
-        _client.client_send(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
+        emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
     }
     if (_request_complete) {
         _req = req::sent;  // a retry: the request had no body
         _conn->await_response();
+        flush();
         return;
     }
     _req = req::body;
     pump();
+    flush();
 }
 
 void http_forwarder::on_no_connection(int status, const std::string& cause) {
@@ -485,7 +526,7 @@ void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
     _conn = nullptr;
     if (_resp == resp::tunnel) {
         _done = true;
-        _client.client_finish(close_reason::done);
+        finish_client(close_reason::done);
         return;
     }
     if (_resp == resp::none) {
@@ -501,6 +542,7 @@ void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
             if (upstream::pooled_connection* fresh = _pool->acquire(*this, /*fresh=*/true)) {
                 on_connection(*fresh);
             }
+            flush();
             return;
         }
         reply_error(502, "upstream " + _pool->name() + ": " + cause + " before a response");
@@ -511,6 +553,7 @@ void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
         auto r = _response.finish();
         if (r.what == http::message_parser::event::end) {
             on_response_end(false);
+            flush();
             return;
         }
     }
@@ -518,11 +561,21 @@ void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
 }
 
 void http_forwarder::on_upstream_data(std::span<const uint8_t> bytes) {
+    read_response(bytes);
+    flush();
+    if (_conn != nullptr && !_upstream_paused &&
+        client_backlog() >= _env.limits.max_buffered_bytes) {
+        _upstream_paused = true;
+        _conn->pause_reads(true);
+    }
+}
+
+void http_forwarder::read_response(std::span<const uint8_t> bytes) {
     _response_bytes_seen = true;
     while (!_done) {
         if (_resp == resp::tunnel) {
             if (!bytes.empty()) {
-                _client.client_send(bytes);
+                emit_client(bytes);
             }
             break;
         }
@@ -566,11 +619,6 @@ void http_forwarder::on_upstream_data(std::span<const uint8_t> bytes) {
             break;
         }
     }
-    if (_conn != nullptr && !_upstream_paused &&
-        _client.client_backlog() >= _env.limits.max_buffered_bytes) {
-        _upstream_paused = true;
-        _conn->pause_reads(true);
-    }
 }
 
 void http_forwarder::on_response_head() {
@@ -588,7 +636,7 @@ void http_forwarder::on_response_head() {
             }
         }
         out.append("\r\n");
-        _client.client_send(bytes_of(out));
+        emit_client(bytes_of(out));
         _resp = resp::tunnel;
         _req = req::tunnel;
         pump();  // what the client sent after its request belongs to the tunnel
@@ -641,25 +689,24 @@ void http_forwarder::on_response_head() {
         }
     }
     out.append("\r\n");
-    _client.client_send(bytes_of(out));
+    emit_client(bytes_of(out));
 }
 
 void http_forwarder::send_response_body(std::span<const uint8_t> piece) {
     if (_response_chunked) {
         char size[24];
         int n = std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
-        _client.client_send(
-            std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
-        _client.client_send(piece);
-        _client.client_send(bytes_of("\r\n"));
+        emit_client(std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
+        emit_client(piece);
+        emit_client(bytes_of("\r\n"));
     } else {
-        _client.client_send(piece);
+        emit_client(piece);
     }
 }
 
 void http_forwarder::on_response_end(bool extra_bytes) {
     if (_response_chunked) {
-        _client.client_send(bytes_of("0\r\n\r\n"));
+        emit_client(bytes_of("0\r\n\r\n"));
         _response_chunked = false;
     }
     _resp = resp::done;
@@ -684,7 +731,7 @@ void http_forwarder::on_response_end(bool extra_bytes) {
     _upstream_paused = false;
     if (_close_after || _done) {
         _done = true;
-        _client.client_finish(close_reason::done);
+        finish_client(close_reason::done);
         return;
     }
     _req = req::head;
@@ -694,7 +741,7 @@ void http_forwarder::on_response_end(bool extra_bytes) {
 
 void http_forwarder::on_client_drained() {
     if (_conn != nullptr && _upstream_paused &&
-        _client.client_backlog() <= _env.limits.max_buffered_bytes / 2) {
+        client_backlog() <= _env.limits.max_buffered_bytes / 2) {
         _upstream_paused = false;
         _conn->pause_reads(false);
     }
@@ -722,8 +769,8 @@ void http_forwarder::reply_error(int status, const std::string& cause) {
         "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) +
         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
         "\r\nConnection: close\r\n\r\n" + body;
-    _client.client_send(bytes_of(out));
-    _client.client_finish(status >= 500 ? close_reason::upstream_error : close_reason::bad_request);
+    emit_client(bytes_of(out));
+    finish_client(status >= 500 ? close_reason::upstream_error : close_reason::bad_request);
 }
 
 void http_forwarder::fail_response(const std::string& cause) {

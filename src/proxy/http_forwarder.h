@@ -24,6 +24,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <tlsterm/config.h>
 
@@ -91,6 +92,12 @@ class http_forwarder final : public upstream::user {
     enum class resp : uint8_t { none, head_sent_interim, body, done, tunnel };
 
     void pump();
+    void read_response(std::span<const uint8_t> bytes);
+    void emit_client(std::span<const uint8_t> bytes);
+    void emit_origin(std::span<const uint8_t> bytes);
+    void flush();  // what emit_* collected goes out, one write per side
+    std::size_t client_backlog() const;
+    void finish_client(close_reason why);
     void start_request();
     upstream::pool* route(std::string_view host, std::string_view path) const;
     void build_upstream_head(std::string_view host, std::string_view path);
@@ -133,7 +140,9 @@ class http_forwarder final : public upstream::user {
     bool _upstream_paused = false;
     std::string _method;
     std::string _target;
-    std::string _upstream_head;  // kept until a response begins, for a retry
+    std::string _upstream_head;       // kept until a response begins, for a retry
+    std::vector<uint8_t> _to_client;  // collected by emit_client, sent by flush
+    std::vector<uint8_t> _to_origin;  // collected by emit_origin, sent by flush
 };
 
 }  // namespace tlsterm::proxy
