@@ -32,38 +32,58 @@ constexpr std::array<std::string_view, 9> hop_by_hop = {
     "connection",        "keep-alive", "proxy-connection", "te",    "trailer",
     "transfer-encoding", "upgrade",    "content-length",   "expect"};
 
-// The field names a Connection header lists (they are hop-by-hop too).
-bool listed_in_connection(const http::message_head& head, std::string_view name) {
-    for (const auto& h : head.headers) {
-        if (!iequals(h.name, "connection")) {
-            continue;
-        }
-        std::string_view v = h.value;
-        while (!v.empty()) {
-            std::size_t comma = v.find(',');
-            std::string_view token = v.substr(0, comma);
-            while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-                token.remove_prefix(1);
-            }
-            while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
-                token.remove_suffix(1);
-            }
-            if (iequals(token, name)) {
-                return true;
-            }
-            if (comma == std::string_view::npos) {
-                break;
-            }
-            v.remove_prefix(comma + 1);
+void lower_into(std::string_view in, std::string& out) {
+    out.assign(in);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c + ('a' - 'A'));
         }
     }
-    return false;
 }
 
-bool is_hop_by_hop(const http::message_head& head, std::string_view name) {
-    return std::ranges::any_of(hop_by_hop, [&](std::string_view h) { return iequals(h, name); }) ||
-           listed_in_connection(head, name);
-}
+// Which fields of one message head are not forwarded: the hop-by-hop set
+// and the names its Connection headers list. Names are compared lower-cased,
+// each lowered once.
+class hop_filter {
+  public:
+    explicit hop_filter(const http::message_head& head) {
+        std::string name;
+        for (const auto& h : head.headers) {
+            lower_into(h.name, name);
+            if (name != "connection") {
+                continue;
+            }
+            std::string_view v = h.value;
+            while (!v.empty()) {
+                std::size_t comma = v.find(',');
+                std::string_view token = v.substr(0, comma);
+                while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+                    token.remove_prefix(1);
+                }
+                while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+                    token.remove_suffix(1);
+                }
+                if (!token.empty()) {
+                    _listed.emplace_back();
+                    lower_into(token, _listed.back());
+                }
+                if (comma == std::string_view::npos) {
+                    break;
+                }
+                v.remove_prefix(comma + 1);
+            }
+        }
+    }
+
+    // `lower_name` is lower case.
+    bool drops(std::string_view lower_name) const {
+        return std::ranges::find(hop_by_hop, lower_name) != hop_by_hop.end() ||
+               std::ranges::find(_listed, lower_name) != _listed.end();
+    }
+
+  private:
+    std::vector<std::string> _listed;
+};
 
 // The host part of a Host value or authority: lower case, port removed.
 std::string host_name(std::string_view authority) {
@@ -205,9 +225,8 @@ void http_forwarder::flush() {
         _to_origin.clear();
     }
     if (!_to_client.empty()) {
-        std::vector<uint8_t> out;
-        out.swap(_to_client);
-        _client.client_send(out);
+        _client.client_send(_to_client);
+        _to_client.clear();  // keeps its capacity for the next response
     }
 }
 
@@ -416,26 +435,28 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
     out.append(path);
     out.append(" HTTP/1.1\r\n");
     bool has_host = false;
+    hop_filter filter(head);
+    std::string name;
     for (const auto& h : head.headers) {
-        std::string_view name = h.name;
-        if (is_hop_by_hop(head, name)) {
+        lower_into(h.name, name);
+        if (filter.drops(name)) {
             continue;
         }
-        if (iequals(name, "host")) {
+        if (name == "host") {
             has_host = true;
             append_header(out, "Host", authority);  // the absolute-form authority when given
             continue;
         }
-        if ((cfg.x_forwarded_for && iequals(name, "x-forwarded-for")) ||
-            (cfg.x_forwarded_proto && iequals(name, "x-forwarded-proto")) ||
-            (cfg.x_forwarded_host && iequals(name, "x-forwarded-host"))) {
+        if ((cfg.x_forwarded_for && name == "x-forwarded-for") ||
+            (cfg.x_forwarded_proto && name == "x-forwarded-proto") ||
+            (cfg.x_forwarded_host && name == "x-forwarded-host")) {
             continue;  // replaced below: a client's own values are not trusted
         }
-        if (std::ranges::any_of(http::identity_header_names(),
-                                [&](std::string_view n) { return iequals(n, name); })) {
+        if (std::ranges::find(http::identity_header_names(), name) !=
+            http::identity_header_names().end()) {
             continue;  // only tlsterm says who the client is
         }
-        append_header(out, name, h.value);
+        append_header(out, h.name, h.value);
     }
     if (!has_host && !authority.empty()) {
         append_header(out, "Host", authority);
@@ -662,11 +683,13 @@ void http_forwarder::on_response_head() {
     out.push_back(' ');
     out.append(head.reason);
     out.append("\r\n");
+    hop_filter filter(head);
+    std::string name;
     for (const auto& h : head.headers) {
-        if (is_hop_by_hop(head, h.name)) {
-            continue;
+        lower_into(h.name, name);
+        if (!filter.drops(name)) {
+            append_header(out, h.name, h.value);
         }
-        append_header(out, h.name, h.value);
     }
     if (bodyless) {
         if (const http::header* cl = head.find("content-length"); cl && _method == "HEAD") {
