@@ -272,6 +272,11 @@ void http_forwarder::pump() {
                 start_request();
                 continue;
             }
+            if (_input.empty() && _client_eof) {
+                _done = true;  // the client left inside a request head: nothing to answer
+                finish_client(close_reason::done);
+                break;
+            }
             if (r.consumed == 0) {
                 break;
             }
@@ -327,10 +332,12 @@ void http_forwarder::pump() {
                 emit_origin(_input.readable());
                 _input.consume(_input.size());
             }
-            if (_client_eof) {
-                _done = true;
-                abort();
-                finish_client(close_reason::done);
+            if (_client_eof && _conn != nullptr && !_tunnel_shut) {
+                // The client's end of the tunnel: passed on once everything
+                // before it is sent; the origin's close then ends the tunnel.
+                _tunnel_shut = true;
+                flush();
+                _conn->shutdown_write();
             }
             break;
         }

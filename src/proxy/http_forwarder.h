@@ -138,6 +138,7 @@ class http_forwarder final : public upstream::user {
     bool _response_to_close = false;  // response body ends with the connection (HTTP/1.0 client)
     bool _close_after = false;        // close the client after this response
     bool _upstream_paused = false;
+    bool _tunnel_shut = false;  // the client's end of a tunnel was passed on
     std::string _method;
     std::string _target;
     std::string _upstream_head;       // kept until a response begins, for a retry

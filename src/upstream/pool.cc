@@ -276,12 +276,27 @@ std::size_t pooled_connection::backlog() const {
     return queued + (_sending.size() - _sent);
 }
 
+void pooled_connection::shutdown_write() {
+    if (_state == state::closing || _shutdown_pending) {
+        return;
+    }
+    _shutdown_pending = true;
+    if (_tls) {
+        _tls->send_close_notify();
+    }
+    flush();
+}
+
 void pooled_connection::flush() {
-    if (_send_in_flight || _state == state::closing) {
+    if (_send_in_flight || _state == state::closing || _write_shut) {
         return;
     }
     byte_queue& q = _tls ? _tls->cipher_out() : _out;
     if (q.empty()) {
+        if (_shutdown_pending) {
+            ::shutdown(_fd, SHUT_WR);
+            _write_shut = true;
+        }
         return;
     }
     q.move_into(_sending);
@@ -397,7 +412,9 @@ pooled_connection* pool::acquire(user& u, bool fresh) {
         c->_user = &u;
         return c;
     }
-    if (_waiters.size() >= _config.pool.queue_size) {
+    // Beyond max_connections a request waits for a busy connection; the
+    // queue of those is bounded.
+    if (_open >= _config.pool.max_connections && _waiters.size() >= _config.pool.queue_size) {
         u.on_no_connection(503, "upstream " + _config.name + ": " +
                                     std::to_string(_waiters.size()) +
                                     " requests already wait for a connection (queue_size)");

@@ -82,6 +82,9 @@ class pooled_connection final : public conn::ring_owner {
     // The request is sent: a response head must begin within
     // response_timeout_ms.
     void await_response();
+    // No more bytes will be sent (a tunnel's client ended): close_notify
+    // (TLS) and FIN once everything queued is on the socket.
+    void shutdown_write();
     // The exchange ended: back to the pool when `reusable`, else closed.
     void release(bool reusable);
     // The user is gone mid-exchange: the connection cannot be reused.
@@ -126,6 +129,8 @@ class pooled_connection final : public conn::ring_owner {
     bool _recv_armed = false;
     bool _recv_paused = false;
     bool _got_response_bytes = false;
+    bool _shutdown_pending = false;
+    bool _write_shut = false;
     uint32_t _requests = 0;
     __kernel_timespec _connect_timeout{};
     conn::timer_link _timer;  // handshake, idle or response deadline

@@ -129,7 +129,10 @@ class HttpProxyTest : public ::testing::Test {
 };
 
 TEST_F(HttpProxyTest, ForwardsWithRewrittenHeadersOverOnePooledConnection) {
-    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+    // queue_size = 0 bounds only requests waiting for a busy pool; one that
+    // opens a connection is not refused.
+    test::tlsterm_server server(runtime() +
+                                upstream("plain", origin.plain_port(), "", "queue_size = 0\n") +
                                 listener("plain"));
     auto r = curl(server.port(), {"/headers?a=1", "/headers?a=2", "/headers?a=3"},
                   {"-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Forwarded-Proto: http", "-H",
