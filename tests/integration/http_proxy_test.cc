@@ -221,6 +221,29 @@ TEST_F(HttpProxyTest, MutualTlsOriginAcceptsTheClientCertificate) {
     }
 }
 
+TEST_F(HttpProxyTest, TlsSessionsToTheOriginAreResumed) {
+    // One request per origin connection: every connection after the first
+    // offers the session the pool kept.
+    test::tlsterm_server server(
+        runtime() + upstream("mtls", origin.mtls_port(), mtls_upstream_tls(), "max_requests = 1\n") +
+        upstream("fresh", origin.mtls_port(), mtls_upstream_tls("session_resumption = false\n"),
+                 "max_requests = 1\n") +
+        listener("mtls", "", "",
+                 "[[listeners.routes]]\npath_prefix = \"/fresh/\"\nupstream = \"fresh\"\n"));
+    for (const char* path : {"/headers", "/headers", "/headers", "/fresh/x", "/fresh/x"}) {
+        auto r = curl(server.port(), {path}, {"-o", "/dev/null", "-w", "%{http_code}"});
+        EXPECT_TRUE(r.out == "200" || r.out == "404") << path << r.out << server.log();
+    }
+    auto log = origin.access_log();
+    ASSERT_EQ(log.size(), 5u);
+    EXPECT_EQ(distinct_connections(log, "mtls"), 5u);
+    EXPECT_FALSE(log[0].tls_resumed);
+    EXPECT_TRUE(log[1].tls_resumed);
+    EXPECT_TRUE(log[2].tls_resumed);
+    EXPECT_FALSE(log[3].tls_resumed);  // session_resumption = false
+    EXPECT_FALSE(log[4].tls_resumed);
+}
+
 TEST_F(HttpProxyTest, OriginTlsFailuresAre502WithTheCause) {
     uint16_t closed = test::unused_port();
     test::tlsterm_server server(

@@ -85,7 +85,7 @@ nginx_origin::nginx_origin() {
         (_dir / "error.log").string() +
         " info;\nevents { worker_connections 1024; }\nhttp {\n"
         "  log_format origin '$server_name $connection $connection_requests $request_method "
-        "$request_uri $status \"$ssl_client_s_dn\"';\n"
+        "$request_uri $status $ssl_session_reused \"$ssl_client_s_dn\"';\n"
         "  access_log " +
         (_dir / "access.log").string() +
         " origin;\n"
@@ -121,7 +121,10 @@ std::vector<access_entry> nginx_origin::access_log() const {
     while (std::getline(f, line)) {
         std::istringstream in(line);
         access_entry e;
-        in >> e.server >> e.connection >> e.requests_on_connection >> e.method >> e.uri >> e.status;
+        std::string reused;
+        in >> e.server >> e.connection >> e.requests_on_connection >> e.method >> e.uri >> e.status >>
+            reused;
+        e.tls_resumed = reused == "r";
         std::string rest;
         std::getline(in, rest);
         auto q = rest.find('"');

@@ -29,6 +29,7 @@ struct access_entry {
     std::string uri;
     int status = 0;
     std::string client_dn;  // the client certificate's subject (mtls)
+    bool tls_resumed = false;  // the TLS session was resumed (mtls, expired)
 };
 
 class nginx_origin {
