@@ -138,6 +138,8 @@ std::string client_context::describe_failure(const tls::session& s) {
             return "origin certificate not yet valid (" + s.error() + ")";
         case CRL_CERT_REVOKED:
             return "origin certificate revoked (" + s.error() + ")";
+        case CRL_MISSING:
+            return "no CRL in crl_file for an issuer of the origin's chain (" + s.error() + ")";
         default:
             return s.error();
     }

@@ -105,7 +105,7 @@ TEST(GenPki, CrlsHaveTheRightEntries) {
     };
     EXPECT_EQ(count("root-ca-empty.crl.pem"), 0u);
     EXPECT_EQ(count("root-ca.crl.pem"), 2u);
-    EXPECT_EQ(count("intermediate-ca.crl.pem"), 1u);
+    EXPECT_EQ(count("intermediate-ca.crl.pem"), 2u);  // client- and server-revoked
     EXPECT_EQ(count("revoked-intermediate-ca.crl.pem"), 0u);
     EXPECT_EQ(count("large.crl.pem"), test::large_crl_entries() + 3);
     // Each CRL is signed by its CA.

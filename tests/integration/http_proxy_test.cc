@@ -225,7 +225,8 @@ TEST_F(HttpProxyTest, TlsSessionsToTheOriginAreResumed) {
     // One request per origin connection: every connection after the first
     // offers the session the pool kept.
     test::tlsterm_server server(
-        runtime() + upstream("mtls", origin.mtls_port(), mtls_upstream_tls(), "max_requests = 1\n") +
+        runtime() +
+        upstream("mtls", origin.mtls_port(), mtls_upstream_tls(), "max_requests = 1\n") +
         upstream("fresh", origin.mtls_port(), mtls_upstream_tls("session_resumption = false\n"),
                  "max_requests = 1\n") +
         listener("mtls", "", "",
@@ -283,6 +284,42 @@ TEST_F(HttpProxyTest, OriginTlsFailuresAre502WithTheCause) {
         EXPECT_TRUE(contains(server.log(), cause)) << cause << "\n" << server.log();
     }
     EXPECT_TRUE(origin.access_log().empty());
+}
+
+TEST_F(HttpProxyTest, OriginChainIsCheckedAgainstItsCrl) {
+    auto dir = test::make_temp_dir("origincrl");
+    test::write_file(dir / "crls.pem", test::read_text(test::pki("root-ca.crl.pem")) +
+                                           test::read_text(test::pki("intermediate-ca.crl.pem")));
+    // Each CRL's issuer must be in ca_file: the bundle holds the root and
+    // the intermediate that issued the origin certificates.
+    std::string crl = "crl_file = \"" + (dir / "crls.pem").string() + "\"\n";
+    std::string tls = "ca_file = \"pki/ca-bundle.pem\"\nserver_name = \"tlsterm.test\"\n" + crl;
+    test::tlsterm_server server(
+        runtime() +
+        upstream("mtls", origin.mtls_port(),
+                 "mode = \"mtls\"\ncert = \"pki/client-valid.pem\"\nkey = "
+                 "\"pki/client-valid.key\"\n" +
+                     tls) +
+        upstream("revoked", origin.revoked_port(), "mode = \"tls\"\n" + tls) +
+        listener("mtls", "", "",
+                 "[[listeners.routes]]\npath_prefix = \"/revoked/\"\nupstream = \"revoked\"\n"));
+    EXPECT_EQ(facts(curl(server.port(), {"/headers"}).out)["server"], "mtls") << server.log();
+    auto r = curl(server.port(), {"/revoked/headers"}, {"-w", "%{http_code}"});
+    EXPECT_EQ(r.out, "502 Bad Gateway\n502") << server.log();
+    EXPECT_TRUE(contains(server.log(), "origin certificate revoked")) << server.log();
+    // Without the root's CRL the intermediate cannot be checked: refused.
+    test::write_file(dir / "leaf-only.pem", test::read_text(test::pki("intermediate-ca.crl.pem")));
+    test::tlsterm_server partial(
+        runtime() +
+        upstream("mtls", origin.mtls_port(),
+                 "mode = \"mtls\"\ncert = \"pki/client-valid.pem\"\nkey = "
+                 "\"pki/client-valid.key\"\nca_file = \"pki/ca-bundle.pem\"\nserver_name = "
+                 "\"tlsterm.test\"\ncrl_file = \"" +
+                     (dir / "leaf-only.pem").string() + "\"\n") +
+        listener("mtls"));
+    auto missing = curl(partial.port(), {"/headers"}, {"-w", "%{http_code}"});
+    EXPECT_EQ(missing.out, "502 Bad Gateway\n502") << partial.log();
+    EXPECT_TRUE(contains(partial.log(), "no CRL in crl_file for an issuer")) << partial.log();
 }
 
 TEST_F(HttpProxyTest, PinnedOriginKeyIsAccepted) {

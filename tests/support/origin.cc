@@ -42,6 +42,7 @@ nginx_origin::nginx_origin() {
     _mtls = unused_port();
     _expired = unused_port();
     _brief = unused_port();
+    _revoked = unused_port();
     std::string pki = pki_dir().string() + "/";
     std::string root = (_dir / "root").string();
     std::string tmp = (_dir / "tmp").string();
@@ -79,6 +80,9 @@ nginx_origin::nginx_origin() {
     std::string expired = "  ssl_certificate " + pki +
                           "server-expired.chain.pem;\n  ssl_certificate_key " + pki +
                           "server-expired.key;\n";
+    std::string revoked = "  ssl_certificate " + pki +
+                          "server-revoked.chain.pem;\n  ssl_certificate_key " + pki +
+                          "server-revoked.key;\n";
     std::string conf =
         std::string(::geteuid() == 0 ? "user root root;\n" : "") +
         "daemon off;\nworker_processes 1;\npid " + (_dir / "nginx.pid").string() + ";\nerror_log " +
@@ -95,7 +99,7 @@ nginx_origin::nginx_origin() {
         ";\n"
         "  keepalive_requests 100000;\n  keepalive_timeout 60s;\n" +
         server("plain", _plain, "") + server("mtls", _mtls, mtls) +
-        server("expired", _expired, expired) +
+        server("expired", _expired, expired) + server("revoked", _revoked, revoked) +
         "server {\n  listen 127.0.0.1:" + std::to_string(_brief) +
         ";\n  server_name brief;\n  keepalive_timeout 1s;\n" + locations + "}\n}\n";
     write_file(_dir / "nginx.conf", conf);
@@ -104,7 +108,8 @@ nginx_origin::nginx_origin() {
                                                                  (_dir / "nginx.conf").string()},
                                         _dir / "nginx.out");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!(accepts(_plain) && accepts(_mtls) && accepts(_expired) && accepts(_brief))) {
+    while (!(accepts(_plain) && accepts(_mtls) && accepts(_expired) && accepts(_brief) &&
+             accepts(_revoked))) {
         if (std::chrono::steady_clock::now() > deadline || !_proc->running()) {
             throw std::runtime_error("nginx did not start:\n" + _proc->output() + error_log());
         }
@@ -122,8 +127,8 @@ std::vector<access_entry> nginx_origin::access_log() const {
         std::istringstream in(line);
         access_entry e;
         std::string reused;
-        in >> e.server >> e.connection >> e.requests_on_connection >> e.method >> e.uri >> e.status >>
-            reused;
+        in >> e.server >> e.connection >> e.requests_on_connection >> e.method >> e.uri >>
+            e.status >> reused;
         e.tls_resumed = reused == "r";
         std::string rest;
         std::getline(in, rest);

@@ -4,6 +4,7 @@
 //   mtls     HTTPS with ssl_verify_client on (CA: the test root), certificate
 //            server-ecdsa (names tlsterm.test, localhost, 127.0.0.1)
 //   expired  HTTPS with the expired server-expired certificate
+//   revoked  HTTPS with server-revoked (listed in intermediate-ca's CRL)
 //   brief    HTTP that closes idle keep-alive connections after 1 s
 // Locations on every server: /headers answers with the request facts the
 // tests check (one "name=value" per line), /files/ serves root/files,
@@ -22,13 +23,13 @@
 namespace tlsterm::test {
 
 struct access_entry {
-    std::string server;  // plain, mtls, expired, brief
+    std::string server;  // plain, mtls, expired, revoked, brief
     uint64_t connection = 0;
     uint64_t requests_on_connection = 0;
     std::string method;
     std::string uri;
     int status = 0;
-    std::string client_dn;  // the client certificate's subject (mtls)
+    std::string client_dn;     // the client certificate's subject (mtls)
     bool tls_resumed = false;  // the TLS session was resumed (mtls, expired)
 };
 
@@ -43,6 +44,7 @@ class nginx_origin {
     uint16_t mtls_port() const { return _mtls; }
     uint16_t expired_port() const { return _expired; }
     uint16_t brief_port() const { return _brief; }
+    uint16_t revoked_port() const { return _revoked; }
     const std::filesystem::path& files_dir() const { return _files; }
     const std::filesystem::path& upload_dir() const { return _upload; }
 
@@ -57,6 +59,7 @@ class nginx_origin {
     uint16_t _mtls = 0;
     uint16_t _expired = 0;
     uint16_t _brief = 0;
+    uint16_t _revoked = 0;
     std::unique_ptr<child_process> _proc;
 };
 
