@@ -463,6 +463,68 @@ TEST_F(HttpProxyTest, MalformedAndSmugglingShapedRequestsAreRefused) {
     EXPECT_FALSE(std::filesystem::exists(origin.upload_dir() / "bad.txt"));
 }
 
+TEST_F(HttpProxyTest, ChunkedResponsesForHttp11AndHttp10Clients) {
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    // HTTP/1.1: re-chunked, and the connection stays open for the next one.
+    auto r11 = raw(server.port(),
+                   "GET /chunked/small.txt HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n"
+                   "GET /headers HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n");
+    EXPECT_TRUE(r11.out.starts_with("HTTP/1.1 200")) << r11.out;
+    EXPECT_TRUE(contains(r11.out, "Transfer-Encoding: chunked\r\n")) << r11.out;
+    EXPECT_TRUE(contains(r11.out, "\r\n\r\nb\r\nSMALL file\n\r\n0\r\n\r\n")) << r11.out;
+    EXPECT_TRUE(contains(r11.out, "uri=/headers")) << r11.out;
+    // HTTP/1.0 cannot take chunks: the body ends with the connection.
+    auto r10 = raw(server.port(), "GET /chunked/small.txt HTTP/1.0\\r\\nHost: a\\r\\n\\r\\n");
+    EXPECT_TRUE(r10.out.starts_with("HTTP/1.0 200")) << r10.out;
+    EXPECT_FALSE(contains(r10.out, "chunked")) << r10.out;
+    EXPECT_TRUE(contains(r10.out, "Connection: close\r\n")) << r10.out;
+    EXPECT_TRUE(r10.out.ends_with("\r\n\r\nSMALL file\n")) << r10.out;
+    // HTTP/1.0 with keep-alive and a known length stays open.
+    auto ka = raw(server.port(),
+                  "GET /files/small.txt HTTP/1.0\\r\\nConnection: keep-alive\\r\\n\\r\\n"
+                  "GET /headers HTTP/1.0\\r\\n\\r\\n");
+    EXPECT_TRUE(contains(ka.out, "Connection: keep-alive\r\n")) << ka.out;
+    EXPECT_TRUE(contains(ka.out, "uri=/headers")) << ka.out;
+}
+
+TEST_F(HttpProxyTest, IdentityHeadersInEachFormat) {
+    std::string auth =
+        "client_auth = \"optional\"\nca_files = [{ file = \"pki/root-ca.pem\", crl_policy = "
+        "\"optional\" }]\n";
+    std::vector<std::string> cert = {"--cert", test::pki("client-valid.pem").string(), "--key",
+                                     test::pki("client-valid.key").string()};
+    auto fingerprint = run_process({"sh", "-c",
+                                    "openssl x509 -in " + test::pki("client-valid.pem").string() +
+                                        " -outform DER | sha256sum | cut -c1-64"});
+    std::string hash = fingerprint.out.substr(0, 64);
+    {
+        test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                    listener("plain", auth, "client_identity = \"fields\"\n"));
+        auto none =
+            facts(curl(server.port(), {"/headers"}, {"-H", "X-Client-Subject: forged"}).out);
+        EXPECT_EQ(none["x_client_verify"], "NONE");
+        EXPECT_EQ(none["x_client_subject"], "");  // the forged one was removed
+        auto with = facts(curl(server.port(), {"/headers"}, cert).out);
+        EXPECT_EQ(with["x_client_verify"], "SUCCESS") << server.log();
+        EXPECT_EQ(with["x_client_subject"], "/O=tlsterm test/CN=client-valid");
+        EXPECT_FALSE(with["x_client_serial"].empty());
+        EXPECT_TRUE(with["x_client_cert"].starts_with("-----BEGIN%20CERTIFICATE-----"))
+            << with["x_client_cert"];
+    }
+    {
+        test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                    listener("plain", auth, "client_identity = \"xfcc\"\n"));
+        auto with = facts(curl(server.port(), {"/headers"}, cert).out);
+        EXPECT_TRUE(with["xfcc"].starts_with("Hash=" + hash + ";Cert=\"")) << with["xfcc"];
+        EXPECT_TRUE(contains(with["xfcc"], "URI=spiffe://tlsterm.test/client/client-valid"))
+            << with["xfcc"];
+        auto none = facts(
+            curl(server.port(), {"/headers"}, {"-H", "X-Forwarded-Client-Cert: Hash=forged"}).out);
+        EXPECT_EQ(none["xfcc"], "");
+    }
+}
+
 TEST_F(HttpProxyTest, ExpectContinueIsAnsweredBeforeTheBody) {
     test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
                                 listener("plain"));

@@ -63,6 +63,10 @@ nginx_origin::nginx_origin() {
                             "location /files/ { root " +
                             root +
                             "; }\n"
+                            // sub_filter changes the length: a chunked response
+                            "location /chunked/ { alias " +
+                            root +
+                            "/files/; sub_filter 'small' 'SMALL'; sub_filter_types *; }\n"
                             "location /upload/ { root " +
                             root +
                             "; dav_methods PUT; create_full_put_path on; "

@@ -7,7 +7,8 @@
 //   revoked  HTTPS with server-revoked (listed in intermediate-ca's CRL)
 //   brief    HTTP that closes idle keep-alive connections after 1 s
 // Locations on every server: /headers answers with the request facts the
-// tests check (one "name=value" per line), /files/ serves root/files,
+// tests check (one "name=value" per line), /files/ serves root/files
+// (/chunked/ the same files rewritten, so without a length: chunked),
 // /upload/ accepts PUT (WebDAV) into root/upload. The access log records,
 // per request, the origin connection's serial number and request count.
 #pragma once
