@@ -338,6 +338,23 @@ TEST_F(HttpProxyTest, PinnedOriginKeyIsAccepted) {
     EXPECT_EQ(facts(r.out)["server"], "mtls") << r.out << server.log();
 }
 
+TEST_F(HttpProxyTest, IdempotentRequestIsRetriedOnceWhenAReusedConnectionDies) {
+    // The origin answers one request per connection and drops the
+    // connection when a second one arrives on it.
+    test::upstream_server once("answer-once");
+    test::tlsterm_server server(
+        runtime() + upstream("once", once.port(), "", "max_connections = 1\n") + listener("once"));
+    auto r = curl(server.port(), {"/a", "/b", "/c"});
+    EXPECT_EQ(r.out, "answer 1\nanswer 2\nanswer 3\n") << server.log();
+    // A request with a body is not replayed (its bytes are gone): /d goes
+    // out on the connection that answered /c and fails; /e gets a new one.
+    auto post = curl(server.port(), {"/d", "/e"},
+                     {"-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} ", "-d", "x=1"});
+    EXPECT_EQ(post.out, "502 200 ") << server.log();
+    EXPECT_TRUE(contains(server.log(), "origin closed the connection before a response"))
+        << server.log();
+}
+
 TEST_F(HttpProxyTest, SilentOriginIs504AndFullQueueIs503) {
     test::upstream_server silent("silent");
     test::tlsterm_server server(

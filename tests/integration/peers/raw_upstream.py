@@ -8,6 +8,9 @@ modes:
   reset          read a little, then close with RST
   greet-and-hold send "HELLO\\n" and keep the connection open
   silent         read requests and never answer
+  answer-once    answer the first request of each connection (keep-alive,
+                 "answer N" with N counting all answers), then close the
+                 connection when the next request arrives, unanswered
   websocket-echo answer a WebSocket upgrade (RFC 6455) with 101, then echo
                  every text or binary message; close on a close frame
   proxy-v2       read a PROXY protocol v2 header, then answer one HTTP request
@@ -145,6 +148,28 @@ def websocket_echo(conn):
         conn.sendall(frame(opcode, payload))
 
 
+answers = 0
+answers_lock = threading.Lock()
+
+
+def answer_once(conn):
+    global answers
+    _, headers, rest = read_head(conn)
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise OSError("closed inside the body")
+        rest += chunk
+    with answers_lock:
+        answers += 1
+        body = f"answer {answers}\n".encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
+                 b"\r\n\r\n" + body)
+    conn.recv(65536)  # the next request: never answered
+    conn.close()
+
+
 def serve(conn, mode):
     try:
         if mode == "echo-then-bye":
@@ -175,6 +200,8 @@ def serve(conn, mode):
             while conn.recv(65536):
                 pass
             conn.close()
+        elif mode == "answer-once":
+            answer_once(conn)
         elif mode == "websocket-echo":
             websocket_echo(conn)
         elif mode == "greet-and-hold":
