@@ -551,7 +551,8 @@ client_auth_config resolve(const raw_client_auth& a, table_reader& t, bool in_sn
     return c;
 }
 
-listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx) {
+listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx,
+                                       listener_mode mode) {
     listener_tls_config c;
     auto versions = {std::pair{std::string_view("1.2"), tls_version::tls1_2},
                      std::pair{std::string_view("1.3"), tls_version::tls1_3}};
@@ -588,6 +589,10 @@ listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx
     for (const auto& a : t.string_array("alpn")) {
         if (a.value.size() > 255) {
             fail(a.origin, "an ALPN protocol name is at most 255 bytes");
+        }
+        if (mode == listener_mode::http && a.value != "http/1.1" && a.value != "http/1.0") {
+            fail(a.origin, "mode = \"http\" speaks HTTP/1.1: a client that negotiated \"" +
+                               a.value + "\" would have every request refused");
         }
         if (std::ranges::find(c.alpn, a.value) != c.alpn.end()) {
             fail(a.origin, "duplicate ALPN protocol \"" + a.value + "\"");
@@ -749,7 +754,7 @@ listener_config parse_listener(table_reader& t, const parse_context& ctx) {
         o.key_path = t.key_path("tls");
         fail(o, "missing required table [" + t.key_path("tls") + "]");
     }
-    l.tls = parse_listener_tls(*tls, ctx);
+    l.tls = parse_listener_tls(*tls, ctx, l.mode);
     t.finish();
     return l;
 }

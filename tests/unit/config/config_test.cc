@@ -913,6 +913,12 @@ TEST(ConfigHttp, Errors) {
         EXPECT_TRUE(e.find(c.message) != std::string::npos) << c.message << "\n  got: " << e;
         (void)pos_of(text, c.needle);
     }
+    std::string h2 =
+        "[[upstreams]]\nname = \"app\"\naddresses = [\"127.0.0.1:9000\"]\n" +
+        listener("l0", "127.0.0.1:0", "alpn = [\"h2\", \"http/1.1\"]\n", "mode = \"http\"\n");
+    EXPECT_EQ(error_of(h2), "listeners[0].tls.alpn[0] (t.toml:" + pos_of(h2, "\"h2\"") +
+                                "): mode = \"http\" speaks HTTP/1.1: a client that negotiated "
+                                "\"h2\" would have every request refused");
     // A tcp listener cannot use a TLS upstream, nor carry HTTP tables.
     std::string tcp =
         "[[upstreams]]\nname = \"app\"\naddresses = [\"127.0.0.1:9000\"]\n"
