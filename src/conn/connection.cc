@@ -322,48 +322,53 @@ void connection::decrypt_client() {
         return;
     }
     if (_decrypting) {
-        return;  // re-entered from the forwarder; the outer call goes on
+        // Re-entered (the forwarder consumed input while handling it): the
+        // running call loops once more instead of recursing, so a client
+        // sending many tiny records cannot deepen the stack.
+        _decrypt_again = true;
+        return;
     }
     _decrypting = true;
     uint8_t buf[decrypt_chunk];
     const std::size_t limit = _env.limits.max_buffered_bytes;
-    while (_client_read_open && _to_upstream.size() < limit) {
-        auto r = _tls->read(buf);
-        if (r.status == tls::tls_status::ok) {
-            _to_upstream.append(std::span<const uint8_t>(buf, r.bytes));
-            _env.counters.bytes_from_client.fetch_add(r.bytes, std::memory_order_relaxed);
-            continue;
-        }
-        if (r.status == tls::tls_status::want_read) {
-            break;
-        }
-        if (r.status == tls::tls_status::closed) {
-            _client_read_open = false;
-            if (_tls->truncated()) {
-                TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify",
-                            peer().c_str());
+    do {
+        _decrypt_again = false;
+        while (_client_read_open && _to_upstream.size() < limit) {
+            auto r = _tls->read(buf);
+            if (r.status == tls::tls_status::ok) {
+                _to_upstream.append(std::span<const uint8_t>(buf, r.bytes));
+                _env.counters.bytes_from_client.fetch_add(r.bytes, std::memory_order_relaxed);
+                continue;
             }
-            break;
-        }
-        TLSTERM_LOG(log_level::info, "%s: TLS error from client: %s", peer().c_str(),
-                    _tls->error().c_str());
-        _decrypting = false;
-        close(close_reason::tls_error);
-        return;
-    }
-    _decrypting = false;
-    flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
-    if (_http) {
-        std::size_t before = _to_upstream.size();
-        _http->on_client_input(!_client_read_open);
-        if (_state == state::closing) {
+            if (r.status == tls::tls_status::want_read) {
+                break;
+            }
+            if (r.status == tls::tls_status::closed) {
+                _client_read_open = false;
+                if (_tls->truncated()) {
+                    TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify",
+                                peer().c_str());
+                }
+                break;
+            }
+            TLSTERM_LOG(log_level::info, "%s: TLS error from client: %s", peer().c_str(),
+                        _tls->error().c_str());
+            _decrypting = false;
+            close(close_reason::tls_error);
             return;
         }
-        update_backpressure();
-        // Input consumed while more ciphertext waits: decrypt the rest.
-        if (_to_upstream.size() < before && !_tls->cipher_in().empty() && _client_read_open) {
-            decrypt_client();
+        flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
+        if (_http) {
+            _http->on_client_input(!_client_read_open);
+            if (_state == state::closing) {
+                _decrypting = false;
+                return;
+            }
         }
+    } while (_decrypt_again && _client_read_open);
+    _decrypting = false;
+    if (_http) {
+        update_backpressure();
         return;
     }
     flush_upstream();
@@ -473,8 +478,8 @@ void connection::client_input_consumed() {
         return;
     }
     update_backpressure();
-    if (!_decrypting && !_tls->cipher_in().empty() && _client_read_open) {
-        decrypt_client();
+    if (!_tls->cipher_in().empty() && _client_read_open) {
+        decrypt_client();  // within a running decrypt_client: one more round there
     }
 }
 

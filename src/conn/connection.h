@@ -123,7 +123,8 @@ class connection final : public ring_owner, public proxy::client_side {
     std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, after the handshake
     bool _finish_pending = false;  // HTTP mode: close once the client has everything
     close_reason _finish_reason = close_reason::done;
-    bool _decrypting = false;
+    bool _decrypting = false;     // decrypt_client is running
+    bool _decrypt_again = false;  // ... and input was consumed meanwhile
 
     byte_queue _to_upstream;  // plaintext waiting for an upstream send
     send_slot _upstream_send;

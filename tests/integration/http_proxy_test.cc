@@ -439,6 +439,15 @@ TEST_F(HttpProxyTest, PipelinedRequestsAreAnsweredInOrder) {
     EXPECT_EQ(test::read_text(origin.upload_dir() / "p.txt"), "hello");
 }
 
+TEST_F(HttpProxyTest, ManyPipelinedRequestsInTinyRecords) {
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    auto r = run_process({"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py",
+                          "pipeline", std::to_string(server.port()), ca(), "2000"},
+                         120);
+    EXPECT_EQ(r.out, "in order 2000\n") << r.err << server.log().substr(0, 4000);
+}
+
 TEST_F(HttpProxyTest, MalformedAndSmugglingShapedRequestsAreRefused) {
     test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
                                 listener("plain"));

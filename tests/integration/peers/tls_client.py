@@ -14,6 +14,9 @@ ssl module (OpenSSL).
   raw PORT CA DATA         send DATA ("\\r\\n" escapes decoded) in one write;
                            print everything received until the server
                            closes or 5 s pass without a byte
+  pipeline PORT CA N       send N GET /headers?n=I requests back to back, each
+                           in its own TLS record, then read the responses;
+                           print "in order K" (K responses, each naming its I)
   websocket PORT CA PATH N upgrade PATH to a WebSocket, send N messages of
                            growing size, check each echo; print "echoed N"
 """
@@ -121,6 +124,25 @@ def raw(port, ca, text):
     sys.stdout.write(got.decode("latin-1"))
 
 
+def pipeline(port, ca, n):
+    s = context(ca).wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                server_hostname="localhost")
+    s.settimeout(30)
+    for i in range(n):
+        last = "Connection: close\r\n" if i == n - 1 else ""
+        s.sendall(f"GET /headers?n={i} HTTP/1.1\r\nHost: localhost\r\n{last}\r\n".encode())
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    text = got.decode("latin-1")
+    seen = [int(line.split("=")[2]) for line in text.split("\n") if line.startswith("uri=/headers?n=")]
+    print(f"in order {len(seen)}" if seen == list(range(len(seen))) else f"out of order {seen[:20]}",
+          flush=True)
+
+
 def websocket(port, ca, path, n):
     import base64
     import struct
@@ -186,6 +208,8 @@ def main():
         asyncio.run(many(port, ca, int(sys.argv[4])))
     elif mode == "raw":
         raw(port, ca, sys.argv[4])
+    elif mode == "pipeline":
+        pipeline(port, ca, int(sys.argv[4]))
     elif mode == "websocket":
         websocket(port, ca, sys.argv[4], int(sys.argv[5]))
     elif mode == "mtls":
