@@ -260,6 +260,8 @@ TEST_F(HttpProxyTest, OriginTlsFailuresAre502WithTheCause) {
             "expired", origin.expired_port(),
             "mode = \"tls\"\nca_file = \"pki/root-ca.pem\"\nserver_name = \"tlsterm.test\"\n") +
         upstream("refused", closed) +
+        upstream("system", origin.mtls_port(),
+                 "mode = \"tls\"\nca_file = \"system\"\nserver_name = \"tlsterm.test\"\n") +
         upstream(
             "pinned", origin.mtls_port(),
             mtls_upstream_tls("pinned_spki = "
@@ -268,7 +270,8 @@ TEST_F(HttpProxyTest, OriginTlsFailuresAre502WithTheCause) {
                  "[[listeners.routes]]\npath_prefix = \"/ca/\"\nupstream = \"wrong-ca\"\n"
                  "[[listeners.routes]]\npath_prefix = \"/name/\"\nupstream = \"wrong-name\"\n"
                  "[[listeners.routes]]\npath_prefix = \"/expired/\"\nupstream = \"expired\"\n"
-                 "[[listeners.routes]]\npath_prefix = \"/pin/\"\nupstream = \"pinned\"\n"));
+                 "[[listeners.routes]]\npath_prefix = \"/pin/\"\nupstream = \"pinned\"\n"
+                 "[[listeners.routes]]\npath_prefix = \"/system/\"\nupstream = \"system\"\n"));
     struct expectation {
         std::string path;
         std::string cause;
@@ -278,6 +281,10 @@ TEST_F(HttpProxyTest, OriginTlsFailuresAre502WithTheCause) {
           expectation{"/name/", "origin certificate does not name the expected host"},
           expectation{"/expired/", "origin certificate expired"},
           expectation{"/pin/", "matches no pinned_spki"},
+          // The system store is loaded and used: the test CA is not in it.
+          expectation{"/system/",
+                      "upstream system (127.0.0.1:" + std::to_string(origin.mtls_port()) +
+                          "): TLS handshake: origin certificate not issued by a CA"},
           expectation{"/refused", "connect failed: Connection refused"}}) {
         auto r = curl(server.port(), {path}, {"-w", "%{http_code}"});
         EXPECT_EQ(r.out, "502 Bad Gateway\n502") << path << server.log();
