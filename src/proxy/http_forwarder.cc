@@ -19,13 +19,6 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::ranges::transform(out, out.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 // Hop-by-hop fields (RFC 9110 section 7.6.1) plus what tlsterm frames
 // itself; never forwarded in either direction.
 constexpr std::array<std::string_view, 9> hop_by_hop = {
@@ -39,6 +32,12 @@ void lower_into(std::string_view in, std::string& out) {
             c = static_cast<char>(c + ('a' - 'A'));
         }
     }
+}
+
+std::string lower(std::string_view in) {
+    std::string out;
+    lower_into(in, out);
+    return out;
 }
 
 // Which fields of one message head are not forwarded: the hop-by-hop set

@@ -167,16 +167,13 @@ struct shard::loop {
             static_cast<connection*>(t->owner)->close(close_reason::idle_timeout);
         }
         for (auto& p : pools) {
-            if (p) {
-                p->tick();
+            if (!p) {
+                continue;
             }
-        }
-        if (draining && active == 0) {
-            for (auto& p : pools) {
-                if (p) {
-                    p->drain();  // no client left to use a pooled connection
-                }
+            if (draining && active == 0) {
+                p->drain();  // no client left to use a pooled connection
             }
+            p->tick();
         }
         if (draining && !drain_deadline_hit && env.now_ms >= drain_deadline_ms) {
             drain_deadline_hit = true;

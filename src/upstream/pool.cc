@@ -514,6 +514,10 @@ void pool::on_ready(pooled_connection& c) {
         return;
     }
     c._state = pooled_connection::state::idle;
+    if (_draining) {
+        c.close();  // opened before the drain began; nobody will use it
+        return;
+    }
     _idle.push_back(&c);
     _idle_timers.schedule(c._timer, _env.now_ms);
 }

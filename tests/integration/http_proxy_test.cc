@@ -675,7 +675,9 @@ TEST_F(HttpProxyTest, PoolPrewarmsAndRetiresConnectionsAndSkipsDeadAddresses) {
 }
 
 TEST_F(HttpProxyTest, DrainClosesIdleKeepAliveConnectionsAtOnce) {
-    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+    // Pre-warmed idle origin connections must not hold the exit up either.
+    test::tlsterm_server server(runtime() +
+                                upstream("plain", origin.plain_port(), "", "min_idle = 2\n") +
                                 listener("plain"));
     // A keep-alive client that stays connected after its response.
     std::string response;
