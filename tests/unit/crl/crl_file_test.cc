@@ -39,7 +39,7 @@ TEST(CrlFile, IssuerDiffersPerCa) {
     ASSERT_EQ(root.size(), 1u);
     ASSERT_EQ(inter.size(), 1u);
     EXPECT_NE(root[0].issuer_der, inter[0].issuer_der);
-    EXPECT_EQ(inter[0].revoked_count, 1u);
+    EXPECT_EQ(inter[0].revoked_count, 2u);  // client-intermediate-revoked, server-revoked
 }
 
 TEST(CrlFile, RecognizesDeltaCrl) {
