@@ -142,7 +142,7 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
     }
     TLSTERM_LOG(
         log_level::info,
-        "http: %llu requests, %llu refused (4xx), %llu failed upstream (5xx); upstream "
+        "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); upstream "
         "connections: %llu opened, %llu failed to connect",
         static_cast<unsigned long long>(requests), static_cast<unsigned long long>(client_errors),
         static_cast<unsigned long long>(upstream_errors), static_cast<unsigned long long>(connects),

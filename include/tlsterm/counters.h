@@ -25,8 +25,8 @@ enum class close_reason : uint8_t {
     drain_deadline,        // still open when the drain grace period ended
     out_of_memory,         // a TLS session could not be allocated
     out_of_descriptors,    // no descriptor left for the upstream socket (EMFILE/ENFILE)
-    bad_request,           // HTTP mode: a malformed or refused request (4xx answered)
-    upstream_error,        // HTTP mode: the upstream failed a request (5xx answered)
+    bad_request,           // HTTP mode: a malformed or refused request (4xx/501 answered)
+    upstream_error,        // HTTP mode: the upstream failed a request (502/503/504 answered)
     count_
 };
 
@@ -67,8 +67,8 @@ struct shard_counters {
     std::atomic<uint64_t> client_certs_verified{0};
     std::atomic<uint64_t> stale_crl_accepted{0};    // crl_stale = "warn" or within grace
     std::atomic<uint64_t> http_requests{0};         // HTTP mode: request heads received
-    std::atomic<uint64_t> http_client_errors{0};    // answered 4xx by tlsterm
-    std::atomic<uint64_t> http_upstream_errors{0};  // answered 5xx by tlsterm, or cut short
+    std::atomic<uint64_t> http_client_errors{0};    // refused by tlsterm (4xx, 501)
+    std::atomic<uint64_t> http_upstream_errors{0};  // 502/503/504 answered, or a response cut short
 
     void count(close_reason r) {
         closed[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);

@@ -357,6 +357,7 @@ void http_forwarder::start_request() {
     _retried = false;
     _request_complete = false;
     _response_bytes_seen = false;
+    _expect_continue_pending = false;
     _resp = resp::none;
     _upstream_paused = false;
     _close_after = !head.keep_alive || _client_eof || _draining;
@@ -669,6 +670,12 @@ void http_forwarder::on_response_head() {
         pump();  // what the client sent after its request belongs to the tunnel
         return;
     }
+    if (request.upgrade && head.status >= 200) {
+        // The upgrade was refused. The request parser stopped at the
+        // upgrade (what follows would be another protocol), so this
+        // response is the connection's last.
+        _close_after = true;
+    }
     if (head.status >= 100 && head.status < 200) {
         _resp = resp::head_sent_interim;
         if (head.status == 100) {
@@ -681,7 +688,6 @@ void http_forwarder::on_response_head() {
     bool bodyless =
         _method == "HEAD" || head.status < 200 || head.status == 204 || head.status == 304;
     _response_chunked = false;
-    _response_to_close = false;
     std::string out;
     out.reserve(256);
     out.append(client_11 ? "HTTP/1.1 " : "HTTP/1.0 ");
@@ -707,8 +713,7 @@ void http_forwarder::on_response_head() {
         _response_chunked = true;
         append_header(out, "Transfer-Encoding", "chunked");
     } else {
-        _response_to_close = true;
-        _close_after = true;
+        _close_after = true;  // HTTP/1.0 takes no chunks: the body ends with the connection
     }
     if (head.status >= 200) {
         if (_close_after) {
@@ -788,7 +793,8 @@ void http_forwarder::reply_error(int status, const std::string& cause) {
         _pool->cancel(*this);
         _waiting = false;
     }
-    if (status >= 500) {
+    bool upstream_failed = status == 502 || status == 503 || status == 504;
+    if (upstream_failed) {
         _env.counters.http_upstream_errors.fetch_add(1, std::memory_order_relaxed);
     } else {
         _env.counters.http_client_errors.fetch_add(1, std::memory_order_relaxed);
@@ -799,7 +805,7 @@ void http_forwarder::reply_error(int status, const std::string& cause) {
         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
         "\r\nConnection: close\r\n\r\n" + body;
     emit_client(bytes_of(out));
-    finish_client(status >= 500 ? close_reason::upstream_error : close_reason::bad_request);
+    finish_client(upstream_failed ? close_reason::upstream_error : close_reason::bad_request);
 }
 
 void http_forwarder::fail_response(const std::string& cause) {

@@ -133,10 +133,9 @@ class http_forwarder final : public upstream::user {
     bool _response_bytes_seen = false;      // the origin has begun to answer
     bool _expect_continue_pending = false;  // send 100 Continue once a connection is attached
     bool _retried = false;
-    bool _request_chunked = false;    // re-encode the request body as chunked
-    bool _response_chunked = false;   // re-encode the response body as chunked
-    bool _response_to_close = false;  // response body ends with the connection (HTTP/1.0 client)
-    bool _close_after = false;        // close the client after this response
+    bool _request_chunked = false;   // re-encode the request body as chunked
+    bool _response_chunked = false;  // re-encode the response body as chunked
+    bool _close_after = false;       // close the client after this response
     bool _upstream_paused = false;
     bool _tunnel_shut = false;  // the client's end of a tunnel was passed on
     std::string _method;

@@ -558,6 +558,25 @@ TEST_F(HttpProxyTest, IdentityHeadersInEachFormat) {
     }
 }
 
+TEST_F(HttpProxyTest, MangledRequestsNeverTakeTheServerDown) {
+    test::upstream_server ws("websocket-echo");
+    test::tlsterm_server server(
+        runtime() + upstream("plain", origin.plain_port()) + upstream("ws", ws.port()) +
+        listener("plain", "", "",
+                 "[[listeners.routes]]\npath_prefix = \"/ws\"\nupstream = \"ws\"\n"));
+    auto r = run_process({"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py",
+                          "garbage", std::to_string(server.port()), ca(), "120", "5"},
+                         240);
+    EXPECT_EQ(r.out, "survived 120\n") << r.err << server.log().substr(0, 3000);
+    EXPECT_TRUE(server.process().running());
+    EXPECT_EQ(facts(curl(server.port(), {"/headers"}).out)["server"], "plain") << server.log();
+    // No connection was left behind: the drain has nothing to wait for.
+    auto start = std::chrono::steady_clock::now();
+    server.process().signal(SIGTERM);
+    EXPECT_EQ(server.process().wait(std::chrono::seconds(40)), 0) << server.log();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << server.log();
+}
+
 TEST_F(HttpProxyTest, ExpectContinueIsAnsweredBeforeTheBody) {
     test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
                                 listener("plain"));
@@ -581,6 +600,23 @@ TEST_F(HttpProxyTest, WebSocketUpgradeBecomesATunnel) {
                           "websocket", std::to_string(server.port()), ca(), "/chat", "30"},
                          120);
     EXPECT_EQ(r.out, "echoed 30\n") << r.err << server.log();
+}
+
+TEST_F(HttpProxyTest, RefusedUpgradeEndsTheConnectionAfterItsResponse) {
+    // nginx answers an Upgrade request for /headers with a plain 200: what
+    // the client sent after its upgrade request is not HTTP to be parsed.
+    test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
+                                listener("plain"));
+    auto start = std::chrono::steady_clock::now();
+    auto r =
+        raw(server.port(),
+            "GET /headers HTTP/1.1\\r\\nHost: a\\r\\nUpgrade: websocket\\r\\n"
+            "Connection: Upgrade\\r\\n\\r\\nGET /headers?second HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4))
+        << "the connection was left open";
+    EXPECT_TRUE(r.out.starts_with("HTTP/1.1 200")) << r.out;
+    EXPECT_TRUE(contains(r.out, "Connection: close\r\n")) << r.out;
+    EXPECT_FALSE(contains(r.out, "second")) << r.out;
 }
 
 TEST_F(HttpProxyTest, RoutesBySniHostAndPathPrefix) {

@@ -17,6 +17,10 @@ ssl module (OpenSSL).
   pipeline PORT CA N       send N GET /headers?n=I requests back to back, each
                            in its own TLS record, then read the responses;
                            print "in order K" (K responses, each naming its I)
+  garbage PORT CA N SEED   N connections each sending a mangled HTTP request
+                           (random cuts, flips, insertions of CR/LF/NUL/space,
+                           huge lengths), most ending with a FIN; print
+                           "survived N" (a crash refuses the next connection)
   websocket PORT CA PATH N upgrade PATH to a WebSocket, send N messages of
                            growing size, check each echo; print "echoed N"
 """
@@ -143,6 +147,52 @@ def pipeline(port, ca, n):
           flush=True)
 
 
+def garbage(port, ca, n, seed):
+    import random
+    rnd = random.Random(seed)
+    base = [
+        b"GET /headers HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n",
+        b"POST /upload/g HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
+        b"PUT /upload/g HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    ]
+    noise = [b"\r", b"\n", b"\x00", b" ", b":", b"\t", b"\xff", b"9" * 30, b"-1", b"chunked",
+             b"Content-Length: 99999999999999999999\r\n", b"Transfer-Encoding: chunked\r\n",
+             b"\r\n\r\n", b"HTTP/1.1"]
+    survived = 0
+    for _ in range(n):
+        data = bytearray(rnd.choice(base) * rnd.randint(1, 3))
+        for _ in range(rnd.randint(1, 6)):
+            at = rnd.randint(0, len(data))
+            op = rnd.random()
+            if op < 0.4:
+                data[at:at] = rnd.choice(noise)
+            elif op < 0.7 and at < len(data):
+                data[at] = rnd.randrange(256)
+            else:
+                del data[at:at + rnd.randint(1, 8)]
+        try:
+            s = context(ca).wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                        server_hostname="localhost")
+            s.settimeout(1)
+            s.sendall(bytes(data))
+            if rnd.random() < 0.7:
+                # The stream ends here (FIN below TLS): the server must give
+                # up on whatever it was waiting for.
+                dup = socket.socket(fileno=os.dup(s.fileno()))
+                dup.shutdown(socket.SHUT_WR)
+                dup.close()
+            while s.recv(65536):
+                pass
+            survived += 1
+        except socket.timeout:
+            survived += 1  # a request still waiting for more bytes: the server is alive
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            survived += 1
+    print(f"survived {survived}", flush=True)
+
+
 def websocket(port, ca, path, n):
     import base64
     import struct
@@ -210,6 +260,8 @@ def main():
         raw(port, ca, sys.argv[4])
     elif mode == "pipeline":
         pipeline(port, ca, int(sys.argv[4]))
+    elif mode == "garbage":
+        garbage(port, ca, int(sys.argv[4]), int(sys.argv[5]))
     elif mode == "websocket":
         websocket(port, ca, sys.argv[4], int(sys.argv[5]))
     elif mode == "mtls":
