@@ -146,9 +146,13 @@ int message_parser::on_headers_complete(llhttp_t* p) {
     head.upgrade = p->upgrade != 0;
     r._in_head = false;
     r._pending = event::head;
-    if (r._kind == kind::response && r._head_request) {
-        // No body after a response to HEAD: llhttp's "skip body" return
-        // value cannot be combined with a pause, so tell it through flags.
+    if (r._kind == kind::response &&
+        (r._head_request || head.status / 100 == 1 || head.status == 204 || head.status == 304)) {
+        // No body after a response to HEAD, nor in a 1xx, 204 or 304
+        // (RFC 9112 section 6.3), whatever Content-Length says: llhttp
+        // would otherwise wait for that many bytes and take the next
+        // response for them. Its "skip body" return value cannot be
+        // combined with a pause, so tell it through flags.
         p->flags |= F_SKIPBODY;
     }
     return HPE_PAUSED;

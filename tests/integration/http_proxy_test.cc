@@ -577,6 +577,28 @@ TEST_F(HttpProxyTest, MangledRequestsNeverTakeTheServerDown) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << server.log();
 }
 
+TEST_F(HttpProxyTest, MangledResponsesNeverTakeTheServerDown) {
+    test::upstream_server bad("garbage");
+    test::tlsterm_server server(
+        runtime() +
+        upstream("bad", bad.port(), "", "response_timeout_ms = 500\nmax_connections = 4\n") +
+        listener("bad"));
+    int answered = 0;
+    for (int i = 0; i < 25; ++i) {
+        // Four requests per client connection; HEAD now and then.
+        auto r = curl(server.port(), {"/a", "/b", "/c", "/d"},
+                      {"-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+                       "-w", "%{http_code} ", "--max-time", "10"});
+        answered += r.out.empty() ? 0 : 1;
+    }
+    EXPECT_GT(answered, 0);
+    EXPECT_TRUE(server.process().running()) << server.log();
+    auto start = std::chrono::steady_clock::now();
+    server.process().signal(SIGTERM);
+    EXPECT_EQ(server.process().wait(std::chrono::seconds(40)), 0) << server.log();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << server.log();
+}
+
 TEST_F(HttpProxyTest, ExpectContinueIsAnsweredBeforeTheBody) {
     test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
                                 listener("plain"));

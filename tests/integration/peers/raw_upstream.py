@@ -11,6 +11,9 @@ modes:
   answer-once    answer the first request of each connection (keep-alive,
                  "answer N" with N counting all answers), then close the
                  connection when the next request arrives, unanswered
+  garbage        answer each request with a response, mostly mangled (random
+                 cuts, flips, CR/LF/NUL, huge lengths; seeded per
+                 connection), then close (always after a mangled one)
   websocket-echo answer a WebSocket upgrade (RFC 6455) with 101, then echo
                  every text or binary message; close on a close frame
   proxy-v2       read a PROXY protocol v2 header, then answer one HTTP request
@@ -170,6 +173,49 @@ def answer_once(conn):
     conn.close()
 
 
+connections = 0
+
+
+def garbage_responses(conn):
+    global connections
+    import random
+    with answers_lock:
+        connections += 1
+        rnd = random.Random(connections)
+    base = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nraw",
+        b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n",
+    ]
+    noise = [b"\r", b"\n", b"\x00", b" ", b":", b"\xff", b"9" * 30,
+             b"Content-Length: 99999999999999999999\r\n", b"Transfer-Encoding: chunked\r\n",
+             b"Content-Length: 7\r\n", b"\r\n\r\n"]
+    while True:
+        read_head(conn)
+        original = rnd.choice(base)
+        data = bytearray(original)
+        for _ in range(rnd.randint(0, 5)):
+            at = rnd.randint(0, len(data))
+            op = rnd.random()
+            if op < 0.4:
+                data[at:at] = rnd.choice(noise)
+            elif op < 0.7 and at < len(data):
+                data[at] = rnd.randrange(256)
+            else:
+                del data[at:at + rnd.randint(1, 8)]
+        conn.sendall(bytes(data))
+        # Closing ends what a mangled response left open (a body read to
+        # the end of the connection, a length never reached); a connection
+        # kept alive after a well-formed response serves the next request.
+        framed = original in (base[0], base[1], base[2], base[5])
+        if bytes(data) != original or not framed or rnd.random() < 0.5:
+            conn.close()
+            return
+
+
 def serve(conn, mode):
     try:
         if mode == "echo-then-bye":
@@ -200,6 +246,8 @@ def serve(conn, mode):
             while conn.recv(65536):
                 pass
             conn.close()
+        elif mode == "garbage":
+            garbage_responses(conn)
         elif mode == "answer-once":
             answer_once(conn)
         elif mode == "websocket-echo":

@@ -221,6 +221,20 @@ TEST(MessageParser, Responses) {
     EXPECT_EQ(t.heads.size(), 2u);
     EXPECT_EQ(t.heads[0].content_length, 100u);
     EXPECT_EQ(t.bodies[0], "");
+    // A 304 or 204 with the Content-Length of the representation: still no
+    // body; the next response is a response, not 100 bytes of body.
+    for (const char* status : {"304 Not Modified", "204 No Content", "103 Early Hints"}) {
+        t = parse(
+            std::string("HTTP/1.1 ") + status +
+                "\r\nContent-Length: 100\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            1 << 20, {}, response);
+        ASSERT_FALSE(t.error) << status << ": " << t.error->reason;
+        ASSERT_EQ(t.heads.size(), 2u) << status;
+        EXPECT_EQ(t.bodies[0], "") << status;
+        EXPECT_EQ(t.heads[1].status, 200) << status;
+        EXPECT_EQ(t.bodies[1], "ok") << status;
+        EXPECT_EQ(t.ends, 2u) << status;
+    }
     // Without a length, the body runs to the end of the connection: no end yet.
     t = parse("HTTP/1.1 200 OK\r\n\r\nstream...", 1 << 20, {}, response);
     ASSERT_FALSE(t.error);
