@@ -40,6 +40,29 @@ std::string lower(std::string_view in) {
     return out;
 }
 
+// Calls f(token) for each comma-separated token of a list field value,
+// surrounding whitespace removed, empty tokens skipped.
+template <typename F>
+void for_each_token(std::string_view value, F&& f) {
+    while (!value.empty()) {
+        std::size_t comma = value.find(',');
+        std::string_view token = value.substr(0, comma);
+        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+            token.remove_prefix(1);
+        }
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+            token.remove_suffix(1);
+        }
+        if (!token.empty()) {
+            f(token);
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        value.remove_prefix(comma + 1);
+    }
+}
+
 // Which fields of one message head are not forwarded: the hop-by-hop set
 // and the names its Connection headers list. Names are compared lower-cased,
 // each lowered once.
@@ -52,25 +75,10 @@ class hop_filter {
             if (name != "connection") {
                 continue;
             }
-            std::string_view v = h.value;
-            while (!v.empty()) {
-                std::size_t comma = v.find(',');
-                std::string_view token = v.substr(0, comma);
-                while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-                    token.remove_prefix(1);
-                }
-                while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
-                    token.remove_suffix(1);
-                }
-                if (!token.empty()) {
-                    _listed.emplace_back();
-                    lower_into(token, _listed.back());
-                }
-                if (comma == std::string_view::npos) {
-                    break;
-                }
-                v.remove_prefix(comma + 1);
-            }
+            for_each_token(h.value, [&](std::string_view token) {
+                _listed.emplace_back();
+                lower_into(token, _listed.back());
+            });
         }
     }
 
@@ -92,6 +100,31 @@ std::string host_name(std::string_view authority) {
     return lower(authority.substr(0, authority.rfind(':') == std::string_view::npos
                                          ? authority.size()
                                          : authority.rfind(':')));
+}
+
+// The Transfer-Encoding tokens of `head` other than chunked (e.g. gzip),
+// comma-separated: the body tlsterm forwards is still coded that way, so
+// its own chunked framing goes after them.
+std::string content_codings(const http::message_head& head) {
+    std::string out;
+    std::string token;
+    for (const auto& h : head.headers) {
+        if (!iequals(h.name, "transfer-encoding")) {
+            continue;
+        }
+        for_each_token(h.value, [&](std::string_view t) {
+            lower_into(t, token);
+            if (token != "chunked") {
+                out += (out.empty() ? "" : ", ") + token;
+            }
+        });
+    }
+    return out;
+}
+
+std::string chunked_after(const http::message_head& head) {
+    std::string codings = content_codings(head);
+    return codings.empty() ? std::string("chunked") : codings + ", chunked";
 }
 
 bool name_matches(const std::vector<std::string>& patterns, std::string_view name) {
@@ -470,7 +503,7 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
     }
     _request_chunked = head.chunked;
     if (head.chunked) {
-        append_header(out, "Transfer-Encoding", "chunked");
+        append_header(out, "Transfer-Encoding", chunked_after(head));
     } else if (head.content_length) {
         append_header(out, "Content-Length", std::to_string(*head.content_length));
     }
@@ -711,7 +744,7 @@ void http_forwarder::on_response_head() {
         append_header(out, "Content-Length", std::to_string(*head.content_length));
     } else if (client_11) {
         _response_chunked = true;
-        append_header(out, "Transfer-Encoding", "chunked");
+        append_header(out, "Transfer-Encoding", chunked_after(head));
     } else {
         _close_after = true;  // HTTP/1.0 takes no chunks: the body ends with the connection
     }
