@@ -1,7 +1,13 @@
-// One client connection and its upstream connection, driven by io_uring
-// completions: an explicit state machine with one dispatch point.
+// One client connection, driven by io_uring completions: an explicit state
+// machine with one dispatch point.
 //
-//   hello -> handshaking -> connecting -> proxying -> (closing)
+//   tcp mode:  hello -> handshaking -> connecting -> proxying -> (closing)
+//   http mode: hello -> handshaking -> proxying -> (closing)
+//
+// In tcp mode the connection owns its one upstream socket and pipes bytes.
+// In http mode a proxy::http_forwarder reads the decrypted input queue and
+// borrows pooled upstream connections (upstream/pool.h) per request; the
+// connection encrypts what the forwarder sends back (proxy::client_side).
 //
 // Ownership and lifetime:
 //  - The shard owns connections in a slot table; every SQE a connection
