@@ -123,7 +123,18 @@ nginx_origin::nginx_origin() {
 
 nginx_origin::~nginx_origin() = default;
 
-std::vector<access_entry> nginx_origin::access_log() const {
+std::vector<access_entry> nginx_origin::access_log(std::size_t expected) const {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+        auto entries = read_access_log();
+        if (entries.size() >= expected || std::chrono::steady_clock::now() > deadline) {
+            return entries;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+std::vector<access_entry> nginx_origin::read_access_log() const {
     std::vector<access_entry> out;
     std::ifstream f(_dir / "access.log");
     std::string line;

@@ -49,10 +49,14 @@ class nginx_origin {
     const std::filesystem::path& files_dir() const { return _files; }
     const std::filesystem::path& upload_dir() const { return _upload; }
 
-    std::vector<access_entry> access_log() const;
+    // The access log, once it holds at least `expected` entries (nginx logs
+    // a request after its response went out) or 5 s have passed.
+    std::vector<access_entry> access_log(std::size_t expected = 0) const;
     std::string error_log() const;
 
   private:
+    std::vector<access_entry> read_access_log() const;
+
     std::filesystem::path _dir;
     std::filesystem::path _files;
     std::filesystem::path _upload;
