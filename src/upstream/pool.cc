@@ -412,6 +412,9 @@ pooled_connection* pool::acquire(user& u, bool fresh) {
         c->_user = &u;
         return c;
     }
+    if (fresh && _open >= _config.pool.max_connections && !_idle.empty()) {
+        _idle.front()->close();  // the least recently used makes room for a new one
+    }
     // Beyond max_connections a request waits for a busy connection; the
     // queue of those is bounded.
     if (_open >= _config.pool.max_connections && _waiters.size() >= _config.pool.queue_size) {

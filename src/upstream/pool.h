@@ -146,7 +146,8 @@ class pool {
 
     // A connection for `u`: returned when an idle one is ready (attached),
     // else nullptr and `u` hears on_connection or on_no_connection later.
-    // `fresh`: never an idle connection (a retry after one failed).
+    // `fresh`: never an idle connection (a retry after one failed); in a
+    // full pool the least recently used idle one is closed to make room.
     pooled_connection* acquire(user& u, bool fresh = false);
     // `u` stopped waiting (its client went away).
     void cancel(user& u);
