@@ -33,11 +33,9 @@ void set_abortive_close(int fd) {
 
 connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
                        uint32_t generation, int client_fd)
-    : ring_owner(true),
+    : ring_owner(true, env.ring, slot, generation),
       _env(env),
       _listener(listener),
-      _slot(slot),
-      _generation(generation),
       _client_fd(client_fd) {
     _timer.owner = this;
 }
@@ -57,13 +55,6 @@ std::string connection::peer() const {
         .to_string();
 }
 
-io_uring_sqe* connection::sqe(op kind) {
-    io_uring_sqe* s = _env.ring.sqe();
-    io_uring_sqe_set_data64(s, id(kind));
-    ++_inflight;
-    return s;
-}
-
 void connection::start() {
     // Taken now: after a reset the socket no longer knows its peer.
     socklen_t len = sizeof(_peer);
@@ -74,14 +65,7 @@ void connection::start() {
 }
 
 void connection::arm_recv(int fd, op kind) {
-    io_uring_sqe* s = sqe(kind);
-    if (_env.ring.supported().multishot_recv) {
-        io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
-    } else {
-        io_uring_prep_recv(s, fd, nullptr, _env.buffers.buffer_size(), 0);
-    }
-    s->flags |= IOSQE_BUFFER_SELECT;
-    s->buf_group = _env.buffers.group();
+    ring_owner::arm_recv(_env.buffers, fd, kind);
     (kind == op::client_recv ? _client_recv_armed : _upstream_recv_armed) = true;
 }
 
@@ -94,9 +78,7 @@ void connection::touch() {
 // ---- dispatch ---------------------------------------------------------------
 
 void connection::on_completion(op kind, int res, uint32_t flags) {
-    if ((flags & IORING_CQE_F_MORE) == 0) {
-        --_inflight;
-    }
+    completed(flags);
     switch (kind) {
         case op::client_recv:
         case op::upstream_recv:
@@ -508,15 +490,7 @@ void connection::connect_upstream() {
                                              : close_reason::upstream_down);
         return;
     }
-    uint32_t ms = _listener.upstream->connect_timeout_ms;
-    _connect_timeout.tv_sec = ms / 1000;
-    _connect_timeout.tv_nsec = static_cast<long long>(ms % 1000) * 1'000'000;
-    _env.ring.reserve(2);  // the connect and its linked timeout go together
-    io_uring_sqe* c = sqe(op::upstream_connect);
-    io_uring_prep_connect(c, _upstream_fd, a.data(), a.size());
-    c->flags |= IOSQE_IO_LINK;
-    io_uring_sqe* t = sqe(op::connect_timeout);
-    io_uring_prep_link_timeout(t, &_connect_timeout, 0);
+    connect(_upstream_fd, a, _listener.upstream->connect_timeout_ms, _connect_timeout);
 }
 
 void connection::on_connect(int res) {

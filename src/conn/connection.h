@@ -10,9 +10,9 @@
 // connection encrypts what the forwarder sends back (proxy::client_side).
 //
 // Ownership and lifetime:
-//  - The shard owns connections in a slot table; every SQE a connection
-//    submits carries op_id{slot, generation, op}. `_inflight` counts the SQEs
-//    whose final completion has not arrived (a multishot counts once).
+//  - The shard owns connections in a slot table (conn/slot_table.h); every
+//    SQE a connection submits carries op_id{slot, generation, op}, and
+//    ring_owner counts those whose final completion has not arrived.
 //  - close() cancels everything on both sockets; the shard frees the slot
 //    only when finished() (closing and nothing in flight), so no completion
 //    can outlive the memory it refers to.
@@ -60,10 +60,9 @@ class connection final : public ring_owner, public proxy::client_side {
     void drain();
     // Closes with `reason` (no-op when already closing).
     void close(close_reason reason);
-    bool finished() const override { return _state == state::closing && _inflight == 0; }
+    bool finished() const override { return _state == state::closing && inflight() == 0; }
 
     timer_link& timer() { return _timer; }
-    uint32_t slot() const { return _slot; }
     bool handshake_done() const { return _state == state::connecting || _state == state::proxying; }
 
     // proxy::client_side (HTTP mode)
@@ -82,11 +81,6 @@ class connection final : public ring_owner, public proxy::client_side {
         std::size_t offset = 0;
         bool in_flight = false;
     };
-
-    uint64_t id(op kind) const {
-        return ring::op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
-    }
-    io_uring_sqe* sqe(op kind);
 
     void arm_recv(int fd, op kind);
     void on_client_data(std::span<const uint8_t> bytes);
@@ -114,13 +108,10 @@ class connection final : public ring_owner, public proxy::client_side {
 
     conn_env& _env;
     listener_runtime& _listener;
-    uint32_t _slot;
-    uint32_t _generation;
     int _client_fd;
     int _upstream_fd = -1;
     sockaddr_in6 _peer{};  // the client's address (IPv4 or IPv6), for logs
     state _state = state::hello;
-    uint32_t _inflight = 0;
     timer_link _timer;
 
     std::vector<uint8_t> _hello;  // ClientHello bytes before a session exists

@@ -1,6 +1,6 @@
-// What every ring owner of a shard shares: the operation kinds its
-// submissions carry and the shard services (ring, buffers, timers,
-// counters, slot table).
+// What every ring owner of a shard shares: the shard services (ring,
+// buffers, timers, counters, slot table). The operation kinds live with the
+// slot table.
 #pragma once
 
 #include <cstdint>
@@ -22,22 +22,6 @@ class pool;
 }
 
 namespace tlsterm::conn {
-
-enum class op : uint8_t {
-    // connection ops (client and pooled upstream connections)
-    client_recv = 1,
-    client_send,
-    upstream_connect,
-    connect_timeout,
-    upstream_recv,
-    upstream_send,
-    cancel,
-    // shard ops
-    accept,
-    tick,
-    control,
-    listener_cancel,
-};
 
 // What a listener looks like to its connections on one shard.
 struct listener_runtime {

@@ -5,27 +5,106 @@
 // moves on, so no completion can reach freed memory or a later occupant.
 #pragma once
 
+#include <linux/time_types.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include <tlsterm/address.h>
+
+#include "ring/buffer_ring.h"
 #include "ring/op_id.h"
+#include "ring/ring.h"
 
 namespace tlsterm::conn {
 
-enum class op : uint8_t;
+// The kind of a submission, the last field of its user_data.
+enum class op : uint8_t {
+    // connection ops (client and pooled upstream connections)
+    client_recv = 1,
+    client_send,
+    upstream_connect,
+    connect_timeout,
+    upstream_recv,
+    upstream_send,
+    cancel,
+    // shard ops
+    accept,
+    tick,
+    control,
+    listener_cancel,
+};
 
+// What every owner of submissions has in common: its slot and generation
+// (the user_data of each SQE), the count of SQEs whose final completion has
+// not arrived (a multishot counts once), and the receive it arms.
 class ring_owner {
   public:
-    explicit ring_owner(bool client_connection) : _client_connection(client_connection) {}
+    ring_owner(bool client_connection, ring::uring& ring, uint32_t slot, uint32_t generation)
+        : _ring(ring),
+          _slot(slot),
+          _generation(generation),
+          _client_connection(client_connection) {}
     virtual ~ring_owner() = default;
     // A client's connection (conn::connection), not a pooled upstream one.
     bool client_connection() const { return _client_connection; }
+    uint32_t slot() const { return _slot; }
     virtual void on_completion(op kind, int res, uint32_t flags) = 0;
     // Closing and nothing in flight: the slot may be freed.
     virtual bool finished() const = 0;
 
+  protected:
+    uint64_t id(op kind) const {
+        return ring::op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
+    }
+    // An SQE tagged with this owner's id for `kind`, counted as in flight.
+    io_uring_sqe* sqe(op kind) {
+        io_uring_sqe* s = _ring.sqe();
+        io_uring_sqe_set_data64(s, id(kind));
+        ++_inflight;
+        return s;
+    }
+    // Each completion first: the final one of an SQE ends its flight.
+    void completed(uint32_t flags) {
+        if ((flags & IORING_CQE_F_MORE) == 0) {
+            --_inflight;
+        }
+    }
+    uint32_t inflight() const { return _inflight; }
+    // A receive on `fd` into the shard's provided buffers: multishot where
+    // the kernel has it.
+    void arm_recv(ring::buffer_ring& buffers, int fd, op kind) {
+        io_uring_sqe* s = sqe(kind);
+        if (_ring.supported().multishot_recv) {
+            io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
+        } else {
+            io_uring_prep_recv(s, fd, nullptr, buffers.buffer_size(), 0);
+        }
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = buffers.group();
+    }
+
+    // A connect of `fd` to `to` with a linked timeout of `timeout_ms`;
+    // completes as op::upstream_connect (-ECANCELED on timeout). `timeout`
+    // is the owner's and must outlive the submission.
+    void connect(int fd, const socket_address& to, uint32_t timeout_ms,
+                 __kernel_timespec& timeout) {
+        timeout.tv_sec = timeout_ms / 1000;
+        timeout.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
+        _ring.reserve(2);  // the connect and its linked timeout go together
+        io_uring_sqe* c = sqe(op::upstream_connect);
+        io_uring_prep_connect(c, fd, to.data(), to.size());
+        c->flags |= IOSQE_IO_LINK;
+        io_uring_prep_link_timeout(sqe(op::connect_timeout), &timeout, 0);
+    }
+
+    ring::uring& _ring;
+
   private:
+    uint32_t _slot;
+    uint32_t _generation;
+    uint32_t _inflight = 0;
     bool _client_connection;
 };
 

@@ -29,10 +29,8 @@ void set_nodelay(int fd) {
 
 pooled_connection::pooled_connection(pool& owner, uint32_t slot, uint32_t generation, int fd,
                                      std::size_t address)
-    : ring_owner(false),
+    : ring_owner(false, owner._env.ring, slot, generation),
       _pool(owner),
-      _slot(slot),
-      _generation(generation),
       _fd(fd),
       _address(address) {
     _timer.owner = this;
@@ -45,50 +43,21 @@ pooled_connection::~pooled_connection() {
     }
 }
 
-uint64_t pooled_connection::id(conn::op kind) const {
-    return ring::op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
-}
-
-io_uring_sqe* pooled_connection::sqe(conn::op kind) {
-    io_uring_sqe* s = _pool._env.ring.sqe();
-    io_uring_sqe_set_data64(s, id(kind));
-    ++_inflight;
-    return s;
-}
-
 const socket_address& pooled_connection::address() const {
     return _pool._config.addresses[_address];
 }
 
 void pooled_connection::start() {
-    uint32_t ms = _pool._config.connect_timeout_ms;
-    _connect_timeout.tv_sec = ms / 1000;
-    _connect_timeout.tv_nsec = static_cast<long long>(ms % 1000) * 1'000'000;
-    const socket_address& a = address();
-    _pool._env.ring.reserve(2);  // the connect and its linked timeout go together
-    io_uring_sqe* c = sqe(conn::op::upstream_connect);
-    io_uring_prep_connect(c, _fd, a.data(), a.size());
-    c->flags |= IOSQE_IO_LINK;
-    io_uring_prep_link_timeout(sqe(conn::op::connect_timeout), &_connect_timeout, 0);
+    connect(_fd, address(), _pool._config.connect_timeout_ms, _connect_timeout);
 }
 
 void pooled_connection::arm_recv() {
-    auto& env = _pool._env;
-    io_uring_sqe* s = sqe(conn::op::upstream_recv);
-    if (env.ring.supported().multishot_recv) {
-        io_uring_prep_recv_multishot(s, _fd, nullptr, 0, 0);
-    } else {
-        io_uring_prep_recv(s, _fd, nullptr, env.buffers.buffer_size(), 0);
-    }
-    s->flags |= IOSQE_BUFFER_SELECT;
-    s->buf_group = env.buffers.group();
+    ring_owner::arm_recv(_pool._env.buffers, _fd, conn::op::upstream_recv);
     _recv_armed = true;
 }
 
 void pooled_connection::on_completion(conn::op kind, int res, uint32_t flags) {
-    if ((flags & IORING_CQE_F_MORE) == 0) {
-        --_inflight;
-    }
+    completed(flags);
     switch (kind) {
         case conn::op::upstream_connect:
             on_connect(res);

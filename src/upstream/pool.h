@@ -73,7 +73,7 @@ class pooled_connection final : public conn::ring_owner {
     ~pooled_connection() override;
 
     void on_completion(conn::op kind, int res, uint32_t flags) override;
-    bool finished() const override { return _state == state::closing && _inflight == 0; }
+    bool finished() const override { return _state == state::closing && inflight() == 0; }
 
     // For the attached user.
     void send(std::span<const uint8_t> plaintext);
@@ -98,8 +98,6 @@ class pooled_connection final : public conn::ring_owner {
     friend class pool;
     enum class state : uint8_t { connecting, handshaking, idle, busy, closing };
 
-    uint64_t id(conn::op kind) const;
-    io_uring_sqe* sqe(conn::op kind);
     void start();
     void arm_recv();
     void on_connect(int res);
@@ -114,12 +112,9 @@ class pooled_connection final : public conn::ring_owner {
     void fail(bool eof, const std::string& cause);
 
     pool& _pool;
-    uint32_t _slot;
-    uint32_t _generation;
     int _fd;
     std::size_t _address;  // index into the upstream's addresses
     state _state = state::connecting;
-    uint32_t _inflight = 0;
     user* _user = nullptr;
     std::unique_ptr<tls::session> _tls;
     byte_queue _out;  // plaintext (no TLS) waiting for a send
