@@ -7,13 +7,6 @@ namespace tlsterm::http {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::ranges::equal(a, b, [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 std::string_view trim(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
         v.remove_prefix(1);
@@ -29,6 +22,13 @@ message_parser& self(llhttp_t* p) {
 }
 
 }  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::ranges::equal(a, b, [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
 
 const header* message_head::find(std::string_view name) const {
     for (const auto& h : headers) {

@@ -27,6 +27,9 @@
 
 namespace tlsterm::http {
 
+// ASCII case-insensitive equality (field names, tokens).
+bool iequals(std::string_view a, std::string_view b);
+
 struct header {
     std::string name;   // as received
     std::string value;  // surrounding whitespace removed

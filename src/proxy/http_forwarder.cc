@@ -12,13 +12,6 @@ namespace tlsterm::proxy {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::ranges::equal(a, b, [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // Hop-by-hop fields (RFC 9110 section 7.6.1) plus what tlsterm frames
 // itself; never forwarded in either direction.
 constexpr std::array<std::string_view, 9> hop_by_hop = {
@@ -109,7 +102,7 @@ std::string content_codings(const http::message_head& head) {
     std::string out;
     std::string token;
     for (const auto& h : head.headers) {
-        if (!iequals(h.name, "transfer-encoding")) {
+        if (!http::iequals(h.name, "transfer-encoding")) {
             continue;
         }
         for_each_token(h.value, [&](std::string_view t) {
@@ -183,6 +176,19 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 
 std::span<const uint8_t> bytes_of(std::string_view s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// A piece of a body as tlsterm frames it: as is, or as one chunk.
+void append_body(std::vector<uint8_t>& out, std::span<const uint8_t> piece, bool chunked) {
+    if (chunked) {
+        char size[24];
+        int n = std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
+        out.insert(out.end(), size, size + n);
+    }
+    out.insert(out.end(), piece.begin(), piece.end());
+    if (chunked) {
+        out.insert(out.end(), {'\r', '\n'});
+    }
 }
 
 }  // namespace
@@ -322,7 +328,7 @@ void http_forwarder::pump() {
             // comes from the parser without another byte.
             auto r = _request.next(_input.readable());
             if (r.what == http::message_parser::event::body) {
-                send_body_piece(r.body);
+                append_body(_to_origin, r.body, _request_chunked);
             }
             _input.consume(r.consumed);
             if (r.what == http::message_parser::event::error) {
@@ -526,18 +532,6 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
     out.append("\r\n");
 }
 
-void http_forwarder::send_body_piece(std::span<const uint8_t> piece) {
-    if (_request_chunked) {
-        char size[24];
-        int n = std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
-        emit_origin(std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
-        emit_origin(piece);
-        emit_origin(bytes_of("\r\n"));
-    } else {
-        emit_origin(piece);
-    }
-}
-
 // ---- upstream side ----------------------------------------------------------------
 
 void http_forwarder::on_connection(upstream::pooled_connection& c) {
@@ -642,7 +636,7 @@ void http_forwarder::read_response(std::span<const uint8_t> bytes) {
         }
         auto r = _response.next(bytes);
         if (r.what == http::message_parser::event::body) {
-            send_response_body(r.body);
+            append_body(_to_client, r.body, _response_chunked);
         }
         bytes = bytes.subspan(r.consumed);
         switch (r.what) {
@@ -692,7 +686,8 @@ void http_forwarder::on_response_head() {
         }
         std::string out = "HTTP/1.1 101 " + head.reason + "\r\n";
         for (const auto& h : head.headers) {
-            if (!iequals(h.name, "content-length") && !iequals(h.name, "transfer-encoding")) {
+            if (!http::iequals(h.name, "content-length") &&
+                !http::iequals(h.name, "transfer-encoding")) {
                 append_header(out, h.name, h.value);
             }
         }
@@ -757,18 +752,6 @@ void http_forwarder::on_response_head() {
     }
     out.append("\r\n");
     emit_client(bytes_of(out));
-}
-
-void http_forwarder::send_response_body(std::span<const uint8_t> piece) {
-    if (_response_chunked) {
-        char size[24];
-        int n = std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
-        emit_client(std::span(reinterpret_cast<const uint8_t*>(size), static_cast<std::size_t>(n)));
-        emit_client(piece);
-        emit_client(bytes_of("\r\n"));
-    } else {
-        emit_client(piece);
-    }
 }
 
 void http_forwarder::on_response_end(bool extra_bytes) {

@@ -101,9 +101,7 @@ class http_forwarder final : public upstream::user {
     void start_request();
     upstream::pool* route(std::string_view host, std::string_view path) const;
     void build_upstream_head(std::string_view host, std::string_view path);
-    void send_body_piece(std::span<const uint8_t> piece);
     void on_response_head();
-    void send_response_body(std::span<const uint8_t> piece);
     void on_response_end(bool extra_bytes);
     void reply_error(int status, const std::string& cause);
     void fail_response(const std::string& cause);
