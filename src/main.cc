@@ -101,19 +101,25 @@ void raise_descriptor_limit(const tlsterm::config& cfg, unsigned shard_count) {
     }
 }
 
+// One counter summed over the shards.
+unsigned long long total(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shards,
+                         const std::atomic<uint64_t> tlsterm::shard_counters::*counter) {
+    unsigned long long sum = 0;
+    for (const auto& s : shards) {
+        sum += (s->counters().*counter).load(std::memory_order_relaxed);
+    }
+    return sum;
+}
+
 // Counters and CRL state, one line each (SIGUSR1, and at exit).
 void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shards,
                 const tlsterm::crl::manager& crls) {
     using tlsterm::log_level;
+    using counters = tlsterm::shard_counters;
     std::array<uint64_t, tlsterm::cert_reject_count> rejected{};
-    uint64_t verified = 0;
-    uint64_t stale = 0;
     for (const auto& s : shards) {
-        const auto& c = s->counters();
-        verified += c.client_certs_verified.load(std::memory_order_relaxed);
-        stale += c.stale_crl_accepted.load(std::memory_order_relaxed);
         for (std::size_t r = 0; r < rejected.size(); ++r) {
-            rejected[r] += c.cert_rejected[r].load(std::memory_order_relaxed);
+            rejected[r] += s->counters().cert_rejected[r].load(std::memory_order_relaxed);
         }
     }
     std::string reasons;
@@ -125,28 +131,16 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
     }
     TLSTERM_LOG(log_level::info,
                 "client certificates: %llu verified, %llu accepted on a stale CRL; rejected:%s",
-                static_cast<unsigned long long>(verified), static_cast<unsigned long long>(stale),
+                total(shards, &counters::client_certs_verified),
+                total(shards, &counters::stale_crl_accepted),
                 reasons.empty() ? " none" : reasons.c_str());
-    uint64_t requests = 0;
-    uint64_t client_errors = 0;
-    uint64_t upstream_errors = 0;
-    uint64_t connects = 0;
-    uint64_t connect_failures = 0;
-    for (const auto& s : shards) {
-        const auto& c = s->counters();
-        requests += c.http_requests.load(std::memory_order_relaxed);
-        client_errors += c.http_client_errors.load(std::memory_order_relaxed);
-        upstream_errors += c.http_upstream_errors.load(std::memory_order_relaxed);
-        connects += c.upstream_connects.load(std::memory_order_relaxed);
-        connect_failures += c.upstream_connect_failures.load(std::memory_order_relaxed);
-    }
     TLSTERM_LOG(
         log_level::info,
-        "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); upstream "
-        "connections: %llu opened, %llu failed to connect",
-        static_cast<unsigned long long>(requests), static_cast<unsigned long long>(client_errors),
-        static_cast<unsigned long long>(upstream_errors), static_cast<unsigned long long>(connects),
-        static_cast<unsigned long long>(connect_failures));
+        "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); "
+        "upstream connections: %llu opened, %llu failed to connect",
+        total(shards, &counters::http_requests), total(shards, &counters::http_client_errors),
+        total(shards, &counters::http_upstream_errors), total(shards, &counters::upstream_connects),
+        total(shards, &counters::upstream_connect_failures));
     std::time_t now = std::time(nullptr);
     for (const auto& st : crls.status()) {
         TLSTERM_LOG(log_level::info,
@@ -272,12 +266,8 @@ int serve(const char* path) {
     }
     (*crls)->stop();
     log_status(shards, **crls);
-    uint64_t accepted = 0;
-    uint64_t handshakes = 0;
     std::array<uint64_t, tlsterm::close_reason_count> closed{};
     for (const auto& s : shards) {
-        accepted += s->counters().accepted.load();
-        handshakes += s->counters().handshakes.load();
         for (std::size_t r = 0; r < closed.size(); ++r) {
             closed[r] += s->counters().closed[r].load();
         }
@@ -291,8 +281,8 @@ int serve(const char* path) {
         }
     }
     TLSTERM_LOG(log_level::info, "stopped: %llu accepted, %llu handshakes; closed:%s",
-                static_cast<unsigned long long>(accepted),
-                static_cast<unsigned long long>(handshakes), reasons.c_str());
+                total(shards, &tlsterm::shard_counters::accepted),
+                total(shards, &tlsterm::shard_counters::handshakes), reasons.c_str());
     ::close(sfd);
     return exit_ok;
 }

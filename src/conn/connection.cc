@@ -518,14 +518,8 @@ void connection::on_connect(int res) {
 void connection::on_upstream_data(std::span<const uint8_t> bytes) {
     touch();
     _env.counters.bytes_from_upstream.fetch_add(bytes.size(), std::memory_order_relaxed);
-    if (_tls->write(bytes) != tls::tls_status::ok) {
-        TLSTERM_LOG(log_level::error, "%s: TLS write failed: %s", peer().c_str(),
-                    _tls->error().c_str());
-        close(close_reason::tls_error);
-        return;
-    }
-    flush_client();
-    update_backpressure();
+    client_send(bytes);
+    update_backpressure();  // a no-op once a failed write closed the connection
 }
 
 void connection::on_upstream_eof() {

@@ -65,7 +65,7 @@ class connection final : public ring_owner, public proxy::client_side {
     timer_link& timer() { return _timer; }
     bool handshake_done() const { return _state == state::connecting || _state == state::proxying; }
 
-    // proxy::client_side (HTTP mode)
+    // proxy::client_side (HTTP mode); client_send also carries the tcp pipe's upstream bytes
     void client_send(std::span<const uint8_t> plaintext) override;
     std::size_t client_backlog() const override;
     void client_finish(close_reason why) override;
