@@ -22,6 +22,7 @@ namespace tlsterm {
 namespace {
 
 using test::contains;
+using test::curl;
 using test::run_process;
 
 std::string ca() {
@@ -71,20 +72,6 @@ std::string mtls_upstream_tls(const std::string& extra = "") {
     return "mode = \"mtls\"\nca_file = \"pki/root-ca.pem\"\nserver_name = \"tlsterm.test\"\n"
            "cert = \"pki/client-valid.pem\"\nkey = \"pki/client-valid.key\"\n" +
            extra;
-}
-
-test::process_result curl(uint16_t port, const std::vector<std::string>& paths,
-                          std::vector<std::string> extra = {},
-                          const std::string& host = "localhost") {
-    std::vector<std::string> argv = {"curl",       "-sS",
-                                     "--cacert",   ca(),
-                                     "--resolve",  host + ":" + std::to_string(port) + ":127.0.0.1",
-                                     "--max-time", "120"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    for (const auto& p : paths) {
-        argv.push_back("https://" + host + ":" + std::to_string(port) + p);
-    }
-    return run_process(argv, 180);
 }
 
 // The "name=value" lines of /headers.

@@ -24,6 +24,7 @@
 namespace tlsterm {
 namespace {
 
+using test::curl;
 using test::run_process;
 
 std::string ca() {
@@ -54,18 +55,6 @@ upstream = "up"
            test::certificate_tables("pki/");
 }
 
-test::process_result curl(uint16_t port, const std::string& path,
-                          std::vector<std::string> extra = {},
-                          const std::string& host = "localhost") {
-    std::vector<std::string> argv = {"curl",       "-sS",
-                                     "--cacert",   ca(),
-                                     "--resolve",  host + ":" + std::to_string(port) + ":127.0.0.1",
-                                     "--max-time", "120"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back("https://" + host + ":" + std::to_string(port) + path);
-    return run_process(argv, 180);
-}
-
 // openssl s_client, handshake only (stdin is empty, so it closes at once).
 test::process_result s_client(uint16_t port, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {
@@ -88,10 +77,10 @@ class ProxyTest : public ::testing::Test {
 
 TEST_F(ProxyTest, CurlGetsResponseThroughTls13AndTls12) {
     start();
-    auto r = curl(server->port(), "/hello", {"--tlsv1.3"});
+    auto r = curl(server->port(), {"/hello"}, {"--tlsv1.3"});
     ASSERT_EQ(r.exit_code, 0) << r.err << server->log();
     EXPECT_EQ(r.out, "hello from the demo upstream: GET /hello\n");
-    r = curl(server->port(), "/v12", {"--tlsv1.2", "--tls-max", "1.2"});
+    r = curl(server->port(), {"/v12"}, {"--tlsv1.2", "--tls-max", "1.2"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "hello from the demo upstream: GET /v12\n");
 }
@@ -153,7 +142,7 @@ TEST_F(ProxyTest, SniSelectsCertificate) {
             << r.out;
     }
     // curl verifies the name it asked for.
-    auto r = curl(server->port(), "/", {}, "api.other.test");
+    auto r = curl(server->port(), {"/"}, {}, "api.other.test");
     EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -197,7 +186,7 @@ TEST_F(ProxyTest, HundredMebibytesBothWays) {
         }
     }
     // Upload 100 MiB; the upstream echoes it with its SHA-256.
-    auto r = curl(server->port(), "/echo",
+    auto r = curl(server->port(), {"/echo"},
                   {"--data-binary", "@" + up.string(), "-D", (dir / "headers").string(), "-o",
                    (dir / "echo.bin").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -209,7 +198,7 @@ TEST_F(ProxyTest, HundredMebibytesBothWays) {
     EXPECT_EQ(sum(dir / "echo.bin"), expected);
 
     // Download 100 MiB and compare with the same bytes fetched directly.
-    r = curl(server->port(), "/bytes/104857600", {"-o", (dir / "down.bin").string()});
+    r = curl(server->port(), {"/bytes/104857600"}, {"-o", (dir / "down.bin").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto direct =
         run_process({"curl", "-sS", "-o", (dir / "direct.bin").string(),
@@ -223,7 +212,7 @@ TEST_F(ProxyTest, HundredMebibytesBothWays) {
 TEST_F(ProxyTest, UpstreamDownGivesCleanCloseAndLogLine) {
     uint16_t dead = test::unused_port();
     start({.upstream_addresses = "[\"127.0.0.1:" + std::to_string(dead) + "\"]"});
-    auto r = curl(server->port(), "/");
+    auto r = curl(server->port(), {"/"});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_TRUE(contains(r.err, "Empty reply from server") || contains(r.err, "Connection reset") ||
                 contains(r.err, "close notify"))
@@ -237,7 +226,7 @@ TEST_F(ProxyTest, NextAddressAfterConnectFailure) {
     start({.upstream_addresses = "[\"127.0.0.1:" + std::to_string(dead) +
                                  "\", \"127.0.0.1:" + std::to_string(upstream->port()) + "\"]"});
     for (int i = 0; i < 4; ++i) {
-        auto r = curl(server->port(), "/rr");
+        auto r = curl(server->port(), {"/rr"});
         EXPECT_EQ(r.exit_code, 0) << r.err;
         EXPECT_EQ(r.out, "hello from the demo upstream: GET /rr\n");
     }
@@ -291,7 +280,7 @@ TEST_F(ProxyTest, SigtermLetsTransfersFinish) {
     std::vector<int> codes(3, -1);
     for (int i = 0; i < 3; ++i) {
         clients.emplace_back([&, i] {
-            auto r = curl(server->port(), "/bytes/20000000",
+            auto r = curl(server->port(), {"/bytes/20000000"},
                           {"--limit-rate", "8M", "-o", (dir / std::to_string(i)).string()});
             codes[static_cast<std::size_t>(i)] = r.exit_code;
         });
@@ -329,7 +318,7 @@ TEST_F(ProxyTest, DescriptorExhaustionBacksOffAndRecovers) {
     // vptr check validates an object type it has not seen yet by probing
     // memory through a pipe, which fails with no descriptor left; types it
     // has seen once are in its cache.)
-    EXPECT_EQ(curl(server->port(), "/before").out, "hello from the demo upstream: GET /before\n");
+    EXPECT_EQ(curl(server->port(), {"/before"}).out, "hello from the demo upstream: GET /before\n");
     auto burst =
         run_process({"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "many",
                      std::to_string(server->port()), ca(), "60"},
@@ -350,7 +339,7 @@ TEST_F(ProxyTest, DescriptorExhaustionBacksOffAndRecovers) {
     EXPECT_LE(accept_errors, 10u) << "accept errors are not rate-limited";
     // After the burst everything works again.
     for (int i = 0; i < 5; ++i) {
-        auto r = curl(server->port(), "/after");
+        auto r = curl(server->port(), {"/after"});
         EXPECT_EQ(r.out, "hello from the demo upstream: GET /after\n") << r.err;
     }
 }
@@ -385,10 +374,10 @@ TEST_F(ProxyTest, FallbackRingPathsWork) {
     EXPECT_TRUE(contains(server->log(), "io_uring setup: no setup flags")) << server->log();
     EXPECT_TRUE(contains(server->log(), "minimal features requested")) << server->log();
     auto dir = test::make_temp_dir("fallback");
-    auto r = curl(server->port(), "/bytes/20000000", {"-o", (dir / "down.bin").string()});
+    auto r = curl(server->port(), {"/bytes/20000000"}, {"-o", (dir / "down.bin").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err << server->log();
     EXPECT_EQ(std::filesystem::file_size(dir / "down.bin"), 20000000u);
-    r = curl(server->port(), "/echo", {"--data-binary", "fallback body"});
+    r = curl(server->port(), {"/echo"}, {"--data-binary", "fallback body"});
     EXPECT_EQ(r.out, "fallback body");
 }
 
@@ -410,7 +399,7 @@ TEST(Listeners, SeveralListenersIpv4AndIpv6EachWithItsUpstream) {
                 "cert = \"pki/server-ecdsa.chain.pem\"\nkey = \"pki/server-ecdsa.key\"\n";
     }
     test::tlsterm_server server(toml);
-    auto r = curl(server.port("v4"), "/four");
+    auto r = curl(server.port("v4"), {"/four"});
     EXPECT_EQ(r.out, "hello from the demo upstream: GET /four\n") << r.err;
     r = run_process({"curl", "-sS", "-g", "--cacert", ca(), "--max-time", "20",
                      "https://[::1]:" + std::to_string(server.port("v6")) + "/six"});
@@ -457,7 +446,7 @@ TEST_F(ProxyTest, ShardThreadsArePinned) {
     }
     EXPECT_EQ(allowed[0], "tlsterm-shard-0=" + std::to_string(usable[0]));
     EXPECT_EQ(allowed[1], "tlsterm-shard-1=" + std::to_string(usable[1]));
-    auto r = curl(server->port(), "/pinned");
+    auto r = curl(server->port(), {"/pinned"});
     EXPECT_EQ(r.out, "hello from the demo upstream: GET /pinned\n") << r.err;
 }
 
@@ -478,7 +467,7 @@ TEST_F(RawProxyTest, HalfClosePropagatesBothWays) {
 TEST_F(RawProxyTest, UpstreamResetReachesClient) {
     test::upstream_server up("reset");
     test::tlsterm_server server(config_for(up.port()));
-    auto r = curl(server.port(), "/");
+    auto r = curl(server.port(), {"/"});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_TRUE(server.process().wait_for_output("closed: upstream_reset")) << server.log();
 }

@@ -179,6 +179,19 @@ upstream_server::upstream_server(const std::string& mode) {
     _port = static_cast<uint16_t>(std::stoi(m[1].str()));
 }
 
+process_result curl(uint16_t port, const std::vector<std::string>& paths,
+                    std::vector<std::string> extra, const std::string& host) {
+    std::vector<std::string> argv = {"curl",       "-sS",
+                                     "--cacert",   pki("root-ca.pem").string(),
+                                     "--resolve",  host + ":" + std::to_string(port) + ":127.0.0.1",
+                                     "--max-time", "120"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    for (const auto& p : paths) {
+        argv.push_back("https://" + host + ":" + std::to_string(port) + p);
+    }
+    return run_process(argv, 180);
+}
+
 uint16_t unused_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in sin{};

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "support/process.h"
+
 namespace tlsterm::test {
 
 class child_process {
@@ -72,6 +74,12 @@ class upstream_server {
     std::unique_ptr<child_process> _proc;
     uint16_t _port = 0;
 };
+
+// curl against tlsterm on 127.0.0.1:`port` as https://`host`:`port`/...,
+// trusting the test root CA; `paths` are fetched over one connection when
+// curl can. `extra` goes before the URLs.
+process_result curl(uint16_t port, const std::vector<std::string>& paths,
+                    std::vector<std::string> extra = {}, const std::string& host = "localhost");
 
 // A TCP port on 127.0.0.1 that nothing listens on (bound, then closed).
 uint16_t unused_port();
