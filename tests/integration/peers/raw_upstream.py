@@ -179,6 +179,7 @@ connections = 0
 def garbage_responses(conn):
     global connections
     import random
+    from mangle import mangle
     with answers_lock:
         connections += 1
         rnd = random.Random(connections)
@@ -196,22 +197,13 @@ def garbage_responses(conn):
     while True:
         read_head(conn)
         original = rnd.choice(base)
-        data = bytearray(original)
-        for _ in range(rnd.randint(0, 5)):
-            at = rnd.randint(0, len(data))
-            op = rnd.random()
-            if op < 0.4:
-                data[at:at] = rnd.choice(noise)
-            elif op < 0.7 and at < len(data):
-                data[at] = rnd.randrange(256)
-            else:
-                del data[at:at + rnd.randint(1, 8)]
-        conn.sendall(bytes(data))
+        data = mangle(rnd, original, noise, rnd.randint(0, 5))
+        conn.sendall(data)
         # Closing ends what a mangled response left open (a body read to
         # the end of the connection, a length never reached); a connection
         # kept alive after a well-formed response serves the next request.
         framed = original in (base[0], base[1], base[2], base[5])
-        if bytes(data) != original or not framed or rnd.random() < 0.5:
+        if data != original or not framed or rnd.random() < 0.5:
             conn.close()
             return
 

@@ -149,6 +149,7 @@ def pipeline(port, ca, n):
 
 def garbage(port, ca, n, seed):
     import random
+    from mangle import mangle
     rnd = random.Random(seed)
     base = [
         b"GET /headers HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n",
@@ -162,21 +163,12 @@ def garbage(port, ca, n, seed):
              b"\r\n\r\n", b"HTTP/1.1"]
     survived = 0
     for _ in range(n):
-        data = bytearray(rnd.choice(base) * rnd.randint(1, 3))
-        for _ in range(rnd.randint(1, 6)):
-            at = rnd.randint(0, len(data))
-            op = rnd.random()
-            if op < 0.4:
-                data[at:at] = rnd.choice(noise)
-            elif op < 0.7 and at < len(data):
-                data[at] = rnd.randrange(256)
-            else:
-                del data[at:at + rnd.randint(1, 8)]
+        data = mangle(rnd, rnd.choice(base) * rnd.randint(1, 3), noise, rnd.randint(1, 6))
         try:
             s = context(ca).wrap_socket(socket.create_connection(("127.0.0.1", port)),
                                         server_hostname="localhost")
             s.settimeout(1)
-            s.sendall(bytes(data))
+            s.sendall(data)
             if rnd.random() < 0.7:
                 # The stream ends here (FIN below TLS): the server must give
                 # up on whatever it was waiting for.
