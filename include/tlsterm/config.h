@@ -77,6 +77,9 @@ struct client_auth_config {
     client_auth_mode mode = client_auth_mode::none;
     std::vector<ca_file_config> ca_files;  // trust anchors and intermediates
     uint32_t verify_depth = 4;             // max intermediates between leaf and anchor
+    // Refuse X.509 v1 (and v2) client certificates, which carry no
+    // extensions; accepted (logged, counted) by default, as nginx does.
+    bool require_x509v3 = false;
     // When non-empty, a client certificate must match one pattern of either
     // list: its subject ("/O=../CN=..") or one of its subjectAltNames (DNS,
     // email, URI). '*' matches any run of characters.

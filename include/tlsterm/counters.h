@@ -27,6 +27,10 @@ enum class close_reason : uint8_t {
     out_of_descriptors,    // no descriptor left for the upstream socket (EMFILE/ENFILE)
     bad_request,           // HTTP mode: a malformed or refused request (4xx/501 answered)
     upstream_error,        // HTTP mode: the upstream failed a request (502/503/504 answered)
+    // A completed handshake without the client authentication its policy
+    // demands (tlsterm's own check after wolfSSL's): closed before any byte
+    // reaches an upstream.
+    unauthenticated,
     count_
 };
 
@@ -46,6 +50,7 @@ enum class cert_reject : uint8_t {
     missing_crl,     // crl_policy needs a CRL for the issuer and none is held
     chain_too_long,  // more intermediates than verify_depth
     not_allowed,     // matches no allow_subjects / allow_sans pattern
+    not_x509v3,      // an X.509 v1/v2 leaf and require_x509v3 = true
     invalid,         // any other defect (malformed, wrong usage, ...)
     count_
 };
@@ -66,6 +71,7 @@ struct shard_counters {
     std::array<std::atomic<uint64_t>, cert_reject_count> cert_rejected{};
     std::atomic<uint64_t> client_certs_verified{0};
     std::atomic<uint64_t> stale_crl_accepted{0};    // crl_stale = "warn" or within grace
+    std::atomic<uint64_t> x509v1_accepted{0};       // verified X.509 v1/v2 client leaves
     std::atomic<uint64_t> http_requests{0};         // HTTP mode: request heads received
     std::atomic<uint64_t> http_client_errors{0};    // refused by tlsterm (4xx, 501)
     std::atomic<uint64_t> http_upstream_errors{0};  // 502/503/504 answered, or a response cut short

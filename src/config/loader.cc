@@ -418,6 +418,7 @@ struct raw_client_auth {
     std::vector<raw_ca_file> ca_files;
     bool ca_files_set = false;
     uint32_t verify_depth = 4;
+    bool require_x509v3 = false;
     std::vector<std::string> allow_subjects;
     std::vector<std::string> allow_sans;
     crl_defaults crl;
@@ -460,6 +461,7 @@ raw_client_auth read_client_auth(table_reader& t, const parse_context& ctx,
                          {"optional", client_auth_mode::optional},
                          {"require", client_auth_mode::require}});
     a.verify_depth = static_cast<uint32_t>(t.integer("verify_depth", a.verify_depth, 1, 16));
+    a.require_x509v3 = t.boolean("require_x509v3", a.require_x509v3);
     a.allow_subjects = parse_patterns(t, "allow_subjects", a.allow_subjects);
     a.allow_sans = parse_patterns(t, "allow_sans", a.allow_sans);
     a.crl.policy = parse_enum(t, "crl_policy", defaults.policy, crl_policy_names);
@@ -518,6 +520,7 @@ client_auth_config resolve(const raw_client_auth& a, table_reader& t, bool in_sn
     client_auth_config c;
     c.mode = a.mode;
     c.verify_depth = a.verify_depth;
+    c.require_x509v3 = a.require_x509v3;
     c.allow_subjects = a.allow_subjects;
     c.allow_sans = a.allow_sans;
     c.crl = a.crl.policy;

@@ -206,6 +206,7 @@ void connection::try_hello() {
             break;
     }
     tls::selection chosen = _listener.tls->select(hello);
+    _auth_mode = chosen.auth != nullptr ? chosen.auth->mode : client_auth_mode::none;
     if (_listener.upstream->proxy_v2 || _listener.config->mode == listener_mode::http) {
         _server_name = hello.server_name;
     }
@@ -247,6 +248,17 @@ void connection::try_handshake() {
         return;
     }
     _env.counters.handshakes.fetch_add(1, std::memory_order_relaxed);
+    // tlsterm's own verdict, whatever wolfSSL did: nothing reaches an
+    // upstream from a connection its policy does not authenticate.
+    if (auto gap =
+            tls::authentication_gap(_auth_mode, _tls->client_auth(), _tls->resumed())) {
+        TLSTERM_LOG(log_level::warn, "%s: listener %s: closing an unauthenticated connection: %s",
+                    peer().c_str(), _listener.config->name.c_str(), gap->c_str());
+        // Still in the handshaking state: no close_notify, which would
+        // tell the client its session ended cleanly.
+        close(close_reason::unauthenticated);
+        return;
+    }
     if (const tls::client_verifier* auth = _tls->client_auth()) {
         note_client_certificate(*auth);
     }
@@ -272,11 +284,24 @@ void connection::note_client_certificate(const tls::client_verifier& auth) {
         TLSTERM_LOG(log_level::warn, "%s: listener %s: %s", peer().c_str(),
                     _listener.config->name.c_str(), w.c_str());
     }
-    if (auth.verified()) {
-        _env.counters.client_certs_verified.fetch_add(1, std::memory_order_relaxed);
-        TLSTERM_LOG(log_level::debug, "%s: listener %s: client certificate %s serial %s verified",
-                    peer().c_str(), _listener.config->name.c_str(), auth.subject().c_str(),
-                    auth.serial().c_str());
+    if (!auth.verified()) {
+        return;
+    }
+    _env.counters.client_certs_verified.fetch_add(1, std::memory_order_relaxed);
+    TLSTERM_LOG(log_level::debug, "%s: listener %s: client certificate %s serial %s verified",
+                peer().c_str(), _listener.config->name.c_str(), auth.subject().c_str(),
+                auth.serial().c_str());
+    if (auth.x509_version() < 3) {
+        _env.counters.x509v1_accepted.fetch_add(1, std::memory_order_relaxed);
+        if (tls::first_sighting(auth.leaf_sha256())) {
+            TLSTERM_LOG(log_level::warn,
+                        "%s: listener %s: accepted X.509 v%d client certificate %s serial %s "
+                        "(no extensions: no key usage or name constraints apply; "
+                        "require_x509v3 = true refuses such certificates; logged once per "
+                        "certificate)",
+                        peer().c_str(), _listener.config->name.c_str(), auth.x509_version(),
+                        auth.subject().c_str(), auth.serial().c_str());
+        }
     }
 }
 
@@ -292,9 +317,10 @@ void connection::queue_proxy_header() {
     info.tls_version = _tls->version();
     info.cipher = tls::standard_cipher_name(_tls->cipher());
     if (const tls::client_verifier* auth = _tls->client_auth()) {
+        // Past authentication_gap: presented means verified.
         info.cert_presented = auth->presented();
         info.cert_verified = auth->verified();
-        info.common_name = auth->common_name();
+        info.common_name = auth->common_name();  // empty unless verified
     }
     _to_upstream.append(encode_proxy_v2(info));
 }
@@ -391,11 +417,13 @@ void connection::start_http() {
         http::client_identity id;
         std::vector<std::vector<uint8_t>> chain;
         if (auth != nullptr) {
+            // Only the chain this handshake verified: wolfSSL's copy, if
+            // its leaf is the one tlsterm checked.
             id.presented = auth->presented();
-            id.verified = auth->verified();
-            if (id.presented) {
-                chain = _tls->peer_chain();
+            if (auth->verified()) {
+                chain = auth->verified_chain(_tls->peer_chain());
             }
+            id.verified = !chain.empty();
         }
         if (!chain.empty()) {
             id.leaf_der = chain.front();

@@ -116,6 +116,7 @@ class connection final : public ring_owner, public proxy::client_side {
 
     std::vector<uint8_t> _hello;  // ClientHello bytes before a session exists
     std::string _server_name;     // SNI, kept for a PROXY v2 header and HTTP mode
+    client_auth_mode _auth_mode = client_auth_mode::none;  // the policy chosen for the hello
     std::unique_ptr<tls::session> _tls;
     std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, after the handshake
     bool _finish_pending = false;  // HTTP mode: close once the client has everything

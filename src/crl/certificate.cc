@@ -90,7 +90,15 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
         return std::unexpected("certificate without tbsCertificate");
     }
     der::reader t(tbs->content);
-    t.next_if(der::tag_context_0);  // version
+    int version = 1;  // DEFAULT v1: absent
+    if (auto v = t.next_if(der::tag_context_0)) {
+        der::reader vr(v->content);
+        auto n = vr.next_if(der::tag_integer);
+        if (!n || n->content.size() != 1 || n->content[0] > 2 || !vr.empty()) {
+            return std::unexpected("malformed certificate version");
+        }
+        version = n->content[0] + 1;
+    }
     auto serial = t.next_if(der::tag_integer);
     auto signature = t.next_if(der::tag_sequence);
     auto issuer = t.next_if(der::tag_sequence);
@@ -102,6 +110,7 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
         return std::unexpected("malformed tbsCertificate");
     }
     certificate out;
+    out.version = version;
     auto s = normalize_serial(serial->content);
     out.serial.assign(s.begin(), s.end());
     out.issuer_der.assign(issuer->whole.begin(), issuer->whole.end());
@@ -125,6 +134,7 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
     if (!wrapper) {
         return out;  // a v1 certificate: no extensions
     }
+    out.has_extensions = true;
     der::reader w(wrapper->content);
     auto exts = w.next_if(der::tag_sequence);
     bool ok = exts != std::nullopt;
@@ -166,6 +176,27 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
         return std::unexpected("malformed certificate extensions");
     }
     return out;
+}
+
+std::expected<signed_parts, std::string> split_certificate(std::span<const uint8_t> der) {
+    der::reader top(der);
+    auto cert = top.next_if(der::tag_sequence);
+    if (!cert) {
+        return std::unexpected("not a DER certificate");
+    }
+    der::reader c(cert->content);
+    auto tbs = c.next_if(der::tag_sequence);
+    auto alg = c.next_if(der::tag_sequence);
+    auto sig = c.next_if(der::tag_bit_string);
+    if (!tbs || !alg || !sig || sig->content.empty() || sig->content[0] != 0 || !c.empty()) {
+        return std::unexpected("malformed certificate");
+    }
+    der::reader a(alg->content);
+    auto oid = a.next_if(der::tag_oid);
+    if (!oid) {
+        return std::unexpected("malformed certificate signature algorithm");
+    }
+    return signed_parts{tbs->whole, oid->content, sig->content.subspan(1)};
 }
 
 std::string serial_hex(std::span<const uint8_t> serial) {

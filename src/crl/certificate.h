@@ -13,6 +13,8 @@
 namespace tlsterm::crl {
 
 struct certificate {
+    int version = 1;                   // X.509 version: 1, 2 or 3
+    bool has_extensions = false;       // an extensions field is present (v3 only)
     std::vector<uint8_t> serial;       // INTEGER contents, sign padding dropped
     std::vector<uint8_t> issuer_der;   // Name, DER
     std::vector<uint8_t> subject_der;  // Name, DER
@@ -32,6 +34,14 @@ struct certificate {
 };
 
 std::expected<certificate, std::string> parse_certificate(std::span<const uint8_t> der);
+
+// What a certificate's signature covers and is: views into the DER given.
+struct signed_parts {
+    std::span<const uint8_t> tbs_der;              // tbsCertificate, DER
+    std::span<const uint8_t> signature_algorithm;  // the OID's content octets
+    std::span<const uint8_t> signature;            // without the unused-bits octet
+};
+std::expected<signed_parts, std::string> split_certificate(std::span<const uint8_t> der);
 
 // Serial as colon-free upper-case hex, the way `openssl x509 -serial` prints it.
 std::string serial_hex(std::span<const uint8_t> serial);

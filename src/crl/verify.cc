@@ -137,21 +137,26 @@ std::string common_name(std::span<const uint8_t> name_der) {
     return cn;
 }
 
-std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
-                                                      const certificate& ca) {
+namespace {
+
+// Checks `signature` (made with the algorithm `alg_oid`) over `tbs` with the
+// key of `issuer`; `what` names the signed object in errors.
+std::expected<void, std::string> verify_signature(std::span<const uint8_t> tbs,
+                                                  std::span<const uint8_t> alg_oid,
+                                                  std::span<const uint8_t> signature,
+                                                  const certificate& issuer, const char* what) {
     const sig_alg* alg = nullptr;
     for (const auto& a : algorithms) {
-        if (std::ranges::equal(crl.signature_algorithm, std::span(a.oid).first(a.oid_len))) {
+        if (std::ranges::equal(alg_oid, std::span(a.oid).first(a.oid_len))) {
             alg = &a;
         }
     }
     if (alg == nullptr) {
-        return std::unexpected(
-            "unsupported CRL signature algorithm (ECDSA or RSA with SHA-2 "
-            "expected)");
+        return std::unexpected(std::string("unsupported ") + what +
+                               " signature algorithm (ECDSA or RSA with SHA-2 expected)");
     }
-    const auto tbs_len = static_cast<word32>(crl.tbs_der.size());
-    const auto sig_len = static_cast<word32>(crl.signature.size());
+    const auto tbs_len = static_cast<word32>(tbs.size());
+    const auto sig_len = static_cast<word32>(signature.size());
     word32 idx = 0;
     int rc;
     if (alg->ecdsa) {
@@ -159,14 +164,14 @@ std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
         if (wc_ecc_init(&key) != 0) {
             return std::unexpected("out of memory");
         }
-        rc = wc_EccPublicKeyDecode(ca.spki_der.data(), &idx, &key,
-                                   static_cast<word32>(ca.spki_der.size()));
+        rc = wc_EccPublicKeyDecode(issuer.spki_der.data(), &idx, &key,
+                                   static_cast<word32>(issuer.spki_der.size()));
         if (rc == 0) {
-            rc = wc_SignatureVerify(alg->hash, WC_SIGNATURE_TYPE_ECC, crl.tbs_der.data(), tbs_len,
-                                    crl.signature.data(), sig_len, &key, sizeof(key));
+            rc = wc_SignatureVerify(alg->hash, WC_SIGNATURE_TYPE_ECC, tbs.data(), tbs_len,
+                                    signature.data(), sig_len, &key, sizeof(key));
         } else {
             wc_ecc_free(&key);
-            return std::unexpected("CA " + name_to_string(ca.subject_der) +
+            return std::unexpected("CA " + name_to_string(issuer.subject_der) +
                                    " has no EC key for a " + alg->name + " signature");
         }
         wc_ecc_free(&key);
@@ -175,14 +180,14 @@ std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
         if (wc_InitRsaKey(&key, nullptr) != 0) {
             return std::unexpected("out of memory");
         }
-        rc = wc_RsaPublicKeyDecode(ca.spki_der.data(), &idx, &key,
-                                   static_cast<word32>(ca.spki_der.size()));
+        rc = wc_RsaPublicKeyDecode(issuer.spki_der.data(), &idx, &key,
+                                   static_cast<word32>(issuer.spki_der.size()));
         if (rc == 0) {
-            rc = wc_SignatureVerify(alg->hash, WC_SIGNATURE_TYPE_RSA_W_ENC, crl.tbs_der.data(),
-                                    tbs_len, crl.signature.data(), sig_len, &key, sizeof(key));
+            rc = wc_SignatureVerify(alg->hash, WC_SIGNATURE_TYPE_RSA_W_ENC, tbs.data(), tbs_len,
+                                    signature.data(), sig_len, &key, sizeof(key));
         } else {
             wc_FreeRsaKey(&key);
-            return std::unexpected("CA " + name_to_string(ca.subject_der) +
+            return std::unexpected("CA " + name_to_string(issuer.subject_der) +
                                    " has no RSA key for a " + alg->name + " signature");
         }
         wc_FreeRsaKey(&key);
@@ -191,9 +196,26 @@ std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
         return std::unexpected(std::string(alg->name) +
                                " signature does not verify with the key "
                                "of CA " +
-                               name_to_string(ca.subject_der));
+                               name_to_string(issuer.subject_der));
     }
     return {};
+}
+
+}  // namespace
+
+std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
+                                                      const certificate& ca) {
+    return verify_signature(crl.tbs_der, crl.signature_algorithm, crl.signature, ca, "CRL");
+}
+
+std::expected<void, std::string> verify_certificate_signature(std::span<const uint8_t> cert_der,
+                                                              const certificate& issuer) {
+    auto parts = split_certificate(cert_der);
+    if (!parts) {
+        return std::unexpected(parts.error());
+    }
+    return verify_signature(parts->tbs_der, parts->signature_algorithm, parts->signature, issuer,
+                            "certificate");
 }
 
 }  // namespace tlsterm::crl

@@ -1,5 +1,6 @@
 // Is this CRL signed by that CA? Checked when a CRL is loaded, so a CRL set
-// only ever holds revocations its issuer really made. Uses wolfCrypt
+// only ever holds revocations its issuer really made. Also used for the
+// certificates whose check tlsterm cannot leave to wolfSSL (X.509 v1 leaves). Uses wolfCrypt
 // primitives (hash, ECDSA/RSA verify) directly: wolfSSL's CRL store is not
 // involved.
 #pragma once
@@ -25,5 +26,10 @@ std::string common_name(std::span<const uint8_t> name_der);
 // with SHA-256/384/512 are supported; anything else is an error.
 std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
                                                       const certificate& ca);
+
+// Checks a certificate's signature (its DER) with its issuer's key; the
+// same algorithms.
+std::expected<void, std::string> verify_certificate_signature(std::span<const uint8_t> cert_der,
+                                                              const certificate& issuer);
 
 }  // namespace tlsterm::crl

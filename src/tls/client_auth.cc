@@ -1,11 +1,16 @@
 #include "tls/client_auth.h"
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 
 #include "common/file.h"
 #include "common/log.h"
 #include "crl/certificate.h"
+#include "crl/verify.h"
 #include "tls/credentials.h"
+
+#include <wolfssl/wolfcrypt/sha256.h>
 
 namespace tlsterm::tls {
 
@@ -142,6 +147,7 @@ auth_policy auth_policy::make(const client_auth_config& c, const trust_anchors& 
     auth_policy p;
     p.mode = c.mode;
     p.verify_depth = c.verify_depth;
+    p.require_x509v3 = c.require_x509v3;
     p.allow_subjects = c.allow_subjects;
     p.allow_sans = c.allow_sans;
     p.fallback = {c.crl, c.stale, c.grace_s};
@@ -202,6 +208,16 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
     for (int i = 0; i < store->totalCerts; ++i) {
         chain.emplace_back(store->certs[i].buffer, store->certs[i].length);
     }
+    if (preverify_ok == 0 && store->error == ASN_VERSION_E && store->error_depth == 0) {
+        // A leaf wolfSSL verified but flags for its version, or one it
+        // could not parse: check_legacy_leaf tells them apart.
+        if (auto r = v->check_legacy_leaf(chain)) {
+            v->_presented = true;
+            v->_rejected = std::move(r);
+            return 0;
+        }
+        preverify_ok = 1;
+    }
     if (preverify_ok == 0) {
         v->_presented = true;
         rejection r{classify(store->error), ""};
@@ -223,6 +239,52 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
         return 0;
     }
     return 1;
+}
+
+std::optional<rejection> client_verifier::check_legacy_leaf(
+    std::span<const std::span<const uint8_t>> chain) {
+    std::vector<crl::certificate> sent;
+    for (const auto& der : chain) {
+        auto c = crl::parse_certificate(der);
+        if (!c) {
+            return rejection{cert_reject::invalid, "certificate " + std::to_string(sent.size()) +
+                                                       " of the chain: " + c.error()};
+        }
+        sent.push_back(std::move(*c));
+    }
+    const crl::certificate& leaf = sent[0];
+    if (leaf.version >= 3 || leaf.has_extensions) {
+        // Not the overridable case: a v1/v2 certificate with extensions,
+        // which wolfSSL refuses before checking its signature.
+        return rejection{cert_reject::invalid,
+                         "certificate " + describe(leaf) + ": X.509 v" +
+                             std::to_string(leaf.version) + " with extensions (ASN version error)"};
+    }
+    if (_policy->require_x509v3) {
+        return rejection{cert_reject::not_x509v3, "certificate " + describe(leaf) + " is X.509 v" +
+                                                      std::to_string(leaf.version) +
+                                                      " and require_x509v3 = true"};
+    }
+    // wolfSSL verified this signature; tlsterm checks it too rather than
+    // infer that from an error code.
+    std::vector<const crl::certificate*> path = path_to_anchor(sent);
+    const crl::certificate* issuer = path.size() >= 2 ? path[1] : nullptr;
+    if (issuer == nullptr && leaf.self_issued()) {
+        issuer = &leaf;  // a self-signed leaf: only as a configured CA (below)
+    }
+    if (issuer == nullptr) {
+        return rejection{cert_reject::unknown_ca,
+                         "certificate " + describe(leaf) + ": no configured CA issued it"};
+    }
+    if (issuer == &leaf && !_crls->find_issuer(leaf)) {
+        return rejection{cert_reject::unknown_ca,
+                         "certificate " + describe(leaf) + ": self-signed and not in ca_files"};
+    }
+    if (auto ok = crl::verify_certificate_signature(chain[0], *issuer); !ok) {
+        return rejection{cert_reject::bad_signature,
+                         "certificate " + describe(leaf) + ": " + ok.error()};
+    }
+    return std::nullopt;
 }
 
 void client_verifier::note_no_certificate() {
@@ -277,9 +339,59 @@ std::optional<rejection> client_verifier::check_chain(
         }
     }
     _verified = true;
+    _x509_version = leaf.version;
+    wc_Sha256Hash(chain[0].data(), static_cast<word32>(chain[0].size()), _leaf_sha256.data());
     _subject = std::move(subject);
     _serial = crl::serial_hex(leaf.serial);
     _common_name = crl::common_name(leaf.subject_der);
+    return std::nullopt;
+}
+
+std::vector<std::vector<uint8_t>> client_verifier::verified_chain(
+    std::vector<std::vector<uint8_t>> chain) const {
+    if (!_verified || chain.empty()) {
+        return {};
+    }
+    std::array<uint8_t, 32> digest{};
+    wc_Sha256Hash(chain[0].data(), static_cast<word32>(chain[0].size()), digest.data());
+    if (digest != _leaf_sha256) {
+        return {};
+    }
+    return chain;
+}
+
+bool first_sighting(const std::array<uint8_t, 32>& sha256) {
+    static std::mutex lock;
+    static std::set<std::array<uint8_t, 32>> seen;  // guarded by lock
+    constexpr std::size_t capacity = 4096;
+    std::lock_guard<std::mutex> hold(lock);
+    if (seen.size() >= capacity) {
+        return false;
+    }
+    return seen.insert(sha256).second;
+}
+
+std::optional<std::string> authentication_gap(client_auth_mode mode,
+                                              const client_verifier* verifier, bool resumed) {
+    if (mode == client_auth_mode::none) {
+        return std::nullopt;
+    }
+    if (verifier == nullptr) {
+        return "no certificate verifier was installed for this handshake";
+    }
+    if (verifier->rejected()) {
+        return "the handshake completed although its client certificate was rejected (" +
+               std::string(to_string(verifier->rejected()->reason)) + ")";
+    }
+    if (mode == client_auth_mode::require && !verifier->verified()) {
+        return resumed ? std::string("client_auth = \"require\" and the session was resumed: no "
+                                     "certificate was verified in this handshake")
+                       : std::string("client_auth = \"require\" and no certificate was verified "
+                                     "in this handshake");
+    }
+    if (verifier->presented() && !verifier->verified()) {
+        return std::string("a client certificate was presented but not verified");
+    }
     return std::nullopt;
 }
 

@@ -7,8 +7,22 @@
 // certificate below the trust anchor (crl/store.h, never wolfSSL's CRL
 // store), the CRL staleness policy, and the allow-lists. Each refusal names
 // its reason (cert_reject) and the certificate it concerns.
+//
+// X.509 v1 leaves: wolfSSL verifies them like any other, then reports
+// ASN_VERSION_E as an error the callback may override. tlsterm overrides it
+// only for a leaf its own parser reads as v1/v2 without extensions (a v1
+// with extensions fails wolfSSL's parse with the same code, unverified) and
+// whose signature it checks itself against the issuer on its path; unless
+// the policy says require_x509v3. A v1 intermediate is never a CA to
+// wolfSSL, so it can only be an anchor, by being configured in ca_files.
+//
+// The trust boundary: whether a finished handshake is authenticated is
+// decided by authentication_gap() from the verifier's own facts (a chain
+// this handshake's callback verified), never from what wolfSSL did or did
+// not call.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <ctime>
 #include <expected>
@@ -55,6 +69,7 @@ struct auth_policy {
     };
     client_auth_mode mode = client_auth_mode::none;
     uint32_t verify_depth = 4;
+    bool require_x509v3 = false;
     std::vector<std::string> allow_subjects;
     std::vector<std::string> allow_sans;
     std::vector<std::optional<crl_rule>> by_ca;  // indexed like trust_anchors::cas
@@ -89,7 +104,13 @@ class client_verifier {
     void note_no_certificate();
 
     const std::optional<rejection>& rejected() const { return _rejected; }
+    // A chain passed every check in this handshake's verify callback.
     bool verified() const { return _verified; }
+    // The verified leaf: its X.509 version (1-3) and SHA-256 of its DER.
+    int x509_version() const { return _x509_version; }
+    const std::array<uint8_t, 32>& leaf_sha256() const { return _leaf_sha256; }
+    // `chain` (leaf first, DER), if its leaf is the one verified; else empty.
+    std::vector<std::vector<uint8_t>> verified_chain(std::vector<std::vector<uint8_t>> chain) const;
     const std::string& subject() const { return _subject; }
     const std::string& serial() const { return _serial; }  // hex
     const std::string& common_name() const { return _common_name; }
@@ -97,6 +118,10 @@ class client_verifier {
     bool presented() const { return _presented; }
     // Stale CRLs accepted under crl_stale = "warn" or within the grace window.
     const std::vector<std::string>& warnings() const { return _warnings; }
+
+    // The v1/v2 leaf case of the callback: nullopt when wolfSSL's
+    // ASN_VERSION_E may be overridden for `chain` (leaf first).
+    std::optional<rejection> check_legacy_leaf(std::span<const std::span<const uint8_t>> chain);
 
   private:
     std::vector<const crl::certificate*> path_to_anchor(
@@ -108,12 +133,28 @@ class client_verifier {
     std::shared_ptr<const crl::store> _crls;
     std::optional<rejection> _rejected;
     bool _verified = false;
+    int _x509_version = 0;
+    std::array<uint8_t, 32> _leaf_sha256{};
     std::string _subject;
     std::string _serial;
     std::string _common_name;
     bool _presented = false;
     std::vector<std::string> _warnings;
 };
+
+// Why a finished handshake may not carry traffic under `mode`, or nullopt
+// when it may: `verifier` is the handshake's (nullptr when none was
+// installed), `resumed` whether wolfSSL resumed a session. "require" needs a
+// chain verified in this handshake; "optional" one verified if any was
+// presented; a verdict wolfSSL ignored fails either.
+std::optional<std::string> authentication_gap(client_auth_mode mode,
+                                              const client_verifier* verifier, bool resumed);
+
+// True the first time this process sees a certificate with this SHA-256,
+// for messages logged once per certificate. Shared by every shard behind a
+// mutex, taken only for the rare certificates that need such a message;
+// remembers 4096 certificates, and then reports none as new.
+bool first_sighting(const std::array<uint8_t, 32>& sha256);
 
 // Configures a context to request client certificates per `policy`.
 bool apply_policy(WOLFSSL_CTX* ctx, const auth_policy& policy, const trust_anchors& t);

@@ -200,7 +200,10 @@ std::expected<std::vector<std::vector<uint8_t>>, std::string> check_ca_bundle(
     }
     for (std::size_t i = 0; i < certs->size(); ++i) {
         WOLFSSL_X509* x = (*certs)[i].first.get();
-        if (wolfSSL_X509_get_isCA(x) != 1) {
+        // An X.509 v1 certificate has no basicConstraints to say so; as a
+        // configured anchor it is a CA (as OpenSSL treats v1 roots). It is
+        // never one when a client sends it as an intermediate.
+        if (wolfSSL_X509_get_isCA(x) != 1 && wolfSSL_X509_version(x) >= 3) {
             return std::unexpected("certificate " + std::to_string(i + 1) + " (" + subject_of(x) +
                                    ") is not a CA (basicConstraints CA:TRUE missing)");
         }

@@ -5,6 +5,7 @@
 #include "common/file.h"
 #include "common/pem.h"
 #include "tls/ciphers.h"
+#include "tls/security_defaults.h"
 #include "tls/session.h"
 
 namespace tlsterm::tls {
@@ -91,6 +92,12 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
     auto fail = [&](const std::string& what) -> std::expected<ctx_ptr, std::string> {
         return std::unexpected(cert.cert.path.string() + ": " + what);
     };
+    // Nothing resumes, renegotiates or skips a check (security_defaults.h).
+    // First, while the context still allows TLS 1.3 (the TLS 1.3 settings
+    // are refused on a context limited to TLS 1.2).
+    if (!apply_server_defaults(x)) {
+        return fail("the TLS library refused a security setting");
+    }
     if (wolfSSL_CTX_SetMinVersion(
             x, c.min_version == tls_version::tls1_3 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
             WOLFSSL_SUCCESS ||
@@ -149,11 +156,6 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
     if (!apply_policy(x, policy, anchors)) {
         return fail("a CA certificate was refused by the TLS library");
     }
-    // Resumption needs ticket keys shared by every shard (and host); until
-    // tlsterm has them, issue no tickets and keep no session cache rather
-    // than hand out tickets only one shard can read.
-    wolfSSL_CTX_no_ticket_TLSv13(x);
-    wolfSSL_CTX_set_session_cache_mode(x, WOLFSSL_SESS_CACHE_OFF);
     session::install_io_callbacks(x);
     return ctx;
 }

@@ -76,7 +76,7 @@ class session {
     const client_verifier* client_auth() const { return _verifier.get(); }
     // The peer's certificates as sent (leaf first), DER; empty when none.
     std::vector<std::vector<uint8_t>> peer_chain() const;
-    // Client side: the handshake resumed an earlier session.
+    // The handshake resumed an earlier session (either side).
     bool resumed() const;
     // Client side: the session to offer on the next connection (owned by
     // the caller; free with wolfSSL_SESSION_free). nullptr when none.

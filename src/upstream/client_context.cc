@@ -8,6 +8,7 @@
 #include "crl/crl_file.h"
 #include "crl/verify.h"
 #include "tls/credentials.h"
+#include "tls/security_defaults.h"
 
 #include <wolfssl/wolfcrypt/sha256.h>
 
@@ -96,10 +97,8 @@ std::expected<std::unique_ptr<client_context>, std::string> client_context::crea
             }
         }
     }
-    if (config.session_resumption) {
-        wolfSSL_CTX_UseSessionTicket(ctx);  // TLS 1.2; TLS 1.3 tickets need no request
-    } else {
-        wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
+    if (!tls::apply_client_defaults(ctx, config.session_resumption)) {
+        return std::unexpected(std::string("the TLS library refused a security setting"));
     }
     return c;
 }

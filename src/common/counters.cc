@@ -36,6 +36,8 @@ std::string_view to_string(close_reason r) {
             return "bad_request";
         case close_reason::upstream_error:
             return "upstream_error";
+        case close_reason::unauthenticated:
+            return "unauthenticated";
         case close_reason::count_:
             break;
     }
@@ -64,6 +66,8 @@ std::string_view to_string(cert_reject r) {
             return "chain_too_long";
         case cert_reject::not_allowed:
             return "not_allowed";
+        case cert_reject::not_x509v3:
+            return "not_x509v3";
         case cert_reject::invalid:
             return "invalid";
         case cert_reject::count_:
