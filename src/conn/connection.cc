@@ -250,8 +250,7 @@ void connection::try_handshake() {
     _env.counters.handshakes.fetch_add(1, std::memory_order_relaxed);
     // tlsterm's own verdict, whatever wolfSSL did: nothing reaches an
     // upstream from a connection its policy does not authenticate.
-    if (auto gap =
-            tls::authentication_gap(_auth_mode, _tls->client_auth(), _tls->resumed())) {
+    if (auto gap = tls::authentication_gap(_auth_mode, _tls->client_auth(), _tls->resumed())) {
         TLSTERM_LOG(log_level::warn, "%s: listener %s: closing an unauthenticated connection: %s",
                     peer().c_str(), _listener.config->name.c_str(), gap->c_str());
         // Still in the handshaking state: no close_notify, which would

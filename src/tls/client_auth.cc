@@ -256,9 +256,9 @@ std::optional<rejection> client_verifier::check_legacy_leaf(
     if (leaf.version >= 3 || leaf.has_extensions) {
         // Not the overridable case: a v1/v2 certificate with extensions,
         // which wolfSSL refuses before checking its signature.
-        return rejection{cert_reject::invalid,
-                         "certificate " + describe(leaf) + ": X.509 v" +
-                             std::to_string(leaf.version) + " with extensions (ASN version error)"};
+        return rejection{cert_reject::invalid, "certificate " + describe(leaf) + ": X.509 v" +
+                                                   std::to_string(leaf.version) +
+                                                   " with extensions (ASN version error)"};
     }
     if (_policy->require_x509v3) {
         return rejection{cert_reject::not_x509v3, "certificate " + describe(leaf) + " is X.509 v" +
@@ -384,10 +384,12 @@ std::optional<std::string> authentication_gap(client_auth_mode mode,
                std::string(to_string(verifier->rejected()->reason)) + ")";
     }
     if (mode == client_auth_mode::require && !verifier->verified()) {
-        return resumed ? std::string("client_auth = \"require\" and the session was resumed: no "
-                                     "certificate was verified in this handshake")
-                       : std::string("client_auth = \"require\" and no certificate was verified "
-                                     "in this handshake");
+        return resumed ? std::string(
+                             "client_auth = \"require\" and the session was resumed: no "
+                             "certificate was verified in this handshake")
+                       : std::string(
+                             "client_auth = \"require\" and no certificate was verified "
+                             "in this handshake");
     }
     if (verifier->presented() && !verifier->verified()) {
         return std::string("a client certificate was presented but not verified");

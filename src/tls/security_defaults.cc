@@ -75,8 +75,8 @@ bool apply_server_defaults(WOLFSSL_CTX* ctx) {
     // the internal cache is turned off for both. wolfSSL compares the mode
     // for "off" by equality, hence two calls.
     ok = ok && wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF) == WOLFSSL_SUCCESS;
-    ok = ok && wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_NO_INTERNAL) ==
-                   WOLFSSL_SUCCESS;
+    ok = ok &&
+         wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_NO_INTERNAL) == WOLFSSL_SUCCESS;
     return ok;
 }
 
@@ -88,8 +88,8 @@ bool apply_client_defaults(WOLFSSL_CTX* ctx, bool resume) {
     // The pool keeps the session it resumes (one per shard and upstream);
     // wolfSSL's process-wide cache, shared between shards behind locks,
     // holds nothing.
-    ok = ok && wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_NO_INTERNAL) ==
-                   WOLFSSL_SUCCESS;
+    ok = ok &&
+         wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_NO_INTERNAL) == WOLFSSL_SUCCESS;
     if (resume) {
         // TLS 1.2 tickets must be asked for; TLS 1.3 ones need no request.
         ok = ok && wolfSSL_CTX_UseSessionTicket(ctx) == WOLFSSL_SUCCESS;
