@@ -129,11 +129,20 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
                        "=" + std::to_string(rejected[r]);
         }
     }
+    unsigned long long unauthenticated = 0;
+    for (const auto& s : shards) {
+        unauthenticated +=
+            s->counters()
+                .closed[static_cast<std::size_t>(tlsterm::close_reason::unauthenticated)]
+                .load(std::memory_order_relaxed);
+    }
     TLSTERM_LOG(log_level::info,
-                "client certificates: %llu verified, %llu accepted on a stale CRL; rejected:%s",
+                "client certificates: %llu verified (%llu of them X.509 v1), %llu accepted on a "
+                "stale CRL; rejected:%s; connections closed unauthenticated: %llu",
                 total(shards, &counters::client_certs_verified),
+                total(shards, &counters::x509v1_accepted),
                 total(shards, &counters::stale_crl_accepted),
-                reasons.empty() ? " none" : reasons.c_str());
+                reasons.empty() ? " none" : reasons.c_str(), unauthenticated);
     TLSTERM_LOG(
         log_level::info,
         "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); "

@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "support/pki.h"
@@ -57,7 +60,8 @@ std::string cert_of(const std::string& client) {
 // curl GET / with `client`'s certificate ("" = none); the HTTP status, or
 // "000" when the handshake failed.
 std::string status_of(uint16_t port, const std::string& client,
-                      const std::string& host = "localhost") {
+                      const std::string& host = "localhost",
+                      const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {"curl",       "-s",
                                      "-o",         "/dev/null",
                                      "-w",         "%{http_code}",
@@ -67,16 +71,19 @@ std::string status_of(uint16_t port, const std::string& client,
     if (!client.empty()) {
         argv.insert(argv.end(), {"--cert", cert_of(client), "--key", abs(client + ".key")});
     }
+    argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back("https://" + host + ":" + std::to_string(port) + "/");
     return run_process(argv, 30).out;
 }
 
 // openssl s_client, kept open a moment so a TLS 1.3 server's verdict on the
-// client certificate (sent after the client's Finished) arrives.
+// client certificate (sent after the client's Finished) arrives. With a
+// `request`, it is sent once connected and the answer is read to the end.
 test::process_result s_client(uint16_t port, const std::string& client,
-                              std::vector<std::string> extra) {
-    std::string cmd = "sleep 1 | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
-                      " -CAfile " + abs("root-ca.pem");
+                              std::vector<std::string> extra, const std::string& request = "") {
+    std::string input = request.empty() ? "sleep 1" : "(printf '" + request + "'; sleep 1)";
+    std::string cmd = input + " | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                      " -CAfile " + abs("root-ca.pem") + (request.empty() ? "" : " -ign_eof");
     if (!client.empty()) {
         cmd += " -cert " + cert_of(client) + " -key " + abs(client + ".key");
     }
@@ -511,6 +518,217 @@ TEST_F(CrlReloadTest, CrlFetchedOverHttpAndRefreshed) {
     server->process().signal(SIGUSR1);
     ASSERT_TRUE(wait_for_count(*server, "last refresh failed: connect to", 1)) << server->log();
     EXPECT_TRUE(contains(server->log(), "rejected: revoked=2")) << server->log();
+}
+
+// ---- resumption and the library's defaults ----------------------------------
+
+const std::string get_request =
+    "GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n";
+
+// The same config with the listener in HTTP mode.
+std::string http_mode(std::string toml) {
+    toml.replace(toml.find("upstream = \"up\"\n"), 15, "upstream = \"up\"\nmode = \"http\"");
+    return toml;
+}
+
+// A session ticket's length, from `openssl sess_id -text`; 0 when none.
+std::size_t ticket_length(const fs::path& session) {
+    auto r = run_process({"openssl", "sess_id", "-in", session.string(), "-noout", "-text"});
+    auto at = r.out.find("TLS session ticket:\n");
+    if (at == std::string::npos) {
+        return 0;
+    }
+    // Hex dump lines "    0000 - 3b 6b ... -...   ;k..": count the byte columns.
+    std::size_t bytes = 0;
+    std::istringstream lines(r.out.substr(at + 20));
+    for (std::string line; std::getline(lines, line) && contains(line, " - ");) {
+        std::string hex = line.substr(line.find(" - ") + 3, 16 * 3);
+        std::replace(hex.begin(), hex.end(), '-', ' ');  // "fb-62" between bytes 8 and 9
+        std::istringstream cols(hex);
+        for (std::string col; cols >> col;) {
+            if (col.size() == 2 && std::isxdigit(static_cast<unsigned char>(col[0])) != 0) {
+                ++bytes;
+            }
+        }
+    }
+    return bytes;
+}
+
+// A client that completed a handshake with a certificate comes back with
+// whatever session state it was given and no certificate, or with a
+// certificate revoked since: on TLS 1.2 (tickets and session IDs) and TLS
+// 1.3, in both modes, nothing resumes and nothing gets through.
+TEST_F(CrlReloadTest, NoSessionResumesSoNoReturnSkipsTheCertificateCheck) {
+    const std::vector<std::vector<std::string>> variants = {
+        {"-tls1_2"}, {"-tls1_2", "-no_ticket"}, {"-tls1_3"}};
+    for (bool http : {false, true}) {
+        replace_crl(test::read_text(test::pki("root-ca-empty.crl.der")));
+        std::string toml = config(upstream->port(),
+                                  "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\n"
+                                  "crl_files = [\"" +
+                                      crl.string() + "\"]\n",
+                                  "", "[crl]\ncheck_interval_s = 0\n");
+        server = std::make_unique<test::tlsterm_server>(http ? http_mode(toml) : toml);
+        const uint16_t port = server->port();
+        std::vector<fs::path> sessions;
+        for (const auto& v : variants) {
+            std::string what = (http ? "http " : "tcp ") + v[0] + (v.size() > 1 ? " " + v[1] : "");
+            fs::path session = dir / ("session-" + std::to_string(sessions.size()) + ".pem");
+            sessions.push_back(session);
+            auto args = v;
+            args.insert(args.end(), {"-sess_out", session.string()});
+            auto first = s_client(port, "client-revoked", args, get_request);
+            EXPECT_TRUE(contains(first.out, "HTTP/1.1 200 OK")) << what << "\n" << first.out;
+            // Nothing to come back with: no ticket of either version, no session ID.
+            EXPECT_FALSE(contains(first.out, "TLS session ticket:")) << what << "\n" << first.out;
+            EXPECT_FALSE(contains(first.out, "New Session Ticket")) << what << "\n" << first.out;
+            if (v[0] == "-tls1_2") {
+                EXPECT_TRUE(contains(first.out, "Session-ID: \n")) << what << "\n" << first.out;
+            }
+            if (!fs::exists(session)) {
+                continue;  // s_client saves only a session it could resume
+            }
+            auto again = v;
+            again.insert(again.end(), {"-sess_in", session.string()});
+            auto back = s_client(port, "", again, get_request);
+            EXPECT_FALSE(contains(back.out, "Reused,")) << what << "\n" << back.out;
+            EXPECT_FALSE(contains(back.out, "HTTP/1.1 200")) << what << "\n" << back.out;
+        }
+        // The certificate is revoked now: a return with it is refused too.
+        replace_crl(test::read_text(test::pki("root-ca.crl.der")));
+        server->process().signal(SIGHUP);
+        ASSERT_TRUE(wait_for_count(*server, "CRL " + crl.string() + ": 1 CRL(s), 2 entries", 1))
+            << server->log();
+        for (std::size_t i = 0; i < variants.size(); ++i) {
+            auto args = variants[i];
+            if (fs::exists(sessions[i])) {
+                args.insert(args.end(), {"-sess_in", sessions[i].string()});
+            }
+            auto r = s_client(port, "client-revoked", args, get_request);
+            EXPECT_FALSE(contains(r.out, "HTTP/1.1 200")) << variants[i][0] << "\n" << r.out;
+            EXPECT_TRUE(wait_for_count(*server, "client certificate rejected (revoked)", i + 1))
+                << server->log();
+        }
+        EXPECT_FALSE(contains(server->log(), "unauthenticated connection")) << server->log();
+        server.reset();
+        for (const auto& p : sessions) {
+            fs::remove(p);
+        }
+    }
+}
+
+// Clients that kept a ticket from the server that had the name before
+// (OpenSSL's tickets, as nginx and HAProxy issue, are longer than
+// wolfSSL's 174-byte limit) get a full handshake.
+TEST_F(ClientAuthTest, TicketsFromAnotherServerGetAFullHandshake) {
+    auto dir = test::make_temp_dir("foreign-tickets");
+    uint16_t other = test::unused_port();
+    test::child_process openssl_server(
+        {"openssl", "s_server", "-accept", std::to_string(other), "-cert", abs("server-ecdsa.pem"),
+         "-key", abs("server-ecdsa.key"), "-www"},
+        dir / "s_server.log");
+    ASSERT_TRUE(openssl_server.wait_for_output("ACCEPT")) << openssl_server.output();
+    start(
+        "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\n"
+        "crl_files = [\"pki/root-ca.crl.pem\"]\n");
+    for (std::string v : {"-tls1_2", "-tls1_3"}) {
+        fs::path session = dir / (v.substr(1) + ".pem");
+        s_client(other, "", {v, "-sess_out", session.string()});
+        ASSERT_TRUE(fs::exists(session)) << v;
+        EXPECT_GT(ticket_length(session), 174u) << v;
+        // Offered on its own version, and a TLS 1.2 ticket in a TLS 1.3 hello.
+        std::vector<std::vector<std::string>> offers = {{v, "-sess_in", session.string()}};
+        if (v == "-tls1_2") {
+            offers.push_back({"-sess_in", session.string()});
+        }
+        for (const auto& offer : offers) {
+            auto r = s_client(server->port(), "client-valid", offer, get_request);
+            EXPECT_TRUE(contains(r.out, "New, TLSv1.")) << v << "\n" << r.out;
+            EXPECT_TRUE(contains(r.out, "HTTP/1.1 200 OK")) << v << "\n" << r.out;
+        }
+    }
+    EXPECT_FALSE(contains(server->log(), "handshake failed")) << server->log();
+}
+
+// What a peer can see of the wolfSSL settings tlsterm makes explicit
+// (src/tls/security_defaults.h), on each version.
+TEST_F(ClientAuthTest, LibraryDefaultsAsAPeerSeesThem) {
+    start("client_auth = \"optional\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
+    const uint16_t port = server->port();
+    auto r = s_client(port, "", {"-tls1_2", "-maxfraglen", "512"});
+    for (const char* seen : {"Secure Renegotiation IS supported", "Extended master secret: yes",
+                             "Compression: NONE", "Session-ID: \n"}) {
+        EXPECT_TRUE(contains(r.out, seen)) << seen << "\n" << r.out;
+    }
+    for (const char* unseen : {"TLS session ticket:", "Max Fragment Length", "alert"}) {
+        EXPECT_FALSE(contains(r.out, unseen)) << unseen << "\n" << r.out;
+    }
+    r = s_client(port, "client-valid", {"-tls1_3"});
+    EXPECT_TRUE(contains(r.out, "Verify return code: 0 (ok)")) << r.out;
+    EXPECT_FALSE(contains(r.out, "New Session Ticket")) << r.out;
+    EXPECT_TRUE(contains(r.out, "Early data was not sent")) << r.out;
+    // A client asking to renegotiate (s_client's "R" command) is refused
+    // and the connection ends.
+    r = run_process(
+        {"sh", "-c",
+         "(sleep 1; echo R; sleep 1) | openssl s_client -connect 127.0.0.1:" +
+             std::to_string(port) + " -tls1_2 -CAfile " + abs("root-ca.pem") + " -cert " +
+             abs("client-valid.pem") + " -key " + abs("client-valid.key") + " 2>&1"},
+        30);
+    EXPECT_TRUE(contains(r.out, "RENEGOTIATING")) << r.out;
+    EXPECT_TRUE(contains(r.out, "alert unexpected message")) << r.out;
+    EXPECT_TRUE(wait_for_line(*server, "TLS error from client", "Duplicate HandShake"))
+        << server->log();
+    EXPECT_EQ(status_of(port, "client-valid"), "200");
+}
+
+TEST_F(ClientAuthTest, X509v1ClientCertificates) {
+    const std::string base =
+        "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\n"
+        "crl_files = [\"pki/root-ca.crl.pem\"]\n";
+    start(base);
+    const uint16_t port = server->port();
+    // Accepted on both versions, logged once, counted each time.
+    EXPECT_EQ(status_of(port, "client-v1", "localhost", {"--tls-max", "1.2"}), "200")
+        << server->log();
+    EXPECT_EQ(status_of(port, "client-v1", "localhost", {"--tlsv1.3"}), "200") << server->log();
+    EXPECT_EQ(status_of(port, "client-v1"), "200");
+    ASSERT_TRUE(
+        wait_for_line(*server, "accepted X.509 v1 client certificate", "CN=client-v1 serial"))
+        << server->log();
+    server->process().signal(SIGUSR1);
+    ASSERT_TRUE(wait_for_count(*server, "verified (3 of them X.509 v1)", 1)) << server->log();
+    EXPECT_TRUE(wait_for_count(*server, "accepted X.509 v1 client certificate", 1));
+    EXPECT_FALSE(wait_for_count(*server, "accepted X.509 v1 client certificate", 2));
+    // A v1 certificate is no CA when a client sends it as an intermediate.
+    EXPECT_EQ(status_of(port, "client-under-v1-intermediate"), "000");
+    EXPECT_TRUE(wait_for_line(*server, "client certificate rejected (unknown_ca)",
+                              "CN=client-under-v1-intermediate"))
+        << server->log();
+    // A "v1" certificate with extensions (and so an unverifiable signature)
+    // is not one: refused, whatever wolfSSL's error code suggests.
+    for (const char* v : {"1.2", "1.3"}) {
+        EXPECT_EQ(status_of(port, "client-v1-with-extensions", "localhost", {"--tls-max", v}),
+                  "000")
+            << v;
+    }
+    server.reset();
+
+    start(base + "require_x509v3 = true\n");
+    EXPECT_EQ(status_of(server->port(), "client-v1", "localhost", {"--tls-max", "1.2"}), "000");
+    EXPECT_EQ(status_of(server->port(), "client-v1", "localhost", {"--tlsv1.3"}), "000");
+    EXPECT_TRUE(wait_for_line(*server, "client certificate rejected (not_x509v3)",
+                              "CN=client-v1) is X.509 v1 and require_x509v3 = true"))
+        << server->log();
+    EXPECT_EQ(status_of(server->port(), "client-valid"), "200");
+    server.reset();
+
+    // Configured in ca_files, the v1 CA is an anchor like any other.
+    start(
+        "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\", "
+        "{ file = \"pki/v1-intermediate-ca.pem\", crl_policy = \"optional\" }]\n"
+        "crl_files = [\"pki/root-ca.crl.pem\"]\n");
+    EXPECT_EQ(status_of(server->port(), "client-under-v1-intermediate"), "200") << server->log();
 }
 
 TEST_F(ClientAuthTest, CheckRejectsACaWithoutTheCrlItsPolicyNeeds) {

@@ -92,6 +92,25 @@ TEST(GenPki, InvalidClientsFail) {
               p("client-unknown-ca.pem"));
 }
 
+TEST(GenPki, X509v1Identities) {
+    auto version = [](const std::string& file) {
+        auto r = test::run_process({"openssl", "x509", "-in", p(file), "-noout", "-text"});
+        auto at = r.out.find("Version: ");
+        return at == std::string::npos ? std::string() : r.out.substr(at + 9, 1);
+    };
+    EXPECT_EQ(version("client-v1.pem"), "1");
+    EXPECT_EQ(version("v1-intermediate-ca.pem"), "1");
+    EXPECT_EQ(version("client-under-v1-intermediate.pem"), "3");
+    EXPECT_EQ(version("client-v1-with-extensions.pem"), "1");
+    expect_ok(verify({"-CAfile", p("root-ca.pem"), p("client-v1.pem")}), p("client-v1.pem"));
+    // OpenSSL too takes a v1 certificate for a CA only when it is trusted.
+    expect_error(verify({"-CAfile", p("root-ca.pem"), "-untrusted", p("v1-intermediate-ca.pem"),
+                         p("client-under-v1-intermediate.pem")}),
+                 "invalid CA certificate");
+    expect_error(verify({"-CAfile", p("root-ca.pem"), p("client-v1-with-extensions.pem")}),
+                 "signature failure");
+}
+
 TEST(GenPki, CrlsHaveTheRightEntries) {
     auto count = [](const std::string& file) {
         auto r = test::run_process({"openssl", "crl", "-in", p(file), "-noout", "-text"});

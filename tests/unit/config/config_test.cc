@@ -313,6 +313,12 @@ TEST(ConfigErrors, OutOfRange) {
     EXPECT_EQ(error_of(text),
               "limits.max_buffered_bytes (t.toml:2:22): must be between 16384 and 67108864, "
               "got -1");
+    text = std::string(upstream_section) +
+           listener("l0", "127.0.0.1:0",
+                    "client_auth = \"require\"\nca_files = [\"root-ca.pem\"]\n"
+                    "require_x509v3 = \"yes\"");
+    EXPECT_EQ(error_of(text), "listeners[0].tls.require_x509v3 (t.toml:" + pos_of(text, "\"yes\"") +
+                                  "): expected true or false, got string");
     text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", "verify_depth = 17");
     EXPECT_EQ(error_of(text), "listeners[0].tls.verify_depth (t.toml:" + pos_of(text, "17") +
                                   "): must be between 1 and 16, got 17");
@@ -698,6 +704,7 @@ TEST(ConfigClientAuth, SniTablesInheritAndOverride) {
 [[listeners.tls.sni]]
 names = ["API.tlsterm.test", "*.wild.tlsterm.test", ""]
 client_auth = "optional"
+require_x509v3 = false
 verify_depth = 2
 allow_sans = ["spiffe://tlsterm.test/*"]
 [[listeners.tls.sni]]
@@ -708,7 +715,7 @@ ca_files = [{ file = "ca-bundle.pem", crl_policy = "leaf-only", crl_stale = "gra
                   listener("l0", "127.0.0.1:0",
                            require_root +
                                "crl_files = [\"root-ca.crl.pem\", \"intermediate-ca.crl.der\"]\n"
-                               "crl_stale = \"warn\"\n",
+                               "crl_stale = \"warn\"\nrequire_x509v3 = true\n",
                            "", "") +
                   sni);
     ASSERT_TRUE(c) << c.error().to_string();
@@ -725,6 +732,9 @@ ca_files = [{ file = "ca-bundle.pem", crl_policy = "leaf-only", crl_stale = "gra
     EXPECT_EQ(t.sni[0].auth.ca_files.size(), 1u);  // inherited
     EXPECT_EQ(t.sni[0].auth.allow_sans, (std::vector<std::string>{"spiffe://tlsterm.test/*"}));
     EXPECT_EQ(t.sni[1].auth.mode, client_auth_mode::require);  // inherited
+    EXPECT_TRUE(t.client_auth.require_x509v3);
+    EXPECT_TRUE(t.sni[1].auth.require_x509v3);  // inherited
+    EXPECT_FALSE(t.sni[0].auth.require_x509v3);
     ASSERT_EQ(t.sni[1].auth.ca_files.size(), 1u);
     EXPECT_EQ(t.sni[1].auth.ca_files[0].crl, crl_policy::leaf_only);
     EXPECT_EQ(t.sni[1].auth.ca_files[0].stale, stale_crl_policy::grace);

@@ -74,6 +74,40 @@ TEST(CertificateFields, ReadsWhatChecksNeed) {
     EXPECT_FALSE(parse_certificate(std::vector<uint8_t>{0x30, 0x03, 0x02, 0x01}).has_value());
 }
 
+TEST(CertificateFields, VersionAndExtensions) {
+    auto v3 = cert_of("client-valid.pem");
+    EXPECT_EQ(v3.version, 3);
+    EXPECT_TRUE(v3.has_extensions);
+    auto v1 = cert_of("client-v1.pem");
+    EXPECT_EQ(v1.version, 1);
+    EXPECT_FALSE(v1.has_extensions);
+    EXPECT_EQ(common_name(v1.subject_der), "client-v1");
+    auto forged = cert_of("client-v1-with-extensions.pem");
+    EXPECT_EQ(forged.version, 1);
+    EXPECT_TRUE(forged.has_extensions);
+}
+
+TEST(CertificateSignature, VerifiesWithTheIssuersKeyOnly) {
+    auto root = cert_of("root-ca.pem");
+    EXPECT_TRUE(verify_certificate_signature(der_of("client-valid.pem"), root));
+    EXPECT_TRUE(verify_certificate_signature(der_of("client-v1.pem"), root));
+    EXPECT_TRUE(verify_certificate_signature(der_of("intermediate-ca.pem"), root));
+    auto other =
+        verify_certificate_signature(der_of("client-valid.pem"), cert_of("unknown-ca.pem"));
+    ASSERT_FALSE(other);
+    EXPECT_EQ(other.error(),
+              "ecdsa-with-SHA256 signature does not verify with the key of CA /O=tlsterm "
+              "test/CN=tlsterm Untrusted CA");
+    // The signed bytes changed (its version field removed): no longer verifies.
+    EXPECT_FALSE(verify_certificate_signature(der_of("client-v1-with-extensions.pem"), root));
+    auto rsa = verify_certificate_signature(der_of("client-valid.pem"), cert_of("rsa-ca.pem"));
+    ASSERT_FALSE(rsa);
+    EXPECT_EQ(rsa.error(),
+              "CA /O=tlsterm test/CN=tlsterm Test RSA Root CA has no EC key for a "
+              "ecdsa-with-SHA256 signature");
+    EXPECT_FALSE(verify_certificate_signature(std::vector<uint8_t>{0x30, 0x00}, root));
+}
+
 TEST(CrlStore, AttributesEachCrlToItsCa) {
     auto c = cas();
     auto root = load("root-ca.crl.der", c);

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "common/pem.h"
+#include "crl/certificate.h"
+#include "support/pki.h"
+
 namespace tlsterm::tls {
 namespace {
 
@@ -15,6 +19,149 @@ TEST(GlobMatch, StarMatchesAnyRun) {
     EXPECT_FALSE(glob_match("*@tlsterm.test", "a@tlsterm.test.evil"));
     EXPECT_FALSE(glob_match("a*b", "a"));
     EXPECT_FALSE(glob_match("", "x"));
+}
+
+std::vector<uint8_t> der_of(const std::string& pem_name) {
+    auto blocks = pem::decode_all(test::read_text(test::pki(pem_name)));
+    EXPECT_TRUE(blocks && !blocks->empty()) << pem_name;
+    return blocks && !blocks->empty() ? (*blocks)[0].der : std::vector<uint8_t>{};
+}
+
+// A verifier of `mode` trusting one CA file, with no CRLs (optional).
+struct verifier_fixture {
+    explicit verifier_fixture(client_auth_mode mode, const char* ca = "root-ca.pem",
+                              bool require_x509v3 = false,
+                              std::vector<std::string> allow_subjects = {}) {
+        auto path = test::pki(ca);
+        EXPECT_TRUE(anchors.add_file(path, test::read_text(path)));
+        client_auth_config c;
+        c.mode = mode;
+        c.require_x509v3 = require_x509v3;
+        c.allow_subjects = std::move(allow_subjects);
+        c.ca_files.push_back({file_ref{path, {}}, crl_policy::optional});
+        policy = auth_policy::make(c, anchors);
+        crls = crl::store::build(anchors.cas, {});
+    }
+    client_verifier make() const { return client_verifier(policy, crls); }
+
+    trust_anchors anchors;
+    auth_policy policy;
+    std::shared_ptr<const crl::store> crls;
+};
+
+// check_chain over PKI files (leaf first).
+std::optional<rejection> check(client_verifier& v, std::initializer_list<const char*> names) {
+    std::vector<std::vector<uint8_t>> ders;
+    for (const char* n : names) {
+        ders.push_back(der_of(n));
+    }
+    std::vector<std::span<const uint8_t>> chain(ders.begin(), ders.end());
+    return v.check_chain(chain, std::time(nullptr));
+}
+
+TEST(AuthenticationGap, RequireNeedsAChainVerifiedInThisHandshake) {
+    verifier_fixture f(client_auth_mode::require);
+    EXPECT_EQ(authentication_gap(client_auth_mode::none, nullptr, false), std::nullopt);
+    EXPECT_EQ(authentication_gap(client_auth_mode::none, nullptr, true), std::nullopt);
+    EXPECT_EQ(authentication_gap(client_auth_mode::require, nullptr, false),
+              "no certificate verifier was installed for this handshake");
+
+    // The callback never ran: a resumed session, or a library that skipped it.
+    auto untouched = f.make();
+    EXPECT_EQ(authentication_gap(client_auth_mode::require, &untouched, true),
+              "client_auth = \"require\" and the session was resumed: no certificate was "
+              "verified in this handshake");
+    EXPECT_EQ(authentication_gap(client_auth_mode::require, &untouched, false),
+              "client_auth = \"require\" and no certificate was verified in this handshake");
+    EXPECT_EQ(authentication_gap(client_auth_mode::optional, &untouched, true), std::nullopt);
+
+    auto verified = f.make();
+    ASSERT_EQ(check(verified, {"client-valid.pem"}), std::nullopt);
+    EXPECT_TRUE(verified.verified());
+    EXPECT_EQ(verified.x509_version(), 3);
+    EXPECT_EQ(authentication_gap(client_auth_mode::require, &verified, false), std::nullopt);
+    EXPECT_EQ(authentication_gap(client_auth_mode::optional, &verified, false), std::nullopt);
+
+    // A verdict the library ignored fails the connection on any policy.
+    auto refused = f.make();
+    refused.note_no_certificate();
+    EXPECT_EQ(authentication_gap(client_auth_mode::optional, &refused, false),
+              "the handshake completed although its client certificate was rejected "
+              "(no_certificate)");
+}
+
+TEST(AuthenticationGap, OptionalNeverReportsWhatItDidNotVerify) {
+    verifier_fixture f(client_auth_mode::optional, "root-ca.pem", false, {"/CN=nobody"});
+    auto v = f.make();
+    // Presented, then refused by tlsterm's own checks, with the verdict
+    // lost on the way (the callback would have recorded it).
+    auto r = check(v, {"client-valid.pem"});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, cert_reject::not_allowed);
+    EXPECT_TRUE(v.presented());
+    EXPECT_FALSE(v.verified());
+    EXPECT_EQ(authentication_gap(client_auth_mode::optional, &v, false),
+              "a client certificate was presented but not verified");
+}
+
+TEST(ClientVerifier, VerifiedChainIsTheOneItChecked) {
+    verifier_fixture f(client_auth_mode::require);
+    auto v = f.make();
+    EXPECT_TRUE(v.verified_chain({der_of("client-valid.pem")}).empty());  // nothing verified yet
+    ASSERT_EQ(check(v, {"client-valid.pem"}), std::nullopt);
+    EXPECT_EQ(v.verified_chain({der_of("client-valid.pem"), der_of("root-ca.pem")}).size(), 2u);
+    // Another leaf (a session's stored chain, say) is not reported.
+    EXPECT_TRUE(v.verified_chain({der_of("client-revoked.pem")}).empty());
+    EXPECT_TRUE(v.verified_chain({}).empty());
+}
+
+TEST(ClientVerifier, LegacyLeavesAreCheckedByTlstermItself) {
+    verifier_fixture f(client_auth_mode::require);
+    auto one = [](const std::vector<uint8_t>& der) {
+        return std::vector<std::span<const uint8_t>>{std::span<const uint8_t>(der)};
+    };
+    auto v1 = der_of("client-v1.pem");
+    auto v = f.make();
+    EXPECT_EQ(v.check_legacy_leaf(one(v1)), std::nullopt);
+    ASSERT_EQ(check(v, {"client-v1.pem"}), std::nullopt);
+    EXPECT_EQ(v.x509_version(), 1);
+
+    // require_x509v3 refuses it by name.
+    verifier_fixture strict(client_auth_mode::require, "root-ca.pem", true);
+    auto s = strict.make();
+    auto r = s.check_legacy_leaf(one(v1));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, cert_reject::not_x509v3);
+    EXPECT_NE(r->detail.find("CN=client-v1) is X.509 v1 and require_x509v3 = true"),
+              std::string::npos)
+        << r->detail;
+
+    // A "v1" with extensions, which wolfSSL reports with the same error
+    // code without checking its signature: never overridden.
+    auto forged = der_of("client-v1-with-extensions.pem");
+    r = f.make().check_legacy_leaf(one(forged));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, cert_reject::invalid);
+    EXPECT_NE(r->detail.find("X.509 v1 with extensions"), std::string::npos) << r->detail;
+
+    // A v1 leaf with a bad signature, and one from an unconfigured CA.
+    auto tampered = v1;
+    tampered[tampered.size() - 3] ^= 1;
+    r = f.make().check_legacy_leaf(one(tampered));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, cert_reject::bad_signature);
+    verifier_fixture other(client_auth_mode::require, "unknown-ca.pem");
+    r = other.make().check_legacy_leaf(one(v1));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, cert_reject::unknown_ca);
+}
+
+TEST(FirstSighting, OncePerCertificate) {
+    std::array<uint8_t, 32> a{1};
+    std::array<uint8_t, 32> b{2};
+    EXPECT_TRUE(first_sighting(a));
+    EXPECT_FALSE(first_sighting(a));
+    EXPECT_TRUE(first_sighting(b));
 }
 
 }  // namespace
