@@ -21,6 +21,9 @@
 #if defined(HAVE_LIBZ)
 #error "TLS compression: CRIME"
 #endif
+#if !defined(NO_PSK)
+#error "external pre-shared keys: a PSK handshake authenticates no certificate"
+#endif
 // What tlsterm itself needs from the build.
 #if !defined(WOLFSSL_EXTRA_ALERTS)
 #error "a refused client certificate must get the alert that names why"

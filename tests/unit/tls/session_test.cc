@@ -189,6 +189,47 @@ TEST_F(SessionTest, GarbageAfterHandshakeFails) {
     EXPECT_FALSE(s->cipher_out().empty());  // an alert for the client
 }
 
+// A client that asks for a ticket gets none and no session ID, on either
+// version, and the context keeps no session cache (security_defaults.h).
+// Also for a context limited to TLS 1.2, where the TLS 1.3 setting cannot
+// be applied after the version range.
+TEST(SessionResumption, NothingToResumeWith) {
+    for (const char* extra : {"", "max_version = \"1.2\""}) {
+        auto cfg = make_config(extra);
+        auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
+        ASSERT_TRUE(sc) << sc.error();
+        for (int version : {TLS1_2_VERSION, 0}) {
+            test::memory_client c({.max_version = version});
+            ASSERT_EQ(wolfSSL_UseSessionTicket(c.ssl()), WOLFSSL_SUCCESS);
+            ASSERT_EQ(c.connect(), 0);
+            client_hello hello;
+            ASSERT_EQ(parse_client_hello(c.out().readable(), hello), hello_status::complete);
+            auto chosen = (*sc)->select(hello);
+            long mode = wolfSSL_CTX_get_session_cache_mode(chosen.ctx);
+            EXPECT_EQ(mode & WOLFSSL_SESS_CACHE_SERVER, 0) << extra;
+            EXPECT_EQ(mode & WOLFSSL_SESS_CACHE_NO_INTERNAL, WOLFSSL_SESS_CACHE_NO_INTERNAL);
+            EXPECT_NE(wolfSSL_CTX_get_options(chosen.ctx) & WOLFSSL_OP_NO_COMPRESSION, 0);
+            auto s = session::create(chosen);
+            ASSERT_TRUE(test::pump_handshake(c, *s)) << s->error();
+            // Data after the handshake: a TLS 1.3 NewSessionTicket would
+            // arrive before it.
+            ASSERT_EQ(s->write(std::span(reinterpret_cast<const uint8_t*>("x"), 1)),
+                      tls_status::ok);
+            c.in().append(s->cipher_out().readable());
+            s->cipher_out().clear();
+            EXPECT_EQ(c.read_all(), "x");
+            WOLFSSL_SESSION* got = wolfSSL_get1_session(c.ssl());
+            ASSERT_NE(got, nullptr);
+            EXPECT_EQ(wolfSSL_SESSION_has_ticket(got), 0) << extra << " " << version;
+            unsigned int id_length = 0;
+            wolfSSL_SESSION_get_id(got, &id_length);
+            EXPECT_EQ(id_length, 0u) << extra << " " << version;
+            wolfSSL_SESSION_free(got);
+            EXPECT_FALSE(s->resumed());
+        }
+    }
+}
+
 TEST(SessionVersions, MinimumVersionIsEnforced) {
     auto cfg = make_config("min_version = \"1.3\"");
     auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
