@@ -237,8 +237,17 @@ void connection::try_handshake() {
                         peer().c_str(), _listener.config->name.c_str(),
                         std::string(to_string(r.reason)).c_str(), r.detail.c_str());
         } else {
-            TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s",
-                        peer().c_str(), _listener.config->name.c_str(), _tls->error().c_str());
+            // Refused inside wolfSSL before tlsterm's callback saw the
+            // certificate (e.g. one it cannot parse): still name it.
+            std::string cert;
+            if (auth != nullptr) {
+                if (auto chain = _tls->peer_chain(); !chain.empty()) {
+                    cert = "; client certificate " + tls::describe_certificate(chain.front());
+                }
+            }
+            TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s%s",
+                        peer().c_str(), _listener.config->name.c_str(), _tls->error().c_str(),
+                        cert.c_str());
         }
         close(close_reason::handshake_failed);  // sends the pending alert
         return;

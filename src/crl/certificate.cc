@@ -78,7 +78,7 @@ bool read_distribution_points(std::span<const uint8_t> value, certificate& out) 
 
 }  // namespace
 
-std::expected<certificate, std::string> parse_certificate(std::span<const uint8_t> der) {
+std::expected<signed_parts, std::string> split_certificate(std::span<const uint8_t> der) {
     der::reader top(der);
     auto cert = top.next_if(der::tag_sequence);
     if (!cert) {
@@ -86,6 +86,26 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
     }
     der::reader c(cert->content);
     auto tbs = c.next_if(der::tag_sequence);
+    auto alg = c.next_if(der::tag_sequence);
+    auto sig = c.next_if(der::tag_bit_string);
+    if (!tbs || !alg || !sig || sig->content.empty() || sig->content[0] != 0 || !c.empty()) {
+        return std::unexpected("malformed certificate");
+    }
+    der::reader a(alg->content);
+    auto oid = a.next_if(der::tag_oid);
+    if (!oid) {
+        return std::unexpected("malformed certificate signature algorithm");
+    }
+    return signed_parts{tbs->whole, oid->content, sig->content.subspan(1)};
+}
+
+std::expected<certificate, std::string> parse_certificate(std::span<const uint8_t> der) {
+    auto parts = split_certificate(der);
+    if (!parts) {
+        return std::unexpected(parts.error());
+    }
+    der::reader whole_tbs(parts->tbs_der);
+    auto tbs = whole_tbs.next_if(der::tag_sequence);
     if (!tbs) {
         return std::unexpected("certificate without tbsCertificate");
     }
@@ -176,27 +196,6 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
         return std::unexpected("malformed certificate extensions");
     }
     return out;
-}
-
-std::expected<signed_parts, std::string> split_certificate(std::span<const uint8_t> der) {
-    der::reader top(der);
-    auto cert = top.next_if(der::tag_sequence);
-    if (!cert) {
-        return std::unexpected("not a DER certificate");
-    }
-    der::reader c(cert->content);
-    auto tbs = c.next_if(der::tag_sequence);
-    auto alg = c.next_if(der::tag_sequence);
-    auto sig = c.next_if(der::tag_bit_string);
-    if (!tbs || !alg || !sig || sig->content.empty() || sig->content[0] != 0 || !c.empty()) {
-        return std::unexpected("malformed certificate");
-    }
-    der::reader a(alg->content);
-    auto oid = a.next_if(der::tag_oid);
-    if (!oid) {
-        return std::unexpected("malformed certificate signature algorithm");
-    }
-    return signed_parts{tbs->whole, oid->content, sig->content.subspan(1)};
 }
 
 std::string serial_hex(std::span<const uint8_t> serial) {

@@ -63,6 +63,11 @@ const crl::certificate* issuer_among(const crl::certificate& c,
 
 }  // namespace
 
+std::string describe_certificate(std::span<const uint8_t> der) {
+    auto c = crl::parse_certificate(der);
+    return c ? describe(*c) : "(unreadable: " + c.error() + ")";
+}
+
 bool glob_match(std::string_view p, std::string_view t) {
     // Iterative matching with one backtrack point: linear in practice.
     std::size_t pi = 0;

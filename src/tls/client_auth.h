@@ -159,6 +159,9 @@ bool first_sighting(const std::array<uint8_t, 32>& sha256);
 // Configures a context to request client certificates per `policy`.
 bool apply_policy(WOLFSSL_CTX* ctx, const auth_policy& policy, const trust_anchors& t);
 
+// "serial 1A2B (/O=../CN=..)" for a DER certificate, for log lines.
+std::string describe_certificate(std::span<const uint8_t> der);
+
 // '*' matches any run of characters (including none); everything else itself.
 bool glob_match(std::string_view pattern, std::string_view text);
 

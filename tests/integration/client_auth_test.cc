@@ -712,6 +712,8 @@ TEST_F(ClientAuthTest, X509v1ClientCertificates) {
                   "000")
             << v;
     }
+    EXPECT_TRUE(wait_for_line(*server, "ASN version error", "client certificate serial"))
+        << server->log();
     server.reset();
 
     start(base + "require_x509v3 = true\n");
