@@ -51,6 +51,7 @@ enum class cert_reject : uint8_t {
     chain_too_long,  // more intermediates than verify_depth
     not_allowed,     // matches no allow_subjects / allow_sans pattern
     not_x509v3,      // an X.509 v1/v2 leaf and require_x509v3 = true
+    wrong_usage,     // the leaf is a CA, or its key usages exclude client authentication
     invalid,         // any other defect (malformed, wrong usage, ...)
     count_
 };

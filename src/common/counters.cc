@@ -68,6 +68,8 @@ std::string_view to_string(cert_reject r) {
             return "not_allowed";
         case cert_reject::not_x509v3:
             return "not_x509v3";
+        case cert_reject::wrong_usage:
+            return "wrong_usage";
         case cert_reject::invalid:
             return "invalid";
         case cert_reject::count_:

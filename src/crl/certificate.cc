@@ -14,6 +14,13 @@ constexpr std::array<uint8_t, 3> oid_subject_key_id = {0x55, 0x1d, 0x0e};     //
 constexpr std::array<uint8_t, 3> oid_subject_alt_name = {0x55, 0x1d, 0x11};   // 2.5.29.17
 constexpr std::array<uint8_t, 3> oid_basic_constraints = {0x55, 0x1d, 0x13};  // 2.5.29.19
 constexpr std::array<uint8_t, 3> oid_crl_distribution = {0x55, 0x1d, 0x1f};   // 2.5.29.31
+constexpr std::array<uint8_t, 3> oid_key_usage = {0x55, 0x1d, 0x0f};          // 2.5.29.15
+constexpr std::array<uint8_t, 3> oid_ext_key_usage = {0x55, 0x1d, 0x25};      // 2.5.29.37
+// id-kp-clientAuth (1.3.6.1.5.5.7.3.2) and anyExtendedKeyUsage (2.5.29.37.0)
+constexpr std::array<uint8_t, 8> oid_kp_client_auth = {0x2b, 0x06, 0x01, 0x05,
+                                                       0x05, 0x07, 0x03, 0x02};
+constexpr std::array<uint8_t, 4> oid_any_eku = {0x55, 0x1d, 0x25, 0x00};
+constexpr uint16_t key_usage_digital_signature = 1u << 0;
 
 constexpr uint8_t general_name_email = 0x81;  // [1] rfc822Name
 constexpr uint8_t general_name_dns = 0x82;    // [2] dNSName
@@ -185,6 +192,43 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
                 if (auto ca = fields.next_if(der::tag_boolean)) {
                     out.is_ca = ca->content.size() == 1 && ca->content[0] != 0;
                 }
+            } else if (std::ranges::equal(e.oid, oid_key_usage)) {
+                // KeyUsage ::= BIT STRING; bit 0 is the first octet's top bit.
+                der::reader r(e.value);
+                auto bits = r.next_if(der::tag_bit_string);
+                if (!bits || bits->content.empty() || bits->content.size() > 3 ||
+                    bits->content[0] > 7) {
+                    ok = false;
+                    return;
+                }
+                uint16_t usage = 0;
+                for (std::size_t i = 1; i < bits->content.size(); ++i) {
+                    for (unsigned b = 0; b < 8; ++b) {
+                        if ((bits->content[i] & (0x80u >> b)) != 0) {
+                            usage = static_cast<uint16_t>(usage | (1u << ((i - 1) * 8 + b)));
+                        }
+                    }
+                }
+                out.key_usage = usage;
+            } else if (std::ranges::equal(e.oid, oid_ext_key_usage)) {
+                der::reader r(e.value);
+                auto seq = r.next_if(der::tag_sequence);
+                if (!seq) {
+                    ok = false;
+                    return;
+                }
+                der::reader purposes(seq->content);
+                while (!purposes.empty()) {
+                    auto oid = purposes.next_if(der::tag_oid);
+                    if (!oid) {
+                        ok = false;
+                        return;
+                    }
+                    out.extended_key_usage.emplace_back(oid->content.begin(), oid->content.end());
+                }
+                if (out.extended_key_usage.empty()) {
+                    ok = false;  // SEQUENCE SIZE (1..MAX)
+                }
             } else if (std::ranges::equal(e.oid, oid_subject_alt_name)) {
                 ok = ok && read_alt_names(e.value, out);
             } else if (std::ranges::equal(e.oid, oid_crl_distribution)) {
@@ -196,6 +240,23 @@ std::expected<certificate, std::string> parse_certificate(std::span<const uint8_
         return std::unexpected("malformed certificate extensions");
     }
     return out;
+}
+
+std::string certificate::client_auth_refusal() const {
+    if (is_ca) {
+        return "is a CA certificate (basicConstraints cA), not a client certificate";
+    }
+    if (key_usage && (*key_usage & key_usage_digital_signature) == 0) {
+        return "has a keyUsage without digitalSignature, which a TLS client needs to sign "
+               "the handshake";
+    }
+    if (!extended_key_usage.empty() &&
+        std::ranges::none_of(extended_key_usage, [](const std::vector<uint8_t>& p) {
+            return std::ranges::equal(p, oid_kp_client_auth) || std::ranges::equal(p, oid_any_eku);
+        })) {
+        return "has an extendedKeyUsage without clientAuth";
+    }
+    return {};
 }
 
 std::string serial_hex(std::span<const uint8_t> serial) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <ctime>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,13 +25,23 @@ struct certificate {
     std::vector<uint8_t> authority_key_id;  // keyIdentifier; empty when absent
     std::vector<uint8_t> subject_key_id;    // empty when absent
     bool is_ca = false;                     // basicConstraints cA
-    std::vector<std::string> dns_names;     // subjectAltName entries by kind
+    // keyUsage bits, bit n = KeyUsage bit n of RFC 5280 4.2.1.3
+    // (digitalSignature = bit 0); nullopt when the extension is absent.
+    std::optional<uint16_t> key_usage;
+    // extendedKeyUsage purposes (OID contents); empty when absent.
+    std::vector<std::vector<uint8_t>> extended_key_usage;
+    std::vector<std::string> dns_names;  // subjectAltName entries by kind
     std::vector<std::string> emails;
     std::vector<std::string> uris;
     std::vector<std::string> crl_urls;  // http(s) URIs of cRLDistributionPoints
 
     // Subject equals issuer: a root (or a self-issued key rollover cert).
     bool self_issued() const { return subject_der == issuer_der; }
+    // Why this certificate may not authenticate a TLS client (RFC 5280
+    // 4.2.1.3, 4.2.1.9, 4.2.1.12), or "" when it may: a CA certificate, a
+    // keyUsage without digitalSignature, an extendedKeyUsage without
+    // clientAuth or anyExtendedKeyUsage.
+    std::string client_auth_refusal() const;
 };
 
 std::expected<certificate, std::string> parse_certificate(std::span<const uint8_t> der);

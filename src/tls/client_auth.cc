@@ -35,6 +35,10 @@ cert_reject classify(int error) {
         case ASN_SIG_HASH_E:
         case ASN_SIG_KEY_E:
             return cert_reject::bad_signature;
+        case KEYUSE_SIGNATURE_E:
+        case KEYUSE_ENCIPHER_E:
+        case EXTKEYUSE_AUTH_E:
+            return cert_reject::wrong_usage;
         case MAX_CHAIN_ERROR:
         case ASN_PATHLEN_SIZE_E:
         case ASN_PATHLEN_INV_E:
@@ -316,6 +320,10 @@ std::optional<rejection> client_verifier::check_chain(
     }
     std::vector<const crl::certificate*> path = path_to_anchor(sent);
     const crl::certificate& leaf = sent[0];
+    // wolfSSL checks these on TLS 1.2 only; tlsterm on every version.
+    if (std::string why = leaf.client_auth_refusal(); !why.empty()) {
+        return rejection{cert_reject::wrong_usage, "certificate " + describe(leaf) + " " + why};
+    }
     std::size_t intermediates = path.size() >= 2 ? path.size() - 2 : 0;
     if (intermediates > _policy->verify_depth) {
         return rejection{cert_reject::chain_too_long, "certificate " + describe(leaf) + ": " +

@@ -682,6 +682,44 @@ TEST_F(ClientAuthTest, LibraryDefaultsAsAPeerSeesThem) {
     EXPECT_EQ(status_of(port, "client-valid"), "200");
 }
 
+// keyUsage, extendedKeyUsage and basicConstraints of the leaf: checked by
+// tlsterm on every version (wolfSSL checks them on TLS 1.2 only).
+TEST_F(ClientAuthTest, LeafUsagesMustAllowClientAuthentication) {
+    start("client_auth = \"require\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
+    const uint16_t port = server->port();
+    struct refused {
+        std::string client;
+        std::string detail;
+    };
+    std::size_t count = 0;
+    for (const char* v : {"1.2", "1.3"}) {
+        for (const auto& r : {
+                 refused{"client-no-digital-signature", "CN=client-no-digital-signature)"},
+                 refused{"client-server-eku", "CN=client-server-eku)"},
+                 // A CA certificate with its own key, presented as a client.
+                 refused{"intermediate-ca", "CN=tlsterm Test Intermediate CA)"},
+             }) {
+            std::vector<std::string> version = {"--tls-max", v};
+            if (std::string(v) == "1.3") {
+                version = {"--tlsv1.3"};
+            }
+            EXPECT_EQ(status_of(port, r.client, "localhost", version), "000") << r.client << v;
+            ++count;
+            EXPECT_TRUE(wait_for_count(*server, "client certificate rejected (wrong_usage)", count))
+                << r.client << " " << v << "\n"
+                << server->log();
+            EXPECT_TRUE(wait_for_line(*server, "rejected (wrong_usage)", r.detail))
+                << server->log();
+        }
+    }
+    // On TLS 1.3 these two reach tlsterm's own check (wolfSSL refuses the
+    // extendedKeyUsage itself on both versions).
+    EXPECT_TRUE(contains(server->log(), "has a keyUsage without digitalSignature"))
+        << server->log();
+    EXPECT_TRUE(contains(server->log(), "is a CA certificate")) << server->log();
+    EXPECT_EQ(status_of(port, "client-valid", "localhost", {"--tlsv1.3"}), "200");
+}
+
 TEST_F(ClientAuthTest, X509v1ClientCertificates) {
     const std::string base =
         "client_auth = \"require\"\nca_files = [\"pki/root-ca.pem\"]\n"

@@ -87,6 +87,27 @@ TEST(CertificateFields, VersionAndExtensions) {
     EXPECT_TRUE(forged.has_extensions);
 }
 
+TEST(CertificateFields, UsagesForClientAuthentication) {
+    auto valid = cert_of("client-valid.pem");
+    ASSERT_TRUE(valid.key_usage);
+    EXPECT_EQ(*valid.key_usage, 1u);  // digitalSignature
+    EXPECT_EQ(valid.extended_key_usage.size(), 1u);
+    EXPECT_EQ(valid.client_auth_refusal(), "");
+    auto ca = cert_of("intermediate-ca.pem");
+    ASSERT_TRUE(ca.key_usage);
+    EXPECT_EQ(*ca.key_usage, (1u << 5) | (1u << 6));  // keyCertSign, cRLSign
+    EXPECT_EQ(ca.client_auth_refusal(),
+              "is a CA certificate (basicConstraints cA), not a client certificate");
+    EXPECT_EQ(cert_of("client-no-digital-signature.pem").client_auth_refusal(),
+              "has a keyUsage without digitalSignature, which a TLS client needs to sign the "
+              "handshake");
+    EXPECT_EQ(cert_of("client-server-eku.pem").client_auth_refusal(),
+              "has an extendedKeyUsage without clientAuth");
+    auto v1 = cert_of("client-v1.pem");
+    EXPECT_FALSE(v1.key_usage);
+    EXPECT_EQ(v1.client_auth_refusal(), "");
+}
+
 TEST(CertificateSignature, VerifiesWithTheIssuersKeyOnly) {
     auto root = cert_of("root-ca.pem");
     EXPECT_TRUE(verify_certificate_signature(der_of("client-valid.pem"), root));
