@@ -159,6 +159,15 @@ struct http_listener_config {
     bool sni_host_binding = true;
     uint32_t max_head_bytes = 64 * 1024;  // request head: start line and headers (431)
     uint32_t max_headers = 100;           // 431
+    // Forward request header fields whose names contain '_' (nginx's
+    // underscores_in_headers). Off: they are dropped, since CGI-style
+    // origins read X_Foo and X-Foo as one variable. Underscore spellings of
+    // the fields tlsterm sets itself are dropped either way.
+    bool underscores_in_headers = false;
+    // Upgrade protocols passed to the origin (lower case); a request
+    // asking for another one is forwarded as a plain request without its
+    // Upgrade. "h2c" is refused by the config (not valid over TLS).
+    std::vector<std::string> upgrade_protocols{"websocket"};
 };
 
 struct listener_config {

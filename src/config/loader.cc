@@ -698,6 +698,24 @@ http_listener_config parse_http(table_reader& t) {
     h.max_head_bytes =
         static_cast<uint32_t>(t.integer("max_head_bytes", h.max_head_bytes, 1024, 1 << 20));
     h.max_headers = static_cast<uint32_t>(t.integer("max_headers", h.max_headers, 8, 1000));
+    h.underscores_in_headers = t.boolean("underscores_in_headers", h.underscores_in_headers);
+    if (t.has("upgrade_protocols")) {
+        h.upgrade_protocols.clear();
+        for (const auto& p : t.string_array("upgrade_protocols")) {
+            std::string token = lower(p.value);
+            if (token.empty() || token.find_first_of(" \t,/") != std::string::npos) {
+                fail(p.origin, "not a protocol name: \"" + p.value + "\"");
+            }
+            if (token == "h2c") {
+                fail(p.origin,
+                     "h2c is not valid over TLS (RFC 9113 section 3.2); HTTP/2 over TLS is "
+                     "negotiated by ALPN");
+            }
+            h.upgrade_protocols.push_back(std::move(token));
+        }
+    } else {
+        t.node("upgrade_protocols");
+    }
     t.finish();
     return h;
 }

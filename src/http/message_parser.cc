@@ -30,6 +30,45 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
+bool valid_authority(std::string_view a) {
+    std::string_view host = a;
+    std::string_view port;
+    if (!a.empty() && a.front() == '[') {
+        std::size_t close = a.find(']');
+        if (close == std::string_view::npos) {
+            return false;
+        }
+        host = a.substr(1, close - 1);
+        std::string_view rest = a.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':') {
+            return false;
+        }
+        port = rest.empty() ? rest : rest.substr(1);
+        if (host.empty() || !std::ranges::all_of(host, [](char c) {
+                return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+            })) {
+            return false;
+        }
+    } else {
+        std::size_t colon = a.rfind(':');
+        if (colon != std::string_view::npos) {
+            host = a.substr(0, colon);
+            port = a.substr(colon + 1);
+        }
+        // reg-name: unreserved / pct-encoded / sub-delims (no '@', '/', ':').
+        constexpr std::string_view allowed = "-._~%!$&'()*+,;=";
+        if (!std::ranges::all_of(host, [&](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                       allowed.find(c) != std::string_view::npos;
+            })) {
+            return false;
+        }
+    }
+    return port.size() <= 5 && std::ranges::all_of(port, [](char c) {
+               return std::isdigit(static_cast<unsigned char>(c)) != 0;
+           });
+}
+
 const header* message_head::find(std::string_view name) const {
     for (const auto& h : headers) {
         if (iequals(h.name, name)) {
@@ -129,10 +168,23 @@ int message_parser::on_headers_complete(llhttp_t* p) {
     auto& head = r._head;
     head.version_major = p->http_major;
     head.version_minor = p->http_minor;
+    for (const auto& h : head.headers) {
+        if (h.name.empty()) {
+            return r.fail(400, "a header field with an empty name");
+        }
+    }
     if (r._kind == kind::request) {
         head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
         if (int rc = r.check_request(); rc != 0) {
             return rc;
+        }
+        // What llhttp would only refuse after this pause, when the head
+        // may already be on its way to an origin (RFC 9112 section 6.3).
+        if ((p->flags & F_TRANSFER_ENCODING) != 0 && (p->flags & F_CHUNKED) == 0) {
+            return r.fail(400, "Transfer-Encoding whose final coding is not chunked");
+        }
+        if (p->upgrade != 0 && p->method != HTTP_CONNECT && !r.upgrade_allowed()) {
+            p->upgrade = 0;  // an ordinary request: the next bytes are the next request
         }
     } else {
         head.status = p->status_code;
@@ -171,13 +223,51 @@ int message_parser::check_request() {
             head.expect_continue = true;
         }
     }
+    if (head.version_major != 1) {
+        return fail(505, "HTTP/" + std::to_string(head.version_major) + "." +
+                             std::to_string(head.version_minor) + " is not HTTP/1.x");
+    }
     if (hosts > 1) {
         return fail(400, "more than one Host header");
     }
     if (hosts == 0 && head.version_major == 1 && head.version_minor >= 1) {
         return fail(400, "HTTP/1.1 request without a Host header");
     }
+    if (const header* h = head.find("host"); h != nullptr && !valid_authority(h->value)) {
+        return fail(400, "invalid Host \"" + h->value + "\" (userinfo or a character no host has)");
+    }
+    std::string_view target = head.target;
+    for (std::string_view scheme : {"http://", "https://"}) {
+        if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
+            std::string_view rest = target.substr(scheme.size());
+            std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+            if (authority.empty() || !valid_authority(authority)) {
+                return fail(400, "invalid authority in the request target \"" +
+                                     std::string(authority) + "\"");
+            }
+        }
+    }
     return 0;
+}
+
+bool message_parser::upgrade_allowed() const {
+    const header* u = _head.find("upgrade");
+    if (u == nullptr) {
+        return false;
+    }
+    // Upgrade: a list of protocol[/version]; one honoured name is enough,
+    // and the forwarder passes the header on as the client sent it.
+    bool allowed = false;
+    std::string_view list = u->value;
+    while (!list.empty() && !allowed) {
+        std::size_t comma = list.find(',');
+        std::string_view item = trim(list.substr(0, comma));
+        std::string_view name = item.substr(0, item.find('/'));
+        allowed = std::ranges::any_of(_limits.upgrade_protocols,
+                                      [&](const std::string& p) { return iequals(p, name); });
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    return allowed;
 }
 
 int message_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
@@ -275,7 +365,7 @@ message_parser::result message_parser::next(std::span<const uint8_t> data) {
         return {event::error, consumed, {}};
     }
     if (rc != HPE_OK && rc != HPE_PAUSED && rc != HPE_PAUSED_UPGRADE) {
-        int status = rc == HPE_INVALID_METHOD ? 501 : 400;
+        int status = rc == HPE_INVALID_METHOD ? 501 : rc == HPE_INVALID_VERSION ? 505 : 400;
         fail(status, std::string(llhttp_errno_name(rc)) + ": " + llhttp_get_error_reason(&_parser));
         return {event::error, consumed, {}};
     }

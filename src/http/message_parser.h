@@ -8,8 +8,12 @@
 // Transfer-Encoding, duplicate Content-Length, bad chunk sizes, bare LF,
 // obs-fold line folding and whitespace between a field name and its colon
 // are refused. Requests also: duplicate or missing Host, an Expect other
-// than 100-continue. A refused request gets the status to answer with (400,
-// 414, 417, 431, 501); a refused response is a 502.
+// than 100-continue, a Transfer-Encoding whose final coding is not chunked,
+// an empty field name, a Host or absolute-form authority with userinfo or
+// other characters an authority cannot hold, an HTTP version other than
+// 1.x (505). All of them before the head event, so nothing of a refused
+// head is ever forwarded. A refused request gets the status to answer with
+// (400, 414, 417, 431, 501, 505); a refused response is a 502.
 //
 // The parser stops after each event, so a connection handles pipelined
 // messages one by one and applies backpressure by not calling next().
@@ -58,7 +62,16 @@ struct message_limits {
     std::size_t max_head_bytes = 64 * 1024;   // start line + headers: 431
     std::size_t max_headers = 100;            // 431
     std::size_t max_target_bytes = 8 * 1024;  // request target (414) or reason phrase
+    // Requests: the Upgrade protocols honoured (lower case). A request
+    // asking for none of them is parsed on as an ordinary message, so the
+    // bytes after it are read as the next request, never as a tunnel.
+    std::vector<std::string> upgrade_protocols{"websocket"};
 };
+
+// An authority (Host value, or the authority of an absolute-form target)
+// as RFC 9110 section 7.2 allows it: a reg-name, IPv4 or [IPv6] host,
+// optionally ":port"; no userinfo, no path. Empty is valid (no host).
+bool valid_authority(std::string_view authority);
 
 struct parse_error {
     // What to answer a client: 400, 414, 417, 431 or 501 for a request;
@@ -115,6 +128,7 @@ class message_parser {
     static int on_message_complete(llhttp_t* p);
     int fail(int status, std::string reason);
     int check_request();
+    bool upgrade_allowed() const;
     // Checks the raw head bytes llhttp accepted for what it tolerates.
     bool scan_head(std::span<const uint8_t> bytes);
 

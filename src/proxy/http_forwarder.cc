@@ -162,6 +162,8 @@ std::string_view status_text(int status) {
             return "Service Unavailable";
         case 504:
             return "Gateway Timeout";
+        case 505:
+            return "HTTP Version Not Supported";
         default:
             return "Error";
     }
@@ -202,7 +204,8 @@ http_forwarder::http_forwarder(client_side& client, conn::listener_runtime& list
       _facts(std::move(facts)),
       _request(http::message_parser::kind::request,
                http::message_limits{listener.config->http.max_head_bytes,
-                                    listener.config->http.max_headers, 8 * 1024}),
+                                    listener.config->http.max_headers, 8 * 1024,
+                                    listener.config->http.upgrade_protocols}),
       _response(http::message_parser::kind::response) {}
 
 http_forwarder::~http_forwarder() {
@@ -485,6 +488,17 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
     std::string name;
     for (const auto& h : head.headers) {
         lower_into(h.name, name);
+        if (name.find('_') != std::string::npos) {
+            // CGI-style origins read X_Foo as X-Foo. Dropped unless allowed,
+            // and always when it spells a field tlsterm sets or removes.
+            std::ranges::replace(name, '_', '-');
+            if (!cfg.underscores_in_headers || filter.drops(name) || name == "host" ||
+                name.starts_with("x-forwarded-") ||
+                std::ranges::find(http::identity_header_names(), name) !=
+                    http::identity_header_names().end()) {
+                continue;
+            }
+        }
         if (filter.drops(name)) {
             continue;
         }

@@ -484,6 +484,93 @@ TEST_F(HttpProxyTest, MalformedAndSmugglingShapedRequestsAreRefused) {
     EXPECT_FALSE(std::filesystem::exists(origin.upload_dir() / "bad.txt"));
 }
 
+// Every check on a request head runs before one byte of it goes to an
+// origin, also when an idle pooled connection is ready at once (min_idle).
+TEST_F(HttpProxyTest, RefusedHeadsNeverReachTheOrigin) {
+    test::tlsterm_server server(runtime() +
+                                upstream("plain", origin.plain_port(), "", "min_idle = 2\n") +
+                                listener("plain"));
+    struct bad {
+        std::string request;
+        std::string status;
+    };
+    const std::vector<bad> cases = {
+        {"POST /headers HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: xchunked\\r\\n\\r\\n", "400"},
+        {"POST /headers HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: chunked, gzip\\r\\n\\r\\n",
+         "400"},
+        {"GET /headers HTTP/1.1\\r\\nHost: a\\r\\n: x\\r\\n\\r\\n", "400"},
+        {"GET /headers HTTP/1.1\\r\\nHost: a@localhost\\r\\n\\r\\n", "400"},
+        {"GET /headers HTTP/1.1\\r\\nHost: localhost/x\\r\\n\\r\\n", "400"},
+        {"GET http://user@localhost/headers HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n", "400"},
+        {"GET /headers HTTP/2.0\\r\\nHost: a\\r\\n\\r\\n", "505"},
+        {"GET /headers HTTP/1.2\\r\\nHost: a\\r\\n\\r\\n", "505"},
+    };
+    for (int round = 0; round < 5; ++round) {
+        for (const auto& [request, status] : cases) {
+            auto r = raw(server.port(), request);
+            EXPECT_TRUE(r.out.starts_with("HTTP/1.1 " + status)) << request << "\n"
+                                                                 << r.out << server.log();
+        }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nginx logs after answering
+    for (const auto& e : origin.access_log()) {
+        ADD_FAILURE() << "a refused request reached the origin: " << e.method << " " << e.uri;
+    }
+    // A chunk longer than its size line says: 400, and nothing stored.
+    auto r = raw(server.port(),
+                 "PUT /upload/long.txt HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: "
+                 "chunked\\r\\n\\r\\n5\\r\\nhello, and more\\r\\n0\\r\\n\\r\\n");
+    EXPECT_TRUE(r.out.starts_with("HTTP/1.1 400")) << r.out << server.log();
+    EXPECT_FALSE(std::filesystem::exists(origin.upload_dir() / "long.txt"));
+}
+
+// Header names with underscores are dropped (nginx's default), and never
+// passed when they spell a field tlsterm sets; Upgrade only for the
+// configured protocols, so h2c cannot open a tunnel past these checks.
+TEST_F(HttpProxyTest, UnderscoreSpellingsAndUnlistedUpgradesDoNotPass) {
+    test::upstream_server echo("echo-head");
+    for (bool keep_underscores : {false, true}) {
+        test::tlsterm_server server(
+            runtime() + upstream("echo", echo.port()) +
+            listener("echo", "",
+                     "client_identity = \"fields\"\nunderscores_in_headers = " +
+                         std::string(keep_underscores ? "true" : "false") + "\n"));
+        auto r = raw(server.port(),
+                     "GET /a HTTP/1.1\\r\\nHost: localhost\\r\\nX_Client_Verify: SUCCESS\\r\\n"
+                     "X_Forwarded_For: 203.0.113.9\\r\\nx_client_subject: CN=admin\\r\\n"
+                     "X_Custom: kept\\r\\nX-Plain: yes\\r\\nConnection: close\\r\\n\\r\\n");
+        ASSERT_TRUE(r.out.starts_with("HTTP/1.1 200")) << r.out << server.log();
+        EXPECT_TRUE(contains(r.out, "X-Plain: yes")) << r.out;
+        EXPECT_FALSE(contains(r.out, "X_Client_Verify")) << r.out;
+        EXPECT_FALSE(contains(r.out, "x_client_subject")) << r.out;
+        EXPECT_FALSE(contains(r.out, "203.0.113.9")) << r.out;
+        EXPECT_TRUE(contains(r.out, "X-Client-Verify: NONE")) << r.out;
+        EXPECT_EQ(contains(r.out, "X_Custom: kept"), keep_underscores) << r.out;
+    }
+    test::tlsterm_server server(runtime() + upstream("echo", echo.port()) +
+                                listener("echo", "", "client_identity = \"fields\"\n"));
+    // An h2c upgrade, then a request meant to ride inside the tunnel.
+    auto r =
+        raw(server.port(),
+            "GET /a HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: Upgrade, HTTP2-Settings\\r\\n"
+            "Upgrade: h2c\\r\\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\\r\\n\\r\\n"
+            "GET /b HTTP/1.1\\r\\nHost: localhost\\r\\nX-Client-Verify: SUCCESS\\r\\n"
+            "Connection: close\\r\\n\\r\\n");
+    EXPECT_FALSE(contains(r.out, "101 Switching")) << r.out;
+    EXPECT_TRUE(contains(r.out, "GET /a HTTP/1.1")) << r.out;
+    EXPECT_TRUE(contains(r.out, "GET /b HTTP/1.1")) << r.out;
+    EXPECT_FALSE(contains(r.out, "Upgrade: h2c")) << r.out;
+    EXPECT_FALSE(contains(r.out, "X-Client-Verify: SUCCESS")) << r.out;
+    // h2c cannot even be configured.
+    auto dir = test::make_temp_dir("h2c");
+    test::write_file(dir / "t.toml", runtime() + upstream("echo", echo.port()) +
+                                         listener("echo", "", "upgrade_protocols = [\"h2c\"]\n"));
+    auto check = run_process({TLSTERM_BINARY, "--check", (dir / "t.toml").string()});
+    EXPECT_EQ(check.exit_code, 1);
+    EXPECT_TRUE(contains(check.err, "listeners[0].http.upgrade_protocols[0]")) << check.err;
+    EXPECT_TRUE(contains(check.err, "h2c is not valid over TLS")) << check.err;
+}
+
 TEST_F(HttpProxyTest, ChunkedResponsesForHttp11AndHttp10Clients) {
     test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
                                 listener("plain"));

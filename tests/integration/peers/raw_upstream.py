@@ -18,6 +18,10 @@ modes:
                  every text or binary message; close on a close frame
   proxy-v2       read a PROXY protocol v2 header, then answer one HTTP request
                  with the header decoded as JSON
+  echo-head      answer each request (keep-alive) with 200 and the request
+                 head as received for its body; a request with an Upgrade
+                 header gets 101 and then every byte echoed (so a tunnel
+                 the proxy should not have opened shows)
 Prints "listening on 127.0.0.1:PORT" once ready.
 """
 import base64
@@ -208,6 +212,42 @@ def garbage_responses(conn):
             return
 
 
+def echo_head(conn):
+    pending = b""
+    while True:
+        while b"\r\n\r\n" not in pending:
+            chunk = conn.recv(65536)
+            if not chunk:
+                conn.close()
+                return
+            pending += chunk
+        head, pending = pending.split(b"\r\n\r\n", 1)
+        names = {line.partition(b":")[0].strip().lower() for line in head.split(b"\r\n")[1:]}
+        if b"upgrade" in names:
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                         b"Upgrade: h2c\r\n\r\n" + pending)
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    conn.close()
+                    return
+                conn.sendall(data)
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(pending) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise OSError("closed inside the body")
+            pending += chunk
+        pending = pending[length:]
+        body = head + b"\r\n"
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
+                     b"\r\n\r\n" + body)
+
+
 def serve(conn, mode):
     try:
         if mode == "echo-then-bye":
@@ -244,6 +284,8 @@ def serve(conn, mode):
             answer_once(conn)
         elif mode == "websocket-echo":
             websocket_echo(conn)
+        elif mode == "echo-head":
+            echo_head(conn)
         elif mode == "greet-and-hold":
             conn.sendall(b"HELLO\n")
             while conn.recv(65536):
