@@ -239,6 +239,9 @@ struct limits_config {
     uint32_t max_connections_per_shard = 16384;
     uint32_t handshake_timeout_ms = 10000;
     uint32_t idle_timeout_ms = 60000;
+    // HTTP mode: a request head must be complete within this, counted from
+    // its first byte; traffic does not extend it (slow-header clients).
+    uint32_t header_timeout_ms = 30000;
     uint32_t max_buffered_bytes = 256 * 1024;  // per connection and direction
 };
 

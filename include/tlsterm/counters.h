@@ -31,6 +31,7 @@ enum class close_reason : uint8_t {
     // demands (tlsterm's own check after wolfSSL's): closed before any byte
     // reaches an upstream.
     unauthenticated,
+    header_timeout,  // HTTP mode: a request head not complete within limits.header_timeout_ms
     count_
 };
 

@@ -38,6 +38,8 @@ std::string_view to_string(close_reason r) {
             return "upstream_error";
         case close_reason::unauthenticated:
             return "unauthenticated";
+        case close_reason::header_timeout:
+            return "header_timeout";
         case close_reason::count_:
             break;
     }

@@ -165,6 +165,8 @@ limits_config parse_limits(table_reader& t) {
         t.integer("handshake_timeout_ms", l.handshake_timeout_ms, 100, 600'000));
     l.idle_timeout_ms = static_cast<uint32_t>(
         t.integer("idle_timeout_ms", l.idle_timeout_ms, 1000, max_timeout_ms));
+    l.header_timeout_ms = static_cast<uint32_t>(
+        t.integer("header_timeout_ms", l.header_timeout_ms, 100, max_timeout_ms));
     l.max_buffered_bytes = static_cast<uint32_t>(
         t.integer("max_buffered_bytes", l.max_buffered_bytes, 16 * 1024, 64 << 20));
     t.finish();

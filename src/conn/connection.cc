@@ -70,6 +70,9 @@ void connection::arm_recv(int fd, op kind) {
 }
 
 void connection::touch() {
+    if (_head_pending) {
+        return;  // a request head's deadline is not moved by traffic
+    }
     if (_state == state::connecting || _state == state::proxying) {
         _env.idle_timers.schedule(_timer, _env.now_ms);
     }
@@ -194,16 +197,27 @@ void connection::try_hello() {
         case tls::hello_status::not_tls:
             TLSTERM_LOG(log_level::info, "%s: listener %s: not a TLS ClientHello, closing",
                         peer().c_str(), _listener.config->name.c_str());
+            send_plain_alert(tls::alert_for(status));
             close(close_reason::not_tls);
             return;
+        case tls::hello_status::unexpected:
+        case tls::hello_status::record_overflow:
         case tls::hello_status::malformed:
         case tls::hello_status::too_large:
             TLSTERM_LOG(log_level::info, "%s: listener %s: %s, closing", peer().c_str(),
                         _listener.config->name.c_str(), tls::to_string(status));
+            send_plain_alert(tls::alert_for(status));
             close(close_reason::bad_client_hello);
             return;
         case tls::hello_status::complete:
             break;
+    }
+    if (auto refused = _listener.tls->refuse(hello)) {
+        TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake refused: %s", peer().c_str(),
+                    _listener.config->name.c_str(), refused->reason.c_str());
+        send_plain_alert(refused->what);
+        close(close_reason::handshake_failed);
+        return;
     }
     tls::selection chosen = _listener.tls->select(hello);
     _auth_mode = chosen.auth != nullptr ? chosen.auth->mode : client_auth_mode::none;
@@ -219,10 +233,20 @@ void connection::try_hello() {
         close(close_reason::out_of_memory);
         return;
     }
-    _tls->cipher_in().append(_hello);
+    // The hello as whole records, then whatever the client sent after it.
+    _tls->cipher_in().append(hello.records);
+    _tls->cipher_in().append(std::span<const uint8_t>(_hello).subspan(hello.consumed));
     std::vector<uint8_t>().swap(_hello);
     _state = state::handshaking;
     try_handshake();
+}
+
+// A fatal alert before any TLS session exists, best effort: the socket
+// closes right after (as close() writes its last words).
+void connection::send_plain_alert(tls::alert a) {
+    auto record = tls::alert_record(a);
+    ssize_t n = ::send(_client_fd, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n;
 }
 
 void connection::try_handshake() {
@@ -489,6 +513,26 @@ void connection::client_finish(close_reason why) {
 void connection::client_abort(close_reason why) {
     _reset_client = true;
     close(why);
+}
+
+void connection::client_head_pending(bool pending) {
+    if (pending == _head_pending || _state == state::closing) {
+        return;
+    }
+    _head_pending = pending;
+    if (pending) {
+        _env.header_timers.schedule(_timer, _env.now_ms);
+    } else {
+        touch();  // back on the idle deadline
+    }
+}
+
+void connection::header_timeout() {
+    _head_pending = false;
+    touch();  // the 408 below goes out under the idle deadline
+    if (_http && _state != state::closing) {
+        _http->on_header_timeout();
+    }
 }
 
 void connection::client_input_consumed() {

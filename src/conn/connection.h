@@ -71,6 +71,9 @@ class connection final : public ring_owner, public proxy::client_side {
     void client_finish(close_reason why) override;
     void client_abort(close_reason why) override;
     void client_input_consumed() override;
+    void client_head_pending(bool pending) override;
+    // The header deadline passed (shard tick).
+    void header_timeout();
 
   private:
     enum class state : uint8_t { hello, handshaking, connecting, proxying, closing };
@@ -91,6 +94,7 @@ class connection final : public ring_owner, public proxy::client_side {
     void on_socket_error(bool client, const char* what, int res);
 
     void try_hello();
+    void send_plain_alert(tls::alert a);
     void try_handshake();
     void note_client_certificate(const tls::client_verifier& auth);
     void queue_proxy_header();
@@ -121,6 +125,7 @@ class connection final : public ring_owner, public proxy::client_side {
     std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, after the handshake
     bool _finish_pending = false;  // HTTP mode: close once the client has everything
     close_reason _finish_reason = close_reason::done;
+    bool _head_pending = false;   // HTTP mode: _timer is on the header deadline list
     bool _decrypting = false;     // decrypt_client is running
     bool _decrypt_again = false;  // ... and input was consumed meanwhile
 

@@ -47,6 +47,7 @@ struct conn_env {
     shard_counters& counters;
     timer_list& handshake_timers;
     timer_list& idle_timers;
+    timer_list& header_timers;   // HTTP mode: a request head in progress
     crl::manager::reader& crls;  // revocation state for client certificates
     slot_table& slots;           // where pooled upstream connections are created
     uint64_t now_ms = 0;

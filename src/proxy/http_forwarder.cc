@@ -146,6 +146,8 @@ std::string_view status_text(int status) {
             return "Bad Request";
         case 405:
             return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
         case 414:
             return "URI Too Long";
         case 417:
@@ -239,6 +241,17 @@ void http_forwarder::drain() {
     }
 }
 
+void http_forwarder::on_header_timeout() {
+    if (_done || _req != req::head) {
+        return;
+    }
+    _method.clear();  // no request line yet: not the previous request's
+    _target.clear();
+    reply_error(408, "request head not complete within " +
+                         std::to_string(_env.limits.header_timeout_ms) +
+                         " ms of its first byte (header_timeout_ms)");
+}
+
 void http_forwarder::log_error(int status, const std::string& cause) const {
     TLSTERM_LOG(log_level::info, "%s: listener %s: %d %s %s: %s", _facts.peer.c_str(),
                 _listener.config->name.c_str(), status, _method.empty() ? "-" : _method.c_str(),
@@ -310,8 +323,12 @@ void http_forwarder::pump() {
                 break;
             }
             if (r.what == http::message_parser::event::head) {
+                _client.client_head_pending(false);
                 start_request();
                 continue;
+            }
+            if (r.consumed > 0) {
+                _client.client_head_pending(true);  // a head has begun; no-op when it had
             }
             if (_input.empty() && _client_eof) {
                 _done = true;  // the client left inside a request head: nothing to answer
@@ -835,7 +852,9 @@ void http_forwarder::reply_error(int status, const std::string& cause) {
         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
         "\r\nConnection: close\r\n\r\n" + body;
     emit_client(bytes_of(out));
-    finish_client(upstream_failed ? close_reason::upstream_error : close_reason::bad_request);
+    finish_client(upstream_failed ? close_reason::upstream_error
+                  : status == 408 ? close_reason::header_timeout
+                                  : close_reason::bad_request);
 }
 
 void http_forwarder::fail_response(const std::string& cause) {

@@ -50,6 +50,10 @@ class client_side {
     virtual void client_abort(close_reason why) = 0;
     // The forwarder consumed input: reading from the client may resume.
     virtual void client_input_consumed() = 0;
+    // A request head has begun (true) or is complete (false): while one is
+    // pending, its deadline (limits.header_timeout_ms) runs from its first
+    // byte and traffic does not push it back.
+    virtual void client_head_pending(bool pending) = 0;
 };
 
 // Facts of the client connection the forwarder uses.
@@ -78,6 +82,8 @@ class http_forwarder final : public upstream::user {
     void abort();
     // Stop after the exchange in progress (now, when between requests).
     void drain();
+    // The pending request head missed its deadline: 408, then close.
+    void on_header_timeout();
 
     // upstream::user
     void on_connection(upstream::pooled_connection& c) override;

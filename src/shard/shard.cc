@@ -47,6 +47,7 @@ struct shard::loop {
     std::vector<conn::listener_runtime> listeners;
     conn::timer_list handshake_timers;
     conn::timer_list idle_timers;
+    conn::timer_list header_timers;
     crl::manager::reader crls;
     // One pool per upstream that an HTTP listener routes to (indexed like
     // cfg.upstreams; null for upstreams no HTTP listener uses). Declared
@@ -68,9 +69,10 @@ struct shard::loop {
           buffers(std::move(b)),
           handshake_timers(cfg.limits.handshake_timeout_ms),
           idle_timers(cfg.limits.idle_timeout_ms),
+          header_timers(cfg.limits.header_timeout_ms),
           crls(s._setup.crls),
-          env{*ring,       *buffers, cfg.limits, *s._counters, handshake_timers,
-              idle_timers, crls,     slots,      now_ms()} {}
+          env{*ring,       *buffers,      cfg.limits, *s._counters, handshake_timers,
+              idle_timers, header_timers, crls,       slots,        now_ms()} {}
 
     io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
         io_uring_sqe* s = ring->sqe();
@@ -165,6 +167,9 @@ struct shard::loop {
         }
         while (auto* t = idle_timers.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->close(close_reason::idle_timeout);
+        }
+        while (auto* t = header_timers.expired(env.now_ms)) {
+            static_cast<connection*>(t->owner)->header_timeout();
         }
         for (auto& p : pools) {
             if (!p) {

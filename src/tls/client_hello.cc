@@ -1,6 +1,7 @@
 #include "tls/client_hello.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace tlsterm::tls {
 
@@ -155,12 +156,22 @@ hello_status parse_client_hello(std::span<const uint8_t> data, client_hello& out
                        ? hello_status::not_tls
                        : hello_status::need_more;
         }
-        if (data[pos] != record_handshake || data[pos + 1] != 3) {
+        uint8_t type = data[pos];
+        if (data[pos + 1] != 3) {
             return pos == 0 ? hello_status::not_tls : hello_status::malformed;
         }
+        if (type != record_handshake) {
+            // Another TLS content type (20-24) is a record out of place; any
+            // other first byte (an SSLv2 hello, plain HTTP) is not TLS.
+            bool tls_type = type >= 20 && type <= 24;
+            return pos == 0 && !tls_type ? hello_status::not_tls : hello_status::unexpected;
+        }
         std::size_t len = (static_cast<std::size_t>(data[pos + 3]) << 8) | data[pos + 4];
-        if (len == 0 || len > 16384 + 256) {
-            return hello_status::malformed;
+        if (len == 0) {
+            return hello_status::unexpected;  // no empty handshake fragments (RFC 8446 5.1)
+        }
+        if (len > 16384) {
+            return hello_status::record_overflow;
         }
         if (data.size() - pos - 5 < len) {
             return pos + 5 + len > max_client_hello ? hello_status::too_large
@@ -189,7 +200,7 @@ hello_status parse_client_hello(std::span<const uint8_t> data, client_hello& out
 
     cursor c(std::span<const uint8_t>(message).subspan(4, needed - 4));
     client_hello h;
-    c.u16();      // legacy_version
+    h.legacy_version = static_cast<uint16_t>(c.u16());
     c.bytes(32);  // random
     c.vec8();     // legacy_session_id
     h.cipher_suites = read_u16_list(c.vec16());
@@ -203,8 +214,84 @@ hello_status parse_client_hello(std::span<const uint8_t> data, client_hello& out
     if (!c.ok() || h.cipher_suites.empty()) {
         return hello_status::malformed;
     }
+    // The same handshake bytes in as few records as the limit allows.
+    for (std::size_t at = 0; at < message.size(); at += 16384) {
+        std::size_t n = std::min<std::size_t>(16384, message.size() - at);
+        h.records.insert(h.records.end(),
+                         {record_handshake, data[1], data[2], static_cast<uint8_t>(n >> 8),
+                          static_cast<uint8_t>(n & 0xff)});
+        h.records.insert(h.records.end(), message.begin() + static_cast<std::ptrdiff_t>(at),
+                         message.begin() + static_cast<std::ptrdiff_t>(at + n));
+    }
+    h.consumed = pos;
     out = std::move(h);
     return hello_status::complete;
+}
+
+alert alert_for(hello_status s) {
+    switch (s) {
+        case hello_status::record_overflow:
+            return alert::record_overflow;
+        case hello_status::not_tls:
+        case hello_status::unexpected:
+            return alert::unexpected_message;
+        case hello_status::malformed:
+        case hello_status::too_large:
+        case hello_status::complete:
+        case hello_status::need_more:
+            break;
+    }
+    return alert::decode_error;
+}
+
+std::array<uint8_t, 7> alert_record(alert a) {
+    return {21, 3, 3, 0, 2, 2, static_cast<uint8_t>(a)};  // alert, TLS 1.2 record, fatal
+}
+
+std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t min_version,
+                                          uint16_t max_version, std::span<const uint16_t> groups) {
+    auto hex = [](uint16_t v) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "0x%04x", v);
+        return std::string(buf);
+    };
+    // The version a handshake would use: the highest one both support.
+    uint16_t version = 0;
+    if (hello.supported_versions.empty()) {
+        uint16_t v = std::min<uint16_t>(hello.legacy_version, 0x0303);
+        version = v >= min_version && v <= max_version ? v : 0;
+    } else {
+        for (uint16_t v : hello.supported_versions) {
+            if (v >= min_version && v <= max_version && v > version) {
+                version = v;
+            }
+        }
+    }
+    if (version == 0) {
+        std::string offered;
+        for (uint16_t v : hello.supported_versions) {
+            offered += (offered.empty() ? "" : ",") + hex(v);
+        }
+        return hello_refusal{alert::protocol_version,
+                             "no TLS version in common (client: " +
+                                 (offered.empty() ? "legacy_version " + hex(hello.legacy_version)
+                                                  : "supported_versions " + offered) +
+                                 ", tlsterm: " + hex(min_version) + " to " + hex(max_version) +
+                                 ")"};
+    }
+    // Every suite tlsterm serves is (EC)DHE: without a common group no
+    // handshake of either version can complete.
+    if (!hello.groups.empty() && std::ranges::none_of(hello.groups, [&](uint16_t g) {
+            return std::ranges::find(groups, g) != groups.end();
+        })) {
+        std::string offered;
+        for (uint16_t g : hello.groups) {
+            offered += (offered.empty() ? "" : ",") + std::to_string(g);
+        }
+        return hello_refusal{alert::handshake_failure,
+                             "no key-exchange group in common (client offers " + offered + ")"};
+    }
+    return std::nullopt;
 }
 
 const char* to_string(hello_status s) {
@@ -215,6 +302,10 @@ const char* to_string(hello_status s) {
             return "need more data";
         case hello_status::not_tls:
             return "not a TLS handshake";
+        case hello_status::unexpected:
+            return "unexpected record before the ClientHello";
+        case hello_status::record_overflow:
+            return "record longer than 2^14 bytes";
         case hello_status::malformed:
             return "malformed ClientHello";
         case hello_status::too_large:

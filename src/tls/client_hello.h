@@ -6,8 +6,10 @@
 // Bounded: a ClientHello larger than max_client_hello bytes is refused.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,12 +19,19 @@ namespace tlsterm::tls {
 inline constexpr std::size_t max_client_hello = 64 * 1024;
 
 struct client_hello {
+    uint16_t legacy_version = 0;          // ClientHello.legacy_version
     std::string server_name;              // lower-cased; empty when absent
     std::vector<std::string> alpn;        // client order
     std::vector<uint16_t> cipher_suites;  // IANA code points
     std::vector<uint16_t> signature_schemes;
     std::vector<uint16_t> supported_versions;  // empty: TLS 1.2 or older only
-    std::vector<uint16_t> groups;
+    std::vector<uint16_t> groups;              // empty when the extension is absent
+    // The handshake records the ClientHello came in, rebuilt as records of
+    // up to 2^14 bytes (the first record's version), and how many bytes of
+    // the input they replace. A hello split into tiny records (even inside
+    // its 4-byte header, which is valid TLS) reaches wolfSSL whole.
+    std::vector<uint8_t> records;
+    std::size_t consumed = 0;
 
     bool offers_tls13() const;
     // Whether the client can verify an ECDSA P-256 certificate's signature:
@@ -32,12 +41,43 @@ struct client_hello {
 };
 
 enum class hello_status : uint8_t {
-    complete,   // `out` is filled
-    need_more,  // the ClientHello continues in bytes not received yet
-    not_tls,    // first bytes are not a TLS handshake record (plain HTTP, say)
-    malformed,  // a TLS record, but not a well-formed ClientHello
-    too_large,  // over max_client_hello
+    complete,         // `out` is filled
+    need_more,        // the ClientHello continues in bytes not received yet
+    not_tls,          // first bytes are not a TLS record (plain HTTP, SSLv2, ...)
+    unexpected,       // a TLS record other than a non-empty handshake fragment
+    record_overflow,  // a record longer than 2^14 bytes (RFC 8446 section 5.1)
+    malformed,        // handshake records, but not a well-formed ClientHello
+    too_large,        // over max_client_hello
 };
+
+// A TLS alert description (RFC 8446 section 6).
+enum class alert : uint8_t {
+    unexpected_message = 10,
+    record_overflow = 22,
+    handshake_failure = 40,
+    illegal_parameter = 47,
+    decode_error = 50,
+    protocol_version = 70,
+};
+
+// The fatal alert that answers a ClientHello tlsterm's reader refused.
+alert alert_for(hello_status);
+
+// The 7 bytes of a plaintext fatal alert record.
+std::array<uint8_t, 7> alert_record(alert a);
+
+struct hello_refusal {
+    alert what;
+    std::string reason;  // one phrase for the log
+};
+
+// A ClientHello that no handshake under these settings can accept, refused
+// before wolfSSL sees it (wolfSSL answers some of these with a retry
+// request that cannot succeed, or not at all): no TLS version in common
+// (protocol_version), no key-exchange group in common (handshake_failure).
+// `groups` are IANA group ids; `min`/`max` protocol versions (0x0303...).
+std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t min_version,
+                                          uint16_t max_version, std::span<const uint16_t> groups);
 
 // Parses the records at the start of `data` (possibly several records
 // carrying one ClientHello).

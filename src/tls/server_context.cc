@@ -12,20 +12,6 @@ namespace tlsterm::tls {
 
 namespace {
 
-int wolfssl_group(tls_group g) {
-    switch (g) {
-        case tls_group::x25519:
-            return WOLFSSL_ECC_X25519;
-        case tls_group::p256:
-            return WOLFSSL_ECC_SECP256R1;
-        case tls_group::p384:
-            return WOLFSSL_ECC_SECP384R1;
-        case tls_group::p521:
-            return WOLFSSL_ECC_SECP521R1;
-    }
-    return 0;
-}
-
 std::string wolfssl_sigalg(signature_scheme s) {
     switch (s) {
         case signature_scheme::rsa_pkcs1_sha256:
@@ -123,13 +109,15 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
             return fail("signature algorithms refused: " + list);
         }
     }
-    std::vector<int> groups;
+    // By name: wolfSSL_CTX_set1_curves_list sets the TLS 1.3 groups in
+    // order and also disables every other curve for TLS 1.2 ECDHE, which
+    // wolfSSL_CTX_set_groups alone leaves open.
+    std::string groups;
     for (auto g : c.groups) {
-        groups.push_back(wolfssl_group(g));
+        groups += (groups.empty() ? "" : ":") + std::string(to_string(g));
     }
-    if (wolfSSL_CTX_set_groups(x, groups.data(), static_cast<int>(groups.size())) !=
-        WOLFSSL_SUCCESS) {
-        return fail("groups refused");
+    if (wolfSSL_CTX_set1_curves_list(x, groups.c_str()) != WOLFSSL_SUCCESS) {
+        return fail("groups refused: " + groups);
     }
 
     auto chain = read_file(cert.cert.path);
@@ -167,6 +155,22 @@ std::expected<std::unique_ptr<server_context>, std::string> server_context::crea
     init_library();
     std::unique_ptr<server_context> sc(new server_context());
     sc->_config = config;
+    for (auto g : config.groups) {
+        switch (g) {
+            case tls_group::x25519:
+                sc->_group_ids.push_back(29);
+                break;
+            case tls_group::p256:
+                sc->_group_ids.push_back(23);
+                break;
+            case tls_group::p384:
+                sc->_group_ids.push_back(24);
+                break;
+            case tls_group::p521:
+                sc->_group_ids.push_back(25);
+                break;
+        }
+    }
     sc->_policies.push_back(auth_policy::make(config.client_auth, anchors));
     for (const auto& sni : config.sni) {
         std::size_t index = sc->_policies.size();
@@ -204,6 +208,13 @@ std::expected<std::unique_ptr<server_context>, std::string> server_context::crea
         }
     }
     return sc;
+}
+
+std::optional<hello_refusal> server_context::refuse(const client_hello& hello) const {
+    auto code = [](tls_version v) -> uint16_t {
+        return v == tls_version::tls1_3 ? 0x0304 : 0x0303;
+    };
+    return refuse_hello(hello, code(_config.min_version), code(_config.max_version), _group_ids);
 }
 
 std::size_t server_context::policy_for(const std::string& name) const {

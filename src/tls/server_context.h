@@ -22,6 +22,7 @@
 #include <array>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,6 +59,8 @@ class server_context {
 
     selection select(const client_hello& hello) const;
     const listener_tls_config& config() const { return _config; }
+    // refuse_hello() under this listener's versions and groups.
+    std::optional<hello_refusal> refuse(const client_hello& hello) const;
 
     // The client-certificate policy a ClientHello naming `server_name`
     // ("" for none) is verified under; equal indexes mean the same policy.
@@ -80,6 +83,7 @@ class server_context {
     std::unordered_map<std::string, std::size_t> _policy_exact;
     std::unordered_map<std::string, std::size_t> _policy_wildcard;
     std::size_t _policy_no_name = 0;
+    std::vector<uint16_t> _group_ids;  // IANA ids of _config.groups
 };
 
 }  // namespace tlsterm::tls

@@ -571,6 +571,43 @@ TEST_F(HttpProxyTest, UnderscoreSpellingsAndUnlistedUpgradesDoNotPass) {
     EXPECT_TRUE(contains(check.err, "h2c is not valid over TLS")) << check.err;
 }
 
+// A head trickling in a byte at a time is cut off header_timeout_ms after
+// its first byte (the traffic does not extend it), while other clients are
+// served meanwhile.
+TEST_F(HttpProxyTest, SlowRequestHeadsGet408) {
+    test::tlsterm_server server(
+        "[runtime]\nshards = 1\nlog_level = \"debug\"\n"
+        "[limits]\nheader_timeout_ms = 1500\nidle_timeout_ms = 30000\n" +
+        upstream("plain", origin.plain_port()) + listener("plain"));
+    std::vector<std::unique_ptr<test::child_process>> slow;
+    auto dir = test::make_temp_dir("slow-heads");
+    for (int i = 0; i < 20; ++i) {
+        slow.push_back(std::make_unique<test::child_process>(
+            std::vector<std::string>{"python3",
+                                     TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py",
+                                     "slow-head", std::to_string(server.port()), ca(), "200", "10"},
+            dir / ("slow-" + std::to_string(i) + ".log")));
+    }
+    // Served while the slow heads are open.
+    for (int i = 0; i < 5; ++i) {
+        auto r = curl(server.port(), {"/headers"}, {"-o", "/dev/null", "-w", "%{http_code}"});
+        EXPECT_EQ(r.out, "200") << r.err;
+    }
+    for (auto& p : slow) {
+        p->wait(std::chrono::seconds(20));
+        std::string out = p->output();
+        EXPECT_TRUE(contains(out, "HTTP/1.1 408 Request Timeout")) << out;
+        // 1.5 s after the first byte, not 10 s of trickling later.
+        auto at = out.find("answered after ");
+        ASSERT_NE(at, std::string::npos) << out;
+        double took = std::stod(out.substr(at + 15));
+        EXPECT_GE(took, 1.0) << out;
+        EXPECT_LT(took, 4.0) << out;
+    }
+    EXPECT_TRUE(contains(server.log(), "408 - -: request head not complete within 1500 ms"))
+        << server.log();
+}
+
 TEST_F(HttpProxyTest, ChunkedResponsesForHttp11AndHttp10Clients) {
     test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
                                 listener("plain"));

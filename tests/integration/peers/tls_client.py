@@ -23,6 +23,10 @@ ssl module (OpenSSL).
                            "survived N" (a crash refuses the next connection)
   websocket PORT CA PATH N upgrade PATH to a WebSocket, send N messages of
                            growing size, check each echo; print "echoed N"
+  slow-head PORT CA MS MAX start a request head and send one more byte of it
+                           every MS milliseconds, for at most MAX seconds;
+                           print "answered after S s: FIRST-LINE" (or
+                           "closed after S s", "still open after S s")
 """
 import asyncio
 import os
@@ -240,6 +244,38 @@ def websocket(port, ca, path, n):
     print(f"echoed {n}", flush=True)
 
 
+def slow_head(port, ca, interval_ms, max_s):
+    raw = socket.create_connection(("127.0.0.1", port))
+    s = context(ca).wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"GET /slow HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+    s.settimeout(interval_ms / 1000)
+    start = time.monotonic()
+    got = b""
+    while time.monotonic() - start < max_s:
+        try:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+            if b"\r\n" in got:
+                break
+        except (socket.timeout, TimeoutError):
+            try:
+                s.sendall(b"a")
+            except OSError:
+                break
+        except (OSError, ssl.SSLError):
+            break
+    took = time.monotonic() - start
+    if got:
+        first = got.split(b"\r\n")[0].decode()
+        print(f"answered after {took:.1f} s: {first}", flush=True)
+    elif took < max_s:
+        print(f"closed after {took:.1f} s", flush=True)
+    else:
+        print(f"still open after {took:.1f} s", flush=True)
+
+
 def main():
     mode, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "half-close":
@@ -256,6 +292,8 @@ def main():
         garbage(port, ca, int(sys.argv[4]), int(sys.argv[5]))
     elif mode == "websocket":
         websocket(port, ca, sys.argv[4], int(sys.argv[5]))
+    elif mode == "slow-head":
+        slow_head(port, ca, int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "mtls":
         asyncio.run(mtls(port, ca, sys.argv[4], sys.argv[5], int(sys.argv[6]),
                          int(sys.argv[7])))

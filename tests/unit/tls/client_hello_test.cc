@@ -60,8 +60,67 @@ TEST(ClientHello, ReassemblesAcrossRecords) {
     client_hello h;
     ASSERT_EQ(parse_client_hello(split, h), hello_status::complete);
     EXPECT_EQ(h.server_name, "tlsterm.test");
+    // Rebuilt as the one record it fits in.
+    EXPECT_EQ(h.consumed, split.size());
+    std::vector<uint8_t> whole = {22, 3, 1, static_cast<uint8_t>(msg.size() >> 8),
+                                  static_cast<uint8_t>(msg.size())};
+    whole.insert(whole.end(), msg.begin(), msg.end());
+    EXPECT_EQ(h.records, whole);
     // The first record alone is not enough.
     EXPECT_EQ(parse_client_hello(std::span(split).first(45), h), hello_status::need_more);
+}
+
+TEST(ClientHello, HeaderSplitAcrossOneByteRecords) {
+    auto bytes = hello_bytes({.sni = "tlsterm.test"});
+    std::vector<uint8_t> msg(bytes.begin() + 5, bytes.end());
+    std::vector<uint8_t> tiny;
+    for (std::size_t i = 0; i < msg.size(); ++i) {
+        std::size_t len = i < 6 ? 1 : msg.size() - i;  // the 4-byte header in 1-byte records
+        tiny.insert(tiny.end(),
+                    {22, 3, 1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xff)});
+        tiny.insert(tiny.end(), msg.begin() + static_cast<long>(i),
+                    msg.begin() + static_cast<long>(i + len));
+        i += len - 1;
+    }
+    tiny.push_back(20);  // the start of whatever comes next stays in the input
+    client_hello h;
+    ASSERT_EQ(parse_client_hello(tiny, h), hello_status::complete);
+    EXPECT_EQ(h.server_name, "tlsterm.test");
+    EXPECT_EQ(h.consumed, tiny.size() - 1);
+    EXPECT_EQ(h.records.size(), msg.size() + 5);
+}
+
+TEST(ClientHello, RefusedBeforeTheLibraryWithTheRightAlert) {
+    auto bytes = hello_bytes({});
+    client_hello h;
+    ASSERT_EQ(parse_client_hello(bytes, h), hello_status::complete);
+    std::vector<uint16_t> ours = {29, 23, 24};
+    EXPECT_EQ(refuse_hello(h, 0x0303, 0x0304, ours), std::nullopt);
+    // No group in common: handshake_failure (wolfSSL would send a
+    // HelloRetryRequest that can never succeed).
+    client_hello other = h;
+    other.groups = {30, 256, 0x1234};
+    auto r = refuse_hello(other, 0x0303, 0x0304, ours);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->what, alert::handshake_failure);
+    EXPECT_EQ(r->reason, "no key-exchange group in common (client offers 30,256,4660)");
+    // No version in common: protocol_version.
+    client_hello old = h;
+    old.supported_versions.clear();
+    old.legacy_version = 0x0301;
+    r = refuse_hello(old, 0x0303, 0x0304, ours);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->what, alert::protocol_version);
+    EXPECT_EQ(r->reason,
+              "no TLS version in common (client: legacy_version 0x0301, tlsterm: 0x0303 to "
+              "0x0304)");
+    client_hello only12 = h;
+    only12.supported_versions = {0x0303};
+    EXPECT_EQ(refuse_hello(only12, 0x0304, 0x0304, ours)->what, alert::protocol_version);
+    EXPECT_EQ(refuse_hello(only12, 0x0303, 0x0304, ours), std::nullopt);
+    // A TLS 1.2 client naming TLS 1.3 in legacy_version negotiates TLS 1.2.
+    old.legacy_version = 0x0304;
+    EXPECT_EQ(refuse_hello(old, 0x0303, 0x0304, ours), std::nullopt);
 }
 
 TEST(ClientHello, NeedsMoreUntilComplete) {
@@ -82,7 +141,21 @@ TEST(ClientHello, RefusesWhatIsNotAClientHello) {
     std::vector<uint8_t> server_hello = {22, 3, 3, 0, 4, 2, 0, 0, 0};
     EXPECT_EQ(parse_client_hello(server_hello, h), hello_status::malformed);
     std::vector<uint8_t> empty_record = {22, 3, 1, 0, 0};
-    EXPECT_EQ(parse_client_hello(empty_record, h), hello_status::malformed);
+    EXPECT_EQ(parse_client_hello(empty_record, h), hello_status::unexpected);
+    std::vector<uint8_t> application_data = {23, 3, 3, 0, 1, 0};
+    EXPECT_EQ(parse_client_hello(application_data, h), hello_status::unexpected);
+    // SSLv2-format ClientHello (length with the top bit set, type 1).
+    std::vector<uint8_t> sslv2 = {0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15};
+    EXPECT_EQ(parse_client_hello(sslv2, h), hello_status::not_tls);
+    // A plaintext record may carry at most 2^14 bytes.
+    std::vector<uint8_t> overflow = {22, 3, 1, 0x40, 0x01, 1, 0, 0x40, 0x00};
+    EXPECT_EQ(parse_client_hello(overflow, h), hello_status::record_overflow);
+    EXPECT_EQ(alert_for(hello_status::record_overflow), alert::record_overflow);
+    EXPECT_EQ(alert_for(hello_status::unexpected), alert::unexpected_message);
+    EXPECT_EQ(alert_for(hello_status::not_tls), alert::unexpected_message);
+    EXPECT_EQ(alert_for(hello_status::malformed), alert::decode_error);
+    EXPECT_EQ(alert_for(hello_status::too_large), alert::decode_error);
+    EXPECT_EQ(alert_record(alert::decode_error), (std::array<uint8_t, 7>{21, 3, 3, 0, 2, 2, 50}));
     // A ClientHello that claims 16 MiB.
     std::vector<uint8_t> huge = {22, 3, 1, 0, 4, 1, 0xff, 0xff, 0xff};
     EXPECT_EQ(parse_client_hello(huge, h), hello_status::too_large);

@@ -1,0 +1,109 @@
+// What a TLS conformance suite checks of the first flight, with real bytes
+// on a real socket: crafted records from tests/integration/peers/
+// hello_peer.py and openssl s_client. Each refusal gets the alert RFC 8446
+// (or 5246) names, at once; valid but unusual framing is accepted.
+#include <gtest/gtest.h>
+
+#include "support/pki.h"
+#include "support/process.h"
+#include "support/server.h"
+
+namespace tlsterm {
+namespace {
+
+using test::contains;
+using test::run_process;
+
+class TlsConformanceTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        upstream = std::make_unique<test::upstream_server>("http");
+        server = std::make_unique<test::tlsterm_server>(
+            "[runtime]\nshards = 1\nlog_level = \"debug\"\n[[upstreams]]\nname = \"up\"\n"
+            "addresses = [\"127.0.0.1:" +
+            std::to_string(upstream->port()) +
+            "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
+            "[listeners.tls]\n" +
+            test::certificate_tables("pki/"));
+    }
+    std::string peer(const std::vector<std::string>& args) {
+        std::vector<std::string> argv = {
+            "python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/hello_peer.py"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto r = run_process(argv, 30);
+        return r.out + r.err;
+    }
+    std::string raw(const std::string& hex) {
+        return peer({"raw", std::to_string(server->port()), hex});
+    }
+    test::process_result s_client(const std::string& args) {
+        return run_process(
+            {"sh", "-c",
+             "openssl s_client -connect 127.0.0.1:" + std::to_string(server->port()) + " -CAfile " +
+                 test::pki("root-ca.pem").string() + " " + args + " </dev/null 2>&1"},
+            20);
+    }
+    std::unique_ptr<test::upstream_server> upstream;
+    std::unique_ptr<test::tlsterm_server> server;
+};
+
+TEST_F(TlsConformanceTest, RefusedFirstFlightsGetTheirAlert) {
+    struct flight {
+        const char* what;
+        std::string hex;
+        std::string answer;
+    };
+    for (const auto& f : std::vector<flight>{
+             // Not TLS at all: plain HTTP, an SSLv2-format hello.
+             {"plain HTTP", "474554202f20485454502f312e310d0a0d0a", "alert 10"},
+             {"SSLv2 hello", "802e0103010015000000100000", "alert 10"},
+             // TLS records out of place: application data, an empty handshake fragment.
+             {"application data first", "170303000100", "alert 10"},
+             {"empty handshake record", "1603010000", "alert 10"},
+             // A plaintext record over 2^14 bytes.
+             {"record over 2^14", "1603014001+00x16385", "alert 22"},
+             // A complete handshake message too short for a ClientHello.
+             {"truncated ClientHello", "16030100080100000403030000", "alert 50"},
+             // A ClientHello claiming more than 64 KiB.
+             {"over 64 KiB", "16030100040101ffff", "alert 50"},
+             // A ServerHello where a ClientHello belongs.
+             {"not a ClientHello", "160303000402000000", "alert 50"},
+         }) {
+        EXPECT_EQ(raw(f.hex), f.answer + "\n") << f.what << "\n" << server->log();
+    }
+}
+
+TEST_F(TlsConformanceTest, NoCommonGroupOrVersionIsRefusedAtOnce) {
+    // No group tlsterm serves (X25519, P-256, P-384 by default): wolfSSL
+    // alone sent a HelloRetryRequest and then waited for the timeout.
+    for (const char* args :
+         {"-tls1_3 -groups ffdhe2048", "-tls1_3 -groups secp521r1", "-tls1_2 -curves secp521r1"}) {
+        auto r = s_client(args);
+        EXPECT_TRUE(contains(r.out, "alert handshake failure")) << args << "\n" << r.out;
+    }
+    EXPECT_TRUE(contains(server->log(), "TLS handshake refused: no key-exchange group in common"))
+        << server->log();
+    // groups holds on TLS 1.2 too: P-521 first, P-256 second gets P-256.
+    auto r = s_client("-tls1_2 -curves secp521r1:prime256v1");
+    EXPECT_TRUE(contains(r.out, "Server Temp Key: ECDH, prime256v1")) << r.out;
+    // A TLS 1.1 client: protocol_version, not illegal_parameter.
+    r = s_client("-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+    EXPECT_TRUE(contains(r.out, "alert protocol version")) << r.out;
+    EXPECT_TRUE(contains(server->log(), "no TLS version in common (client: legacy_version 0x0302"))
+        << server->log();
+}
+
+TEST_F(TlsConformanceTest, ClientHelloInTinyRecordsIsAccepted) {
+    // Records of 1, 2 and 3 handshake bytes split the 4-byte handshake
+    // header itself across records: valid TLS (RFC 8446 section 5.1).
+    for (const char* size : {"1", "2", "3", "100"}) {
+        EXPECT_EQ(peer({"fragmented", std::to_string(server->port()),
+                        test::pki("root-ca.pem").string(), size}),
+                  "HTTP/1.1 200 OK\n")
+            << size << "\n"
+            << server->log();
+    }
+}
+
+}  // namespace
+}  // namespace tlsterm
