@@ -744,10 +744,13 @@ void connection::close(close_reason reason) {
     timer_list::remove(_timer);
 
     // Last words to the client, written directly when no send is in flight
-    // (a queued send would interleave): the alert of a failed handshake, or
-    // a close_notify for a clean close after the handshake.
+    // (a queued send would interleave): the alert of a failed handshake or
+    // of a record-layer error (wolfSSL queues it), or a close_notify for a
+    // clean close after the handshake. Never a close_notify after an error:
+    // the client would take a broken stream for a complete one.
+    bool clean = reason != close_reason::tls_error;
     if (_tls && !_client_send.in_flight && !_client_write_shut && !_reset_client) {
-        if (handshaken && !_close_notify_queued) {
+        if (handshaken && clean && !_close_notify_queued) {
             _close_notify_queued = true;
             _tls->send_close_notify();
         }

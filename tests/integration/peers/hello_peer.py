@@ -6,6 +6,13 @@
                            "alert N" (the first record is an alert with
                            description N), "record T" (another record type),
                            "closed" (nothing), or "silent" (no answer in 5 s)
+  bad-record PORT CA VER [type0]
+                           complete a handshake (VER: 1.2 or 1.3), then send
+                           a record with one ciphertext byte flipped (or,
+                           with type0, with content type 0); print
+                           how the server ended ("alert NAME" with OpenSSL's
+                           reason, "close_notify" or "eof") and how many
+                           records it sent after the bad one
   fragmented PORT CA SIZE  a real TLS client (Python's ssl on memory BIOs)
                            whose ClientHello goes out in records carrying
                            SIZE handshake bytes each; then GET / and print
@@ -114,10 +121,62 @@ def fragmented(port, ca, size):
     print(got.split(b"\r\n")[0].decode(), flush=True)
 
 
+def bad_record(port, ca, version, kind):
+    ctx = ssl.create_default_context(cafile=ca)
+    v = ssl.TLSVersion.TLSv1_2 if version == "1.2" else ssl.TLSVersion.TLSv1_3
+    ctx.minimum_version = ctx.maximum_version = v
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.settimeout(10)
+    while True:
+        try:
+            tls.do_handshake()
+            sock.sendall(outgoing.read())
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            incoming.write(sock.recv(65536))
+    tls.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+    record = bytearray(outgoing.read())
+    if kind == "type0":
+        record[0] = 0  # no such content type (RFC 8446 5: unexpected_message)
+    else:
+        record[-3] ^= 1  # inside the AEAD tag or ciphertext
+    sock.sendall(bytes(record))
+    # Everything the server sends until it closes: one fatal alert, and no
+    # close_notify record after it.
+    answer = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    except (socket.timeout, TimeoutError, ConnectionResetError):
+        pass
+    count = len(records(answer)[0])
+    incoming.write(answer)
+    incoming.write_eof()
+    try:
+        while tls.read(65536):
+            pass
+        ending = "close_notify"
+    except ssl.SSLZeroReturnError:
+        ending = "close_notify"
+    except ssl.SSLEOFError:
+        ending = "eof"
+    except ssl.SSLError as e:
+        ending = f"alert {e.reason}"
+    print(f"{ending}, {count} record(s)", flush=True)
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == "raw":
         raw(port, sys.argv[3])
+    elif mode == "bad-record":
+        bad_record(port, sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else "mac")
     elif mode == "fragmented":
         fragmented(port, sys.argv[3], int(sys.argv[4]))
     else:
