@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "tls/key_share.h"
+
 namespace tlsterm::tls {
 
 namespace {
@@ -15,6 +17,7 @@ constexpr uint16_t ext_supported_groups = 10;
 constexpr uint16_t ext_signature_algorithms = 13;
 constexpr uint16_t ext_alpn = 16;
 constexpr uint16_t ext_supported_versions = 43;
+constexpr uint16_t ext_key_share = 51;
 
 // A bounds-checked cursor over big-endian TLS encodings.
 class cursor {
@@ -118,6 +121,21 @@ bool parse_extensions(cursor exts, client_hello& out) {
             case ext_supported_groups:
                 out.groups = read_u16_list(body.vec16());
                 break;
+            case ext_key_share: {
+                cursor list = body.vec16();
+                while (list.ok() && !list.empty()) {
+                    client_hello::key_share share;
+                    share.group = static_cast<uint16_t>(list.u16());
+                    cursor key = list.vec16();
+                    auto raw = key.bytes(key.size());
+                    share.key_exchange.assign(raw.begin(), raw.end());
+                    out.key_shares.push_back(std::move(share));
+                }
+                if (!list.ok()) {
+                    return false;
+                }
+                break;
+            }
             default:
                 break;
         }
@@ -267,6 +285,11 @@ std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t mi
             }
         }
     }
+    if (hello.legacy_version <= 0x0300) {
+        return hello_refusal{alert::protocol_version,
+                             "legacy_version " + hex(hello.legacy_version) +
+                                 " (SSL 3.0 or older; RFC 8446 appendix D.5)"};
+    }
     if (version == 0) {
         std::string offered;
         for (uint16_t v : hello.supported_versions) {
@@ -290,6 +313,19 @@ std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t mi
         }
         return hello_refusal{alert::handshake_failure,
                              "no key-exchange group in common (client offers " + offered + ")"};
+    }
+    if (version == 0x0304) {
+        for (const auto& share : hello.key_shares) {
+            if (std::ranges::find(groups, share.group) == groups.end()) {
+                continue;  // a group tlsterm does not serve: never used
+            }
+            if (std::string why = invalid_key_share(share.group, share.key_exchange);
+                !why.empty()) {
+                return hello_refusal{
+                    alert::illegal_parameter,
+                    "invalid key share for group " + std::to_string(share.group) + ": " + why};
+            }
+        }
     }
     return std::nullopt;
 }

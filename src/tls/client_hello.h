@@ -26,6 +26,11 @@ struct client_hello {
     std::vector<uint16_t> signature_schemes;
     std::vector<uint16_t> supported_versions;  // empty: TLS 1.2 or older only
     std::vector<uint16_t> groups;              // empty when the extension is absent
+    struct key_share {
+        uint16_t group = 0;
+        std::vector<uint8_t> key_exchange;
+    };
+    std::vector<key_share> key_shares;  // TLS 1.3 key_share entries
     // The handshake records the ClientHello came in, rebuilt as records of
     // up to 2^14 bytes (the first record's version), and how many bytes of
     // the input they replace. A hello split into tiny records (even inside
@@ -73,8 +78,11 @@ struct hello_refusal {
 
 // A ClientHello that no handshake under these settings can accept, refused
 // before wolfSSL sees it (wolfSSL answers some of these with a retry
-// request that cannot succeed, or not at all): no TLS version in common
-// (protocol_version), no key-exchange group in common (handshake_failure).
+// request that cannot succeed, the wrong alert, or not at all): no TLS
+// version in common or a legacy_version of SSL 3.0 or below (RFC 8446 D.5:
+// protocol_version), no key-exchange group in common (handshake_failure),
+// for TLS 1.3 an invalid key share of a group tlsterm serves
+// (illegal_parameter, before anything is derived from it).
 // `groups` are IANA group ids; `min`/`max` protocol versions (0x0303...).
 std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t min_version,
                                           uint16_t max_version, std::span<const uint16_t> groups);

@@ -93,6 +93,35 @@ TEST_F(TlsConformanceTest, NoCommonGroupOrVersionIsRefusedAtOnce) {
         << server->log();
 }
 
+// Invalid key shares are refused with illegal_parameter before anything is
+// derived from them; valid ones of the same shape get a ServerHello.
+TEST_F(TlsConformanceTest, InvalidKeySharesGetIllegalParameter) {
+    auto point =
+        run_process({"sh", "-c",
+                     "openssl ecparam -genkey -name prime256v1 | openssl ec -pubout -outform DER "
+                     "2>/dev/null | tail -c 65 | od -An -tx1 | tr -d ' \\n'"});
+    std::string p256 = point.out;
+    ASSERT_EQ(p256.size(), 130u) << point.out << point.err;
+    std::string off_curve = p256.substr(0, 128) + (p256.substr(128) == "00" ? "01" : "00");
+    std::string x_is_p =
+        "04ffffffff00000001000000000000000000000000ffffffffffffffffffffffff" + p256.substr(66);
+    auto share = [&](const char* group, const std::string& hex) {
+        return peer({"key-share", std::to_string(server->port()), group, hex});
+    };
+    EXPECT_EQ(share("23", p256), "record 22\n") << server->log();
+    EXPECT_EQ(share("23", off_curve), "alert 47\n");
+    EXPECT_EQ(share("23", std::string(130, '0')), "alert 47\n");      // all zero
+    EXPECT_EQ(share("23", x_is_p), "alert 47\n");                     // a coordinate >= p
+    EXPECT_EQ(share("23", "00"), "alert 47\n");                       // the point at infinity
+    EXPECT_EQ(share("23", "02" + p256.substr(2, 64)), "alert 47\n");  // compressed
+    EXPECT_EQ(share("23", p256.substr(0, 100)), "alert 47\n");        // truncated
+    EXPECT_EQ(share("29", std::string(64, '4')), "record 22\n");
+    EXPECT_EQ(share("29", std::string(64, '0')), "alert 47\n");  // low order: all-zero secret
+    EXPECT_EQ(share("29", "01" + std::string(62, '0')), "alert 47\n");
+    EXPECT_TRUE(contains(server->log(), "invalid key share for group 23: not on the curve"))
+        << server->log();
+}
+
 TEST_F(TlsConformanceTest, ClientHelloInTinyRecordsIsAccepted) {
     // Records of 1, 2 and 3 handshake bytes split the 4-byte handshake
     // header itself across records: valid TLS (RFC 8446 section 5.1).

@@ -13,6 +13,10 @@
                            how the server ended ("alert NAME" with OpenSSL's
                            reason, "close_notify" or "eof") and how many
                            records it sent after the bad one
+  key-share PORT GROUP HEX a TLS 1.3 ClientHello (built here) offering only
+                           group GROUP (IANA id) with key_exchange HEX; print
+                           the first answer as raw does ("record 22": a
+                           ServerHello)
   fragmented PORT CA SIZE  a real TLS client (Python's ssl on memory BIOs)
                            whose ClientHello goes out in records carrying
                            SIZE handshake bytes each; then GET / and print
@@ -54,6 +58,34 @@ def raw(port, spec):
         sock.sendall(payload)
     except (BrokenPipeError, ConnectionResetError):
         pass
+    print(first_answer(sock), flush=True)
+
+
+def vec(n, data):
+    return len(data).to_bytes(n, "big") + data
+
+
+def extension(kind, body):
+    return kind.to_bytes(2, "big") + vec(2, body)
+
+
+def key_share_hello(group, key):
+    exts = b"".join([
+        extension(0, vec(2, b"\x00" + vec(2, b"localhost"))),            # server_name
+        extension(43, vec(1, b"\x03\x04")),                               # supported_versions
+        extension(10, vec(2, group.to_bytes(2, "big"))),                  # supported_groups
+        extension(13, vec(2, b"\x04\x03\x08\x04\x04\x01")),               # signature_algorithms
+        extension(51, vec(2, group.to_bytes(2, "big") + vec(2, key))),    # key_share
+    ])
+    body = (b"\x03\x03" + bytes(range(32)) + vec(1, bytes(32)) +
+            vec(2, b"\x13\x01\x13\x02\x13\x03") + vec(1, b"\x00") + vec(2, exts))
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + vec(2, handshake)
+
+
+def key_share(port, group, key_hex):
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(key_share_hello(group, bytes.fromhex(key_hex)))
     print(first_answer(sock), flush=True)
 
 
@@ -177,6 +209,8 @@ def main():
         raw(port, sys.argv[3])
     elif mode == "bad-record":
         bad_record(port, sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else "mac")
+    elif mode == "key-share":
+        key_share(port, int(sys.argv[3]), sys.argv[4])
     elif mode == "fragmented":
         fragmented(port, sys.argv[3], int(sys.argv[4]))
     else:

@@ -26,6 +26,8 @@ TEST(ClientHello, ReadsSniAlpnAndCapabilities) {
     EXPECT_TRUE(h.accepts_ecdsa(true));
     EXPECT_FALSE(h.cipher_suites.empty());
     EXPECT_FALSE(h.groups.empty());
+    ASSERT_FALSE(h.key_shares.empty());
+    EXPECT_EQ(h.legacy_version, 0x0303);
 }
 
 TEST(ClientHello, RsaOnlyClientDoesNotAcceptEcdsa) {
@@ -121,6 +123,24 @@ TEST(ClientHello, RefusedBeforeTheLibraryWithTheRightAlert) {
     // A TLS 1.2 client naming TLS 1.3 in legacy_version negotiates TLS 1.2.
     old.legacy_version = 0x0304;
     EXPECT_EQ(refuse_hello(old, 0x0303, 0x0304, ours), std::nullopt);
+    // SSL 3.0 in legacy_version: protocol_version even with supported_versions.
+    client_hello ssl3 = h;
+    ssl3.legacy_version = 0x0300;
+    r = refuse_hello(ssl3, 0x0303, 0x0304, ours);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->what, alert::protocol_version);
+    // An invalid TLS 1.3 key share of a served group: illegal_parameter; of
+    // another group, or when TLS 1.2 is negotiated, it is never used.
+    client_hello bad_share = h;
+    bad_share.key_shares = {{29, std::vector<uint8_t>(32, 0)}};
+    r = refuse_hello(bad_share, 0x0303, 0x0304, ours);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->what, alert::illegal_parameter);
+    EXPECT_EQ(r->reason,
+              "invalid key share for group 29: a point of small order (the shared secret would "
+              "be zero)");
+    EXPECT_EQ(refuse_hello(bad_share, 0x0303, 0x0303, ours), std::nullopt);
+    EXPECT_EQ(refuse_hello(bad_share, 0x0303, 0x0304, std::vector<uint16_t>{23}), std::nullopt);
 }
 
 TEST(ClientHello, NeedsMoreUntilComplete) {
