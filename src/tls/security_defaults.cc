@@ -34,6 +34,9 @@
 #if !defined(HAVE_EXTENDED_MASTER)
 #error "extended master secret (RFC 7627) binds the TLS 1.2 master secret to the handshake"
 #endif
+#if !defined(WOLFSSL_TLS13_MIDDLEBOX_COMPAT)
+#error "middlebox compatibility (RFC 8446 D.4): OpenSSL peers and some middleboxes expect the CCS"
+#endif
 #if !defined(HAVE_SERVER_RENEGOTIATION_INFO)
 #error "renegotiation_info (RFC 5746) tells TLS 1.2 clients that no renegotiation can be spliced in"
 #endif

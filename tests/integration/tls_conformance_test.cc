@@ -122,6 +122,18 @@ TEST_F(TlsConformanceTest, InvalidKeySharesGetIllegalParameter) {
         << server->log();
 }
 
+// RFC 8446 appendix D.4: a client that sent a legacy session id gets a
+// ChangeCipherSpec right after the ServerHello (OpenSSL, nginx and HAProxy
+// send it); one that sent none gets none.
+TEST_F(TlsConformanceTest, MiddleboxCompatibilityChangeCipherSpec) {
+    auto r = s_client("-tls1_3 -msg");
+    EXPECT_TRUE(contains(r.out, "<<< TLS 1.2, RecordHeader [length 0005]\n    14 03 03 00 01"))
+        << r.out;
+    r = s_client("-tls1_3 -msg -no_middlebox");
+    EXPECT_FALSE(contains(r.out, "14 03 03 00 01")) << r.out;
+    EXPECT_TRUE(contains(r.out, "New, TLSv1.3")) << r.out;
+}
+
 TEST_F(TlsConformanceTest, ClientHelloInTinyRecordsIsAccepted) {
     // Records of 1, 2 and 3 handshake bytes split the 4-byte handshake
     // header itself across records: valid TLS (RFC 8446 section 5.1).
