@@ -219,6 +219,7 @@ int serve(const char* path) {
         setup.listener_fds = sockets->fds[i];
         setup.cpu = cfg->runtime.pin_cpus ? cpus[i % cpus.size()] : -1;
         setup.minimal_ring = minimal_ring;
+        setup.shard_count = shard_count;
         setup.anchors = &*anchors;
         setup.crls = crls->get();
         auto sh = std::make_unique<tlsterm::shard::shard>(std::move(setup));

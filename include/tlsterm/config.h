@@ -242,7 +242,13 @@ struct limits_config {
     // HTTP mode: a request head must be complete within this, counted from
     // its first byte; traffic does not extend it (slow-header clients).
     uint32_t header_timeout_ms = 30000;
-    uint32_t max_buffered_bytes = 256 * 1024;  // per connection and direction
+    // Handshake admission (conn/admission.h), whole process; 0 = no limit.
+    // Rates are off by default: a load test or a large NAT is one address.
+    uint32_t max_connections_per_address = 4096;  // IPv4 /32, IPv6 /64
+    uint32_t handshake_rate_per_address = 0;      // new connections per second
+    uint32_t handshake_rate = 0;                  // new connections per second, all clients
+    uint32_t handshake_rate_per_server_name = 0;  // ClientHellos per second per SNI
+    uint32_t max_buffered_bytes = 256 * 1024;     // per connection and direction
 };
 
 // How CRLs are kept current ([crl] table).

@@ -40,6 +40,12 @@ std::string_view to_string(close_reason r) {
             return "unauthenticated";
         case close_reason::header_timeout:
             return "header_timeout";
+        case close_reason::address_limit:
+            return "address_limit";
+        case close_reason::handshake_rate:
+            return "handshake_rate";
+        case close_reason::server_name_rate:
+            return "server_name_rate";
         case close_reason::count_:
             break;
     }

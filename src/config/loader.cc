@@ -165,6 +165,14 @@ limits_config parse_limits(table_reader& t) {
         t.integer("handshake_timeout_ms", l.handshake_timeout_ms, 100, 600'000));
     l.idle_timeout_ms = static_cast<uint32_t>(
         t.integer("idle_timeout_ms", l.idle_timeout_ms, 1000, max_timeout_ms));
+    l.max_connections_per_address = static_cast<uint32_t>(
+        t.integer("max_connections_per_address", l.max_connections_per_address, 0, 1 << 24));
+    l.handshake_rate_per_address = static_cast<uint32_t>(
+        t.integer("handshake_rate_per_address", l.handshake_rate_per_address, 0, 1 << 24));
+    l.handshake_rate =
+        static_cast<uint32_t>(t.integer("handshake_rate", l.handshake_rate, 0, 1 << 24));
+    l.handshake_rate_per_server_name = static_cast<uint32_t>(
+        t.integer("handshake_rate_per_server_name", l.handshake_rate_per_server_name, 0, 1 << 24));
     l.header_timeout_ms = static_cast<uint32_t>(
         t.integer("header_timeout_ms", l.header_timeout_ms, 100, max_timeout_ms));
     l.max_buffered_bytes = static_cast<uint32_t>(

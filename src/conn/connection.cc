@@ -32,11 +32,14 @@ void set_abortive_close(int fd) {
 }  // namespace
 
 connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
-                       uint32_t generation, int client_fd)
+                       uint32_t generation, int client_fd, const sockaddr_in6& peer,
+                       const address_key& who)
     : ring_owner(true, env.ring, slot, generation),
       _env(env),
       _listener(listener),
-      _client_fd(client_fd) {
+      _client_fd(client_fd),
+      _peer(peer),
+      _admitted_as(who) {
     _timer.owner = this;
 }
 
@@ -56,9 +59,6 @@ std::string connection::peer() const {
 }
 
 void connection::start() {
-    // Taken now: after a reset the socket no longer knows its peer.
-    socklen_t len = sizeof(_peer);
-    ::getpeername(_client_fd, reinterpret_cast<sockaddr*>(&_peer), &len);
     set_nodelay(_client_fd);
     _env.handshake_timers.schedule(_timer, _env.now_ms);
     arm_recv(_client_fd, op::client_recv);
@@ -217,6 +217,14 @@ void connection::try_hello() {
                     _listener.config->name.c_str(), refused->reason.c_str());
         send_plain_alert(refused->what);
         close(close_reason::handshake_failed);
+        return;
+    }
+    if (!_env.admit.admit_server_name(hello.server_name, _env.now_ms)) {
+        TLSTERM_LOG(log_level::debug,
+                    "%s: listener %s: server name \"%s\" over "
+                    "limits.handshake_rate_per_server_name, closing",
+                    peer().c_str(), _listener.config->name.c_str(), hello.server_name.c_str());
+        close(close_reason::server_name_rate);
         return;
     }
     tls::selection chosen = _listener.tls->select(hello);

@@ -47,8 +47,10 @@ namespace tlsterm::conn {
 
 class connection final : public ring_owner, public proxy::client_side {
   public:
+    // `peer` and `who`: the client's address as accepted and as admission
+    // counted it (released with the connection).
     connection(conn_env& env, listener_runtime& listener, uint32_t slot, uint32_t generation,
-               int client_fd);
+               int client_fd, const sockaddr_in6& peer, const address_key& who);
     ~connection() override;
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -63,6 +65,7 @@ class connection final : public ring_owner, public proxy::client_side {
     bool finished() const override { return _state == state::closing && inflight() == 0; }
 
     timer_link& timer() { return _timer; }
+    const address_key& admitted_as() const { return _admitted_as; }
     bool handshake_done() const { return _state == state::connecting || _state == state::proxying; }
 
     // proxy::client_side (HTTP mode); client_send also carries the tcp pipe's upstream bytes
@@ -115,6 +118,7 @@ class connection final : public ring_owner, public proxy::client_side {
     int _client_fd;
     int _upstream_fd = -1;
     sockaddr_in6 _peer{};  // the client's address (IPv4 or IPv6), for logs
+    address_key _admitted_as;
     state _state = state::hello;
     timer_link _timer;
 

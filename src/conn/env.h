@@ -10,6 +10,7 @@
 #include <tlsterm/config.h>
 #include <tlsterm/counters.h>
 
+#include "conn/admission.h"
 #include "conn/slot_table.h"
 #include "conn/timer_list.h"
 #include "crl/manager.h"
@@ -50,6 +51,7 @@ struct conn_env {
     timer_list& header_timers;   // HTTP mode: a request head in progress
     crl::manager::reader& crls;  // revocation state for client certificates
     slot_table& slots;           // where pooled upstream connections are created
+    admission& admit;            // handshake admission of this shard
     uint64_t now_ms = 0;
 };
 

@@ -48,6 +48,10 @@ struct shard::loop {
     conn::timer_list handshake_timers;
     conn::timer_list idle_timers;
     conn::timer_list header_timers;
+    conn::admission admit;
+    uint64_t admission_logged_ms = 0;  // refusals are logged at most once a second
+    uint64_t admission_unlogged = 0;   // refusals since then
+    uint64_t admission_swept_ms = 0;
     crl::manager::reader crls;
     // One pool per upstream that an HTTP listener routes to (indexed like
     // cfg.upstreams; null for upstreams no HTTP listener uses). Declared
@@ -70,9 +74,10 @@ struct shard::loop {
           handshake_timers(cfg.limits.handshake_timeout_ms),
           idle_timers(cfg.limits.idle_timeout_ms),
           header_timers(cfg.limits.header_timeout_ms),
+          admit(cfg.limits, s._setup.shard_count),
           crls(s._setup.crls),
-          env{*ring,       *buffers,      cfg.limits, *s._counters, handshake_timers,
-              idle_timers, header_timers, crls,       slots,        now_ms()} {}
+          env{*ring,         *buffers, cfg.limits, *s._counters, handshake_timers, idle_timers,
+              header_timers, crls,     slots,      admit,        now_ms()} {}
 
     io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
         io_uring_sqe* s = ring->sqe();
@@ -110,7 +115,17 @@ struct shard::loop {
                                             : close_reason::too_many_connections);
                 ::close(res);
             } else {
-                open_connection(l, res);
+                // Taken now: after a reset the socket no longer knows its peer.
+                sockaddr_in6 peer{};
+                socklen_t len = sizeof(peer);
+                ::getpeername(res, reinterpret_cast<sockaddr*>(&peer), &len);
+                auto who = conn::address_key::from(reinterpret_cast<const sockaddr*>(&peer));
+                if (auto refused = admit.admit(who, env.now_ms)) {
+                    refuse(*refused, peer, l);
+                    ::close(res);  // before any TLS: cheap
+                } else {
+                    open_connection(l, res, peer, who);
+                }
             }
         } else if (res != -ECANCELED) {
             // Out of descriptors or memory: retrying at once would fail the
@@ -135,9 +150,33 @@ struct shard::loop {
         }
     }
 
-    void open_connection(conn::listener_runtime& l, int fd) {
+    // Counted each time, logged at most once a second (a flood must not
+    // become a flood of log lines).
+    void refuse(close_reason why, const sockaddr_in6& peer, const conn::listener_runtime& l) {
+        env.counters.count(why);
+        ++admission_unlogged;
+        if (env.now_ms < admission_logged_ms + 1000) {
+            return;
+        }
+        admission_logged_ms = env.now_ms;
+        TLSTERM_LOG(log_level::warn,
+                    "shard %u: listener %s: refused %llu new connections in the last second, "
+                    "the last from %s: %s (limits.%s)",
+                    owner._setup.index, l.config->name.c_str(),
+                    static_cast<unsigned long long>(admission_unlogged),
+                    socket_address::from(reinterpret_cast<const sockaddr*>(&peer), sizeof(peer))
+                        .to_string()
+                        .c_str(),
+                    std::string(to_string(why)).c_str(),
+                    why == close_reason::address_limit ? "max_connections_per_address"
+                                                       : "handshake_rate(_per_address)");
+        admission_unlogged = 0;
+    }
+
+    void open_connection(conn::listener_runtime& l, int fd, const sockaddr_in6& peer,
+                         const conn::address_key& who) {
         connection* c = slots.emplace<connection>([&](uint32_t slot, uint32_t generation) {
-            return std::make_unique<connection>(env, l, slot, generation, fd);
+            return std::make_unique<connection>(env, l, slot, generation, fd, peer, who);
         });
         ++active;
         env.counters.active.store(active, std::memory_order_relaxed);
@@ -148,9 +187,14 @@ struct shard::loop {
     void release_if_finished(uint32_t slot) {
         auto* o = slots.find_slot(slot);
         bool client = o != nullptr && o->client_connection();
+        conn::address_key who;
+        if (client) {
+            who = static_cast<connection*>(o)->admitted_as();
+        }
         if (slots.release_if_finished(slot) && client) {
             --active;
             env.counters.active.store(active, std::memory_order_relaxed);
+            admit.release(who);
         }
     }
 
@@ -170,6 +214,10 @@ struct shard::loop {
         }
         while (auto* t = header_timers.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->header_timeout();
+        }
+        if (env.now_ms >= admission_swept_ms + 1000) {
+            admission_swept_ms = env.now_ms;
+            admit.sweep(env.now_ms);
         }
         for (auto& p : pools) {
             if (!p) {

@@ -26,6 +26,7 @@ struct shard_setup {
     std::shared_ptr<const config> cfg;
     std::vector<int> listener_fds;  // this shard's socket per listener, listening; owned
     int cpu = -1;                   // pin to this CPU; -1 = no pinning
+    uint32_t shard_count = 1;       // shards in the process (admission divides its limits)
     bool minimal_ring = false;      // TLSTERM_IO_URING=minimal (see ring::uring::create)
     const tls::trust_anchors* anchors = nullptr;  // CAs of every ca_files; outlives the shard
     const crl::manager* crls = nullptr;           // revocation state; outlives the shard

@@ -2,6 +2,8 @@
 // on a real socket: crafted records from tests/integration/peers/
 // hello_peer.py and openssl s_client. Each refusal gets the alert RFC 8446
 // (or 5246) names, at once; valid but unusual framing is accepted.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include "support/pki.h"
@@ -160,6 +162,68 @@ TEST_F(TlsConformanceTest, RecordErrorsNeverEndWithCloseNotify) {
                     version, "type0"});
         EXPECT_EQ(out, "eof, 0 record(s)\n") << version << "\n" << server->log();
     }
+}
+
+// A flood from one address cannot crowd out other clients: its connections
+// beyond limits.max_connections_per_address, or faster than
+// handshake_rate_per_address, are closed at accept, before any TLS.
+TEST(AdmissionTest, FloodsFromOneAddressLeaveRoomForOthers) {
+    test::upstream_server upstream("http");
+    test::tlsterm_server server(
+        "[runtime]\nshards = 1\nlog_level = \"debug\"\n[limits]\n"
+        "max_connections_per_shard = 60\nmax_connections_per_address = 20\n"
+        "handshake_rate_per_address = 1000\n[[upstreams]]\nname = \"up\"\n"
+        "addresses = [\"127.0.0.1:" +
+        std::to_string(upstream.port()) +
+        "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
+        "[listeners.tls]\n" +
+        test::certificate_tables("pki/"));
+    auto peer = std::string(TLSTERM_SOURCE_DIR) + "/tests/integration/peers/hello_peer.py";
+    // Two attackers, 50 idle connections each: without a per-address limit
+    // they would fill all 60 slots.
+    auto dir = test::make_temp_dir("flood");
+    std::vector<std::unique_ptr<test::child_process>> floods;
+    for (const char* source : {"127.0.0.2", "127.0.0.3"}) {
+        floods.push_back(std::make_unique<test::child_process>(
+            std::vector<std::string>{"python3", peer, "flood", std::to_string(server.port()),
+                                     source, "50", "6"},
+            dir / (std::string(source) + ".log")));
+    }
+    for (auto& f : floods) {
+        ASSERT_TRUE(f->wait_for_output("closed ")) << f->output();
+        EXPECT_TRUE(contains(f->output(), "closed 30 of 50")) << f->output();
+    }
+    // Meanwhile everyone else is served.
+    for (int i = 0; i < 10; ++i) {
+        auto r = test::curl(server.port(), {"/"}, {"-o", "/dev/null", "-w", "%{http_code}"});
+        EXPECT_EQ(r.out, "200") << r.err << server.log();
+    }
+    EXPECT_TRUE(contains(server.log(), "address_limit (limits.max_connections_per_address)"))
+        << server.log();
+    server.process().signal(SIGUSR1);
+    for (auto& f : floods) {
+        f->wait(std::chrono::seconds(20));
+    }
+}
+
+TEST(AdmissionTest, HandshakeRatePerAddress) {
+    test::upstream_server upstream("http");
+    test::tlsterm_server server(
+        "[runtime]\nshards = 1\n[limits]\nhandshake_rate_per_address = 10\n"
+        "[[upstreams]]\nname = \"up\"\naddresses = [\"127.0.0.1:" +
+        std::to_string(upstream.port()) +
+        "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
+        "[listeners.tls]\n" +
+        test::certificate_tables("pki/"));
+    auto peer = std::string(TLSTERM_SOURCE_DIR) + "/tests/integration/peers/hello_peer.py";
+    auto r = run_process(
+        {"python3", peer, "flood", std::to_string(server.port()), "127.0.0.2", "40", "0"}, 30);
+    // A second's worth (10) is let in at once; the rest of a burst is not.
+    EXPECT_TRUE(contains(r.out, "closed 30 of 40") || contains(r.out, "closed 29 of 40")) << r.out;
+    auto ok = test::curl(server.port(), {"/"}, {"-o", "/dev/null", "-w", "%{http_code}"});
+    EXPECT_EQ(ok.out, "200") << ok.err;
+    EXPECT_TRUE(contains(server.log(), "handshake_rate (limits.handshake_rate(_per_address))"))
+        << server.log();
 }
 
 }  // namespace

@@ -17,6 +17,10 @@
                            group GROUP (IANA id) with key_exchange HEX; print
                            the first answer as raw does ("record 22": a
                            ServerHello)
+  flood PORT SOURCE N HOLD open N TCP connections from address SOURCE
+                           (127.0.0.2, say), send nothing; after a second print
+                           "closed K of N" (those the server closed at once),
+                           then hold the rest HOLD seconds
   fragmented PORT CA SIZE  a real TLS client (Python's ssl on memory BIOs)
                            whose ClientHello goes out in records carrying
                            SIZE handshake bytes each; then GET / and print
@@ -87,6 +91,29 @@ def key_share(port, group, key_hex):
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(key_share_hello(group, bytes.fromhex(key_hex)))
     print(first_answer(sock), flush=True)
+
+
+def flood(port, source, n, hold):
+    import time
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    time.sleep(1)
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    print(f"closed {closed} of {n}", flush=True)
+    time.sleep(hold)
 
 
 def records(data):
@@ -211,6 +238,8 @@ def main():
         bad_record(port, sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else "mac")
     elif mode == "key-share":
         key_share(port, int(sys.argv[3]), sys.argv[4])
+    elif mode == "flood":
+        flood(port, sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "fragmented":
         fragmented(port, sys.argv[3], int(sys.argv[4]))
     else:
