@@ -2,8 +2,6 @@
 // on a real socket: crafted records from tests/integration/peers/
 // hello_peer.py and openssl s_client. Each refusal gets the alert RFC 8446
 // (or 5246) names, at once; valid but unusual framing is accepted.
-#include <signal.h>
-
 #include <gtest/gtest.h>
 
 #include "support/pki.h"
@@ -16,17 +14,23 @@ namespace {
 using test::contains;
 using test::run_process;
 
+// One shard, one TCP-mode listener in front of `upstream_port`; `limits`
+// goes in a [limits] table.
+std::string one_listener(uint16_t upstream_port, const std::string& limits = "") {
+    return "[runtime]\nshards = 1\nlog_level = \"debug\"\n" +
+           (limits.empty() ? std::string() : "[limits]\n" + limits) +
+           "[[upstreams]]\nname = \"up\"\naddresses = [\"127.0.0.1:" +
+           std::to_string(upstream_port) +
+           "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
+           "[listeners.tls]\n" +
+           test::certificate_tables("pki/");
+}
+
 class TlsConformanceTest : public ::testing::Test {
   protected:
     void SetUp() override {
         upstream = std::make_unique<test::upstream_server>("http");
-        server = std::make_unique<test::tlsterm_server>(
-            "[runtime]\nshards = 1\nlog_level = \"debug\"\n[[upstreams]]\nname = \"up\"\n"
-            "addresses = [\"127.0.0.1:" +
-            std::to_string(upstream->port()) +
-            "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
-            "[listeners.tls]\n" +
-            test::certificate_tables("pki/"));
+        server = std::make_unique<test::tlsterm_server>(one_listener(upstream->port()));
     }
     std::string peer(const std::vector<std::string>& args) {
         std::vector<std::string> argv = {
@@ -169,15 +173,10 @@ TEST_F(TlsConformanceTest, RecordErrorsNeverEndWithCloseNotify) {
 // handshake_rate_per_address, are closed at accept, before any TLS.
 TEST(AdmissionTest, FloodsFromOneAddressLeaveRoomForOthers) {
     test::upstream_server upstream("http");
-    test::tlsterm_server server(
-        "[runtime]\nshards = 1\nlog_level = \"debug\"\n[limits]\n"
-        "max_connections_per_shard = 60\nmax_connections_per_address = 20\n"
-        "handshake_rate_per_address = 1000\n[[upstreams]]\nname = \"up\"\n"
-        "addresses = [\"127.0.0.1:" +
-        std::to_string(upstream.port()) +
-        "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
-        "[listeners.tls]\n" +
-        test::certificate_tables("pki/"));
+    test::tlsterm_server server(one_listener(upstream.port(),
+                                             "max_connections_per_shard = 60\n"
+                                             "max_connections_per_address = 20\n"
+                                             "handshake_rate_per_address = 1000\n"));
     auto peer = std::string(TLSTERM_SOURCE_DIR) + "/tests/integration/peers/hello_peer.py";
     // Two attackers, 50 idle connections each: without a per-address limit
     // they would fill all 60 slots.
@@ -200,7 +199,6 @@ TEST(AdmissionTest, FloodsFromOneAddressLeaveRoomForOthers) {
     }
     EXPECT_TRUE(contains(server.log(), "address_limit (limits.max_connections_per_address)"))
         << server.log();
-    server.process().signal(SIGUSR1);
     for (auto& f : floods) {
         f->wait(std::chrono::seconds(20));
     }
@@ -208,13 +206,7 @@ TEST(AdmissionTest, FloodsFromOneAddressLeaveRoomForOthers) {
 
 TEST(AdmissionTest, HandshakeRatePerAddress) {
     test::upstream_server upstream("http");
-    test::tlsterm_server server(
-        "[runtime]\nshards = 1\n[limits]\nhandshake_rate_per_address = 10\n"
-        "[[upstreams]]\nname = \"up\"\naddresses = [\"127.0.0.1:" +
-        std::to_string(upstream.port()) +
-        "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
-        "[listeners.tls]\n" +
-        test::certificate_tables("pki/"));
+    test::tlsterm_server server(one_listener(upstream.port(), "handshake_rate_per_address = 10\n"));
     auto peer = std::string(TLSTERM_SOURCE_DIR) + "/tests/integration/peers/hello_peer.py";
     auto r = run_process(
         {"python3", peer, "flood", std::to_string(server.port()), "127.0.0.2", "40", "0"}, 30);
