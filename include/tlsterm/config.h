@@ -164,6 +164,10 @@ struct http_listener_config {
     // origins read X_Foo and X-Foo as one variable. Underscore spellings of
     // the fields tlsterm sets itself are dropped either way.
     bool underscores_in_headers = false;
+    // Request bodies with a Content-Length up to this are read whole before
+    // an upstream connection is taken, so slow senders do not hold pooled
+    // connections (capped by limits.max_buffered_bytes); 0 = always stream.
+    uint32_t buffer_request_bytes = 64 * 1024;
     // Upgrade protocols passed to the origin (lower case); a request
     // asking for another one is forwarded as a plain request without its
     // Upgrade. "h2c" is refused by the config (not valid over TLS).
@@ -242,6 +246,9 @@ struct limits_config {
     // HTTP mode: a request head must be complete within this, counted from
     // its first byte; traffic does not extend it (slow-header clients).
     uint32_t header_timeout_ms = 30000;
+    // HTTP mode: a request body tlsterm buffers (http.buffer_request_bytes)
+    // must have arrived this long after its head.
+    uint32_t body_timeout_ms = 30000;
     // Handshake admission (conn/admission.h), whole process; 0 = no limit.
     // Rates are off by default: a load test or a large NAT is one address.
     uint32_t max_connections_per_address = 4096;  // IPv4 /32, IPv6 /64

@@ -32,6 +32,7 @@ enum class close_reason : uint8_t {
     // reaches an upstream.
     unauthenticated,
     header_timeout,    // HTTP mode: a request head not complete within limits.header_timeout_ms
+    body_timeout,      // HTTP mode: a buffered request body not complete in limits.body_timeout_ms
     address_limit,     // at accept: limits.max_connections_per_address reached
     handshake_rate,    // at accept: limits.handshake_rate(_per_address) exceeded
     server_name_rate,  // after the ClientHello: limits.handshake_rate_per_server_name exceeded

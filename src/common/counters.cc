@@ -40,6 +40,8 @@ std::string_view to_string(close_reason r) {
             return "unauthenticated";
         case close_reason::header_timeout:
             return "header_timeout";
+        case close_reason::body_timeout:
+            return "body_timeout";
         case close_reason::address_limit:
             return "address_limit";
         case close_reason::handshake_rate:

@@ -173,6 +173,8 @@ limits_config parse_limits(table_reader& t) {
         static_cast<uint32_t>(t.integer("handshake_rate", l.handshake_rate, 0, 1 << 24));
     l.handshake_rate_per_server_name = static_cast<uint32_t>(
         t.integer("handshake_rate_per_server_name", l.handshake_rate_per_server_name, 0, 1 << 24));
+    l.body_timeout_ms =
+        static_cast<uint32_t>(t.integer("body_timeout_ms", l.body_timeout_ms, 100, max_timeout_ms));
     l.header_timeout_ms = static_cast<uint32_t>(
         t.integer("header_timeout_ms", l.header_timeout_ms, 100, max_timeout_ms));
     l.max_buffered_bytes = static_cast<uint32_t>(
@@ -709,6 +711,8 @@ http_listener_config parse_http(table_reader& t) {
         static_cast<uint32_t>(t.integer("max_head_bytes", h.max_head_bytes, 1024, 1 << 20));
     h.max_headers = static_cast<uint32_t>(t.integer("max_headers", h.max_headers, 8, 1000));
     h.underscores_in_headers = t.boolean("underscores_in_headers", h.underscores_in_headers);
+    h.buffer_request_bytes = static_cast<uint32_t>(
+        t.integer("buffer_request_bytes", h.buffer_request_bytes, 0, 64 << 20));
     if (t.has("upgrade_protocols")) {
         h.upgrade_protocols.clear();
         for (const auto& p : t.string_array("upgrade_protocols")) {

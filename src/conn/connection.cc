@@ -70,8 +70,8 @@ void connection::arm_recv(int fd, op kind) {
 }
 
 void connection::touch() {
-    if (_head_pending) {
-        return;  // a request head's deadline is not moved by traffic
+    if (_deadline != proxy::request_deadline::none) {
+        return;  // a request's deadline is not moved by traffic
     }
     if (_state == state::connecting || _state == state::proxying) {
         _env.idle_timers.schedule(_timer, _env.now_ms);
@@ -523,23 +523,29 @@ void connection::client_abort(close_reason why) {
     close(why);
 }
 
-void connection::client_head_pending(bool pending) {
-    if (pending == _head_pending || _state == state::closing) {
+void connection::client_deadline(proxy::request_deadline d) {
+    if (d == _deadline || _state == state::closing) {
         return;
     }
-    _head_pending = pending;
-    if (pending) {
-        _env.header_timers.schedule(_timer, _env.now_ms);
-    } else {
-        touch();  // back on the idle deadline
+    _deadline = d;
+    switch (d) {
+        case proxy::request_deadline::head:
+            _env.header_timers.schedule(_timer, _env.now_ms);
+            break;
+        case proxy::request_deadline::body:
+            _env.body_timers.schedule(_timer, _env.now_ms);
+            break;
+        case proxy::request_deadline::none:
+            touch();  // back on the idle deadline
+            break;
     }
 }
 
-void connection::header_timeout() {
-    _head_pending = false;
+void connection::request_timeout() {
+    _deadline = proxy::request_deadline::none;
     touch();  // the 408 below goes out under the idle deadline
     if (_http && _state != state::closing) {
-        _http->on_header_timeout();
+        _http->on_request_timeout();
     }
 }
 

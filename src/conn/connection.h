@@ -74,9 +74,9 @@ class connection final : public ring_owner, public proxy::client_side {
     void client_finish(close_reason why) override;
     void client_abort(close_reason why) override;
     void client_input_consumed() override;
-    void client_head_pending(bool pending) override;
-    // The header deadline passed (shard tick).
-    void header_timeout();
+    void client_deadline(proxy::request_deadline d) override;
+    // The request deadline passed (shard tick).
+    void request_timeout();
 
   private:
     enum class state : uint8_t { hello, handshaking, connecting, proxying, closing };
@@ -129,7 +129,8 @@ class connection final : public ring_owner, public proxy::client_side {
     std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, after the handshake
     bool _finish_pending = false;  // HTTP mode: close once the client has everything
     close_reason _finish_reason = close_reason::done;
-    bool _head_pending = false;   // HTTP mode: _timer is on the header deadline list
+    // HTTP mode: _timer is on the header or body deadline list.
+    proxy::request_deadline _deadline = proxy::request_deadline::none;
     bool _decrypting = false;     // decrypt_client is running
     bool _decrypt_again = false;  // ... and input was consumed meanwhile
 

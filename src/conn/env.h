@@ -49,6 +49,7 @@ struct conn_env {
     timer_list& handshake_timers;
     timer_list& idle_timers;
     timer_list& header_timers;   // HTTP mode: a request head in progress
+    timer_list& body_timers;     // HTTP mode: a request body being buffered
     crl::manager::reader& crls;  // revocation state for client certificates
     slot_table& slots;           // where pooled upstream connections are created
     admission& admit;            // handshake admission of this shard

@@ -241,15 +241,21 @@ void http_forwarder::drain() {
     }
 }
 
-void http_forwarder::on_header_timeout() {
-    if (_done || _req != req::head) {
+void http_forwarder::on_request_timeout() {
+    if (_done) {
         return;
     }
-    _method.clear();  // no request line yet: not the previous request's
-    _target.clear();
-    reply_error(408, "request head not complete within " +
-                         std::to_string(_env.limits.header_timeout_ms) +
-                         " ms of its first byte (header_timeout_ms)");
+    if (_req == req::head) {
+        _method.clear();  // no request line yet: not the previous request's
+        _target.clear();
+        reply_error(408, "request head not complete within " +
+                             std::to_string(_env.limits.header_timeout_ms) +
+                             " ms of its first byte (header_timeout_ms)");
+    } else if (_req == req::buffering) {
+        reply_error(408, std::to_string(_input.size()) + " of " + std::to_string(_buffered_body) +
+                             " body bytes within " + std::to_string(_env.limits.body_timeout_ms) +
+                             " ms of the head (body_timeout_ms)");
+    }
 }
 
 void http_forwarder::log_error(int status, const std::string& cause) const {
@@ -323,12 +329,12 @@ void http_forwarder::pump() {
                 break;
             }
             if (r.what == http::message_parser::event::head) {
-                _client.client_head_pending(false);
+                _client.client_deadline(request_deadline::none);
                 start_request();
                 continue;
             }
             if (r.consumed > 0) {
-                _client.client_head_pending(true);  // a head has begun; no-op when it had
+                _client.client_deadline(request_deadline::head);  // no-op when it had
             }
             if (_input.empty() && _client_eof) {
                 _done = true;  // the client left inside a request head: nothing to answer
@@ -339,6 +345,19 @@ void http_forwarder::pump() {
                 break;
             }
             continue;
+        }
+        if (_req == req::buffering) {
+            if (_input.size() >= _buffered_body) {
+                _client.client_deadline(request_deadline::none);
+                acquire_upstream();
+                continue;
+            }
+            if (_client_eof) {
+                log_error(0, "client closed the connection inside a request body");
+                abort();
+                _client.client_abort(close_reason::client_reset);
+            }
+            break;  // more of the body to come
         }
         if (_req == req::body) {
             if (_conn == nullptr || _conn->backlog() + _to_origin.size() >= limit) {
@@ -461,9 +480,26 @@ void http_forwarder::start_request() {
 
     _pool = route(host, path);
     build_upstream_head(authority, path);
+    // A small body is read whole before an upstream connection is taken:
+    // a client sending it slowly holds no pooled connection meanwhile.
+    uint64_t buffer_limit = std::min<uint64_t>(_listener.config->http.buffer_request_bytes,
+                                               _env.limits.max_buffered_bytes);
+    if (head.content_length && *head.content_length > 0 && *head.content_length <= buffer_limit) {
+        if (head.expect_continue) {
+            emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));  // tlsterm takes the body
+        }
+        _buffered_body = *head.content_length;
+        _req = req::buffering;
+        _client.client_deadline(request_deadline::body);
+        return;  // pump() goes on once the body is in
+    }
     if (head.expect_continue && (head.chunked || head.content_length.value_or(0) > 0)) {
         _expect_continue_pending = true;
     }
+    acquire_upstream();
+}
+
+void http_forwarder::acquire_upstream() {
     _req = req::waiting;
     _waiting = true;
     upstream::pooled_connection* c = _pool->acquire(*this);

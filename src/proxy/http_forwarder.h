@@ -35,6 +35,8 @@
 
 namespace tlsterm::proxy {
 
+enum class request_deadline : uint8_t { none, head, body };
+
 // What the forwarder needs from the client connection.
 class client_side {
   public:
@@ -50,10 +52,11 @@ class client_side {
     virtual void client_abort(close_reason why) = 0;
     // The forwarder consumed input: reading from the client may resume.
     virtual void client_input_consumed() = 0;
-    // A request head has begun (true) or is complete (false): while one is
-    // pending, its deadline (limits.header_timeout_ms) runs from its first
-    // byte and traffic does not push it back.
-    virtual void client_head_pending(bool pending) = 0;
+    // The deadline a request is under, if any: while one runs (from a
+    // head's first byte: limits.header_timeout_ms; from the end of a head
+    // whose body tlsterm buffers: limits.body_timeout_ms), traffic does not
+    // push it back.
+    virtual void client_deadline(request_deadline d) = 0;
 };
 
 // Facts of the client connection the forwarder uses.
@@ -82,8 +85,8 @@ class http_forwarder final : public upstream::user {
     void abort();
     // Stop after the exchange in progress (now, when between requests).
     void drain();
-    // The pending request head missed its deadline: 408, then close.
-    void on_header_timeout();
+    // The request's deadline passed (head or buffered body): 408, close.
+    void on_request_timeout();
 
     // upstream::user
     void on_connection(upstream::pooled_connection& c) override;
@@ -94,7 +97,7 @@ class http_forwarder final : public upstream::user {
     void on_response_timeout() override;
 
   private:
-    enum class req : uint8_t { head, waiting, body, sent, tunnel };
+    enum class req : uint8_t { head, buffering, waiting, body, sent, tunnel };
     enum class resp : uint8_t { none, head_sent_interim, body, done, tunnel };
 
     void pump();
@@ -105,6 +108,7 @@ class http_forwarder final : public upstream::user {
     std::size_t client_backlog() const;
     void finish_client(close_reason why);
     void start_request();
+    void acquire_upstream();
     upstream::pool* route(std::string_view host, std::string_view path) const;
     void build_upstream_head(std::string_view host, std::string_view path);
     void on_response_head();
@@ -141,7 +145,8 @@ class http_forwarder final : public upstream::user {
     bool _response_chunked = false;  // re-encode the response body as chunked
     bool _close_after = false;       // close the client after this response
     bool _upstream_paused = false;
-    bool _tunnel_shut = false;  // the client's end of a tunnel was passed on
+    bool _tunnel_shut = false;    // the client's end of a tunnel was passed on
+    uint64_t _buffered_body = 0;  // req::buffering: body bytes to have in _input first
     std::string _method;
     std::string _target;
     std::string _upstream_head;       // kept until a response begins, for a retry

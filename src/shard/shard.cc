@@ -48,6 +48,7 @@ struct shard::loop {
     conn::timer_list handshake_timers;
     conn::timer_list idle_timers;
     conn::timer_list header_timers;
+    conn::timer_list body_timers;
     conn::admission admit;
     uint64_t admission_logged_ms = 0;  // refusals are logged at most once a second
     uint64_t admission_unlogged = 0;   // refusals since then
@@ -74,10 +75,12 @@ struct shard::loop {
           handshake_timers(cfg.limits.handshake_timeout_ms),
           idle_timers(cfg.limits.idle_timeout_ms),
           header_timers(cfg.limits.header_timeout_ms),
+          body_timers(cfg.limits.body_timeout_ms),
           admit(cfg.limits, s._setup.shard_count),
           crls(s._setup.crls),
-          env{*ring,         *buffers, cfg.limits, *s._counters, handshake_timers, idle_timers,
-              header_timers, crls,     slots,      admit,        now_ms()} {}
+          env{*ring,       *buffers,      cfg.limits,  *s._counters, handshake_timers,
+              idle_timers, header_timers, body_timers, crls,         slots,
+              admit,       now_ms()} {}
 
     io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
         io_uring_sqe* s = ring->sqe();
@@ -213,7 +216,10 @@ struct shard::loop {
             static_cast<connection*>(t->owner)->close(close_reason::idle_timeout);
         }
         while (auto* t = header_timers.expired(env.now_ms)) {
-            static_cast<connection*>(t->owner)->header_timeout();
+            static_cast<connection*>(t->owner)->request_timeout();
+        }
+        while (auto* t = body_timers.expired(env.now_ms)) {
+            static_cast<connection*>(t->owner)->request_timeout();
         }
         if (env.now_ms >= admission_swept_ms + 1000) {
             admission_swept_ms = env.now_ms;

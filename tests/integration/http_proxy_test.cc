@@ -608,6 +608,46 @@ TEST_F(HttpProxyTest, SlowRequestHeadsGet408) {
         << server.log();
 }
 
+// Slow uploads of small bodies hold no pooled connection while they
+// trickle in (buffer_request_bytes), so a pool of two keeps serving fast
+// clients; a buffered body that does not arrive within body_timeout_ms is
+// a 408.
+TEST_F(HttpProxyTest, SlowUploadsDoNotHoldPooledConnections) {
+    test::tlsterm_server server(
+        "[runtime]\nshards = 1\nlog_level = \"debug\"\n[limits]\nbody_timeout_ms = 4000\n" +
+        upstream("plain", origin.plain_port(), "",
+                 "max_connections = 2\nqueue_size = 100\nqueue_timeout_ms = 1500\n") +
+        listener("plain"));
+    auto dir = test::make_temp_dir("slow-uploads");
+    std::vector<std::unique_ptr<test::child_process>> slow;
+    for (int i = 0; i < 8; ++i) {
+        slow.push_back(std::make_unique<test::child_process>(
+            std::vector<std::string>{
+                "python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",
+                std::to_string(server.port()), ca(), "/upload/slow-" + std::to_string(i) + ".bin",
+                "1000", "100", "10"},
+            dir / ("slow-" + std::to_string(i) + ".log")));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the uploads have begun
+    for (int i = 0; i < 10; ++i) {
+        auto r = curl(server.port(), {"/headers"}, {"-o", "/dev/null", "-w", "%{http_code}"});
+        EXPECT_EQ(r.out, "200") << r.err << server.log();
+    }
+    for (auto& p : slow) {
+        p->wait(std::chrono::seconds(20));
+        EXPECT_TRUE(contains(p->output(), "HTTP/1.1 408 Request Timeout")) << p->output();
+    }
+    EXPECT_TRUE(contains(server.log(), "of 1000 body bytes within 4000 ms of the head"))
+        << server.log();
+    // A body that makes it in time is delivered whole.
+    auto r = run_process(
+        {"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",
+         std::to_string(server.port()), ca(), "/upload/ok.bin", "20", "50", "10"},
+        30);
+    EXPECT_TRUE(contains(r.out, "HTTP/1.1 201")) << r.out << server.log();
+    EXPECT_EQ(std::filesystem::file_size(origin.upload_dir() / "ok.bin"), 20u);
+}
+
 TEST_F(HttpProxyTest, ChunkedResponsesForHttp11AndHttp10Clients) {
     test::tlsterm_server server(runtime() + upstream("plain", origin.plain_port()) +
                                 listener("plain"));

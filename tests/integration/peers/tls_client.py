@@ -23,6 +23,10 @@ ssl module (OpenSSL).
                            "survived N" (a crash refuses the next connection)
   websocket PORT CA PATH N upgrade PATH to a WebSocket, send N messages of
                            growing size, check each echo; print "echoed N"
+  slow-body PORT CA PATH LENGTH MS MAX
+                           PUT PATH with a LENGTH-byte body sent one byte every
+                           MS milliseconds, for at most MAX seconds; prints
+                           as slow-head does
   slow-head PORT CA MS MAX start a request head and send one more byte of it
                            every MS milliseconds, for at most MAX seconds;
                            print "answered after S s: FIRST-LINE" (or
@@ -244,13 +248,16 @@ def websocket(port, ca, path, n):
     print(f"echoed {n}", flush=True)
 
 
-def slow_head(port, ca, interval_ms, max_s):
+def trickle(port, ca, prefix, length, interval_ms, max_s):
+    """Sends `prefix`, then one byte every interval_ms (at most `length`,
+    None for no end) until the server answers or closes, or max_s pass."""
     raw = socket.create_connection(("127.0.0.1", port))
     s = context(ca).wrap_socket(raw, server_hostname="localhost")
-    s.sendall(b"GET /slow HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+    s.sendall(prefix)
     s.settimeout(interval_ms / 1000)
     start = time.monotonic()
     got = b""
+    sent = 0
     while time.monotonic() - start < max_s:
         try:
             data = s.recv(65536)
@@ -260,10 +267,12 @@ def slow_head(port, ca, interval_ms, max_s):
             if b"\r\n" in got:
                 break
         except (socket.timeout, TimeoutError):
-            try:
-                s.sendall(b"a")
-            except OSError:
-                break
+            if length is None or sent < length:
+                try:
+                    s.sendall(b"a")
+                    sent += 1
+                except OSError:
+                    break
         except (OSError, ssl.SSLError):
             break
     took = time.monotonic() - start
@@ -274,6 +283,17 @@ def slow_head(port, ca, interval_ms, max_s):
         print(f"closed after {took:.1f} s", flush=True)
     else:
         print(f"still open after {took:.1f} s", flush=True)
+
+
+def slow_head(port, ca, interval_ms, max_s):
+    trickle(port, ca, b"GET /slow HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", None,
+            interval_ms, max_s)
+
+
+def slow_body(port, ca, path, length, interval_ms, max_s):
+    head = (f"PUT {path} HTTP/1.1\r\nHost: localhost\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+    trickle(port, ca, head, length, interval_ms, max_s)
 
 
 def main():
@@ -292,6 +312,8 @@ def main():
         garbage(port, ca, int(sys.argv[4]), int(sys.argv[5]))
     elif mode == "websocket":
         websocket(port, ca, sys.argv[4], int(sys.argv[5]))
+    elif mode == "slow-body":
+        slow_body(port, ca, sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]))
     elif mode == "slow-head":
         slow_head(port, ca, int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "mtls":
