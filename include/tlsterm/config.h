@@ -247,8 +247,11 @@ struct limits_config {
     // its first byte; traffic does not extend it (slow-header clients).
     uint32_t header_timeout_ms = 30000;
     // HTTP mode: a request body tlsterm buffers (http.buffer_request_bytes)
-    // must have arrived this long after its head.
+    // must have arrived this long after its head; a body that streams must
+    // bring at least body_min_rate bytes per second over each such period
+    // (while tlsterm is not holding it back for a slow origin).
     uint32_t body_timeout_ms = 30000;
+    uint32_t body_min_rate = 1024;  // bytes per second; 0 = no minimum
     // Handshake admission (conn/admission.h), whole process; 0 = no limit.
     // Rates are off by default: a load test or a large NAT is one address.
     uint32_t max_connections_per_address = 4096;  // IPv4 /32, IPv6 /64

@@ -175,6 +175,8 @@ limits_config parse_limits(table_reader& t) {
         t.integer("handshake_rate_per_server_name", l.handshake_rate_per_server_name, 0, 1 << 24));
     l.body_timeout_ms =
         static_cast<uint32_t>(t.integer("body_timeout_ms", l.body_timeout_ms, 100, max_timeout_ms));
+    l.body_min_rate =
+        static_cast<uint32_t>(t.integer("body_min_rate", l.body_min_rate, 0, 1 << 30));
     l.header_timeout_ms = static_cast<uint32_t>(
         t.integer("header_timeout_ms", l.header_timeout_ms, 100, max_timeout_ms));
     l.max_buffered_bytes = static_cast<uint32_t>(

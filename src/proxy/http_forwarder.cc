@@ -255,6 +255,27 @@ void http_forwarder::on_request_timeout() {
         reply_error(408, std::to_string(_input.size()) + " of " + std::to_string(_buffered_body) +
                              " body bytes within " + std::to_string(_env.limits.body_timeout_ms) +
                              " ms of the head (body_timeout_ms)");
+    } else if (_req == req::body) {
+        // A streamed body, one period on: too slow, unless tlsterm itself
+        // held it back (input waiting for a slow origin).
+        uint64_t wanted =
+            static_cast<uint64_t>(_env.limits.body_min_rate) * _env.limits.body_timeout_ms / 1000;
+        if (_body_progress >= wanted || !_input.empty()) {
+            _body_progress = 0;
+            _client.client_deadline(request_deadline::body);
+            return;
+        }
+        std::string cause = "request body slower than " +
+                            std::to_string(_env.limits.body_min_rate) + " bytes/s (" +
+                            std::to_string(_body_progress) + " bytes in " +
+                            std::to_string(_env.limits.body_timeout_ms) + " ms; body_min_rate)";
+        if (_resp == resp::none) {
+            reply_error(408, cause);
+        } else {
+            log_error(408, cause);
+            abort();
+            _client.client_abort(close_reason::body_timeout);
+        }
     }
 }
 
@@ -370,6 +391,7 @@ void http_forwarder::pump() {
                 append_body(_to_origin, r.body, _request_chunked);
             }
             _input.consume(r.consumed);
+            _body_progress += r.consumed;
             if (r.what == http::message_parser::event::error) {
                 // The head went out already: the origin connection is
                 // abandoned mid-request, and the client hears why unless a
@@ -387,6 +409,7 @@ void http_forwarder::pump() {
                 if (_request_chunked) {
                     emit_origin(bytes_of("0\r\n\r\n"));
                 }
+                _client.client_deadline(request_deadline::none);
                 _req = req::sent;
                 _request_complete = true;
                 if (_resp == resp::none) {
@@ -618,6 +641,10 @@ void http_forwarder::on_connection(upstream::pooled_connection& c) {
         return;
     }
     _req = req::body;
+    if (_env.limits.body_min_rate != 0) {
+        _body_progress = 0;
+        _client.client_deadline(request_deadline::body);  // the minimum rate, per period
+    }
     pump();
     flush();
 }

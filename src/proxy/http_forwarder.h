@@ -147,6 +147,7 @@ class http_forwarder final : public upstream::user {
     bool _upstream_paused = false;
     bool _tunnel_shut = false;    // the client's end of a tunnel was passed on
     uint64_t _buffered_body = 0;  // req::buffering: body bytes to have in _input first
+    uint64_t _body_progress = 0;  // req::body: bytes taken from the client this period
     std::string _method;
     std::string _target;
     std::string _upstream_head;       // kept until a response begins, for a retry

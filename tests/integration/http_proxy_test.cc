@@ -639,6 +639,18 @@ TEST_F(HttpProxyTest, SlowUploadsDoNotHoldPooledConnections) {
     }
     EXPECT_TRUE(contains(server.log(), "of 1000 body bytes within 4000 ms of the head"))
         << server.log();
+    // A body too large to buffer streams, and must keep body_min_rate
+    // (1024 bytes/s by default) over each body_timeout_ms.
+    auto large = run_process(
+        {"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",
+         std::to_string(server.port()), ca(), "/upload/large.bin", "200000", "20", "15"},
+        30);
+    EXPECT_TRUE(contains(large.out, "HTTP/1.1 408 Request Timeout")) << large.out << server.log();
+    auto at = large.out.find("answered after ");
+    ASSERT_NE(at, std::string::npos) << large.out;
+    EXPECT_LT(std::stod(large.out.substr(at + 15)), 10.0) << large.out;
+    EXPECT_TRUE(contains(server.log(), "request body slower than 1024 bytes/s")) << server.log();
+    EXPECT_FALSE(std::filesystem::exists(origin.upload_dir() / "large.bin"));
     // A body that makes it in time is delivered whole.
     auto r = run_process(
         {"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",
