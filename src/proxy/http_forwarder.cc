@@ -248,13 +248,17 @@ void http_forwarder::on_request_timeout() {
     if (_req == req::head) {
         _method.clear();  // no request line yet: not the previous request's
         _target.clear();
-        reply_error(408, "request head not complete within " +
-                             std::to_string(_env.limits.header_timeout_ms) +
-                             " ms of its first byte (header_timeout_ms)");
+        reply_error(408,
+                    "request head not complete within " +
+                        std::to_string(_env.limits.header_timeout_ms) +
+                        " ms of its first byte (header_timeout_ms)",
+                    close_reason::header_timeout);
     } else if (_req == req::buffering) {
-        reply_error(408, std::to_string(_input.size()) + " of " + std::to_string(_buffered_body) +
-                             " body bytes within " + std::to_string(_env.limits.body_timeout_ms) +
-                             " ms of the head (body_timeout_ms)");
+        reply_error(408,
+                    std::to_string(_input.size()) + " of " + std::to_string(_buffered_body) +
+                        " body bytes within " + std::to_string(_env.limits.body_timeout_ms) +
+                        " ms of the head (body_timeout_ms)",
+                    close_reason::body_timeout);
     } else if (_req == req::body) {
         // A streamed body, one period on: too slow, unless tlsterm itself
         // held it back (input waiting for a slow origin).
@@ -270,7 +274,7 @@ void http_forwarder::on_request_timeout() {
                             std::to_string(_body_progress) + " bytes in " +
                             std::to_string(_env.limits.body_timeout_ms) + " ms; body_min_rate)";
         if (_resp == resp::none) {
-            reply_error(408, cause);
+            reply_error(408, cause, close_reason::body_timeout);
         } else {
             log_error(408, cause);
             abort();
@@ -891,7 +895,8 @@ void http_forwarder::on_client_drained() {
     }
 }
 
-void http_forwarder::reply_error(int status, const std::string& cause) {
+void http_forwarder::reply_error(int status, const std::string& cause,
+                                 std::optional<close_reason> why) {
     log_error(status, cause);
     _done = true;
     if (_conn != nullptr) {
@@ -915,9 +920,9 @@ void http_forwarder::reply_error(int status, const std::string& cause) {
         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
         "\r\nConnection: close\r\n\r\n" + body;
     emit_client(bytes_of(out));
-    finish_client(upstream_failed ? close_reason::upstream_error
-                  : status == 408 ? close_reason::header_timeout
-                                  : close_reason::bad_request);
+    finish_client(why               ? *why
+                  : upstream_failed ? close_reason::upstream_error
+                                    : close_reason::bad_request);
 }
 
 void http_forwarder::fail_response(const std::string& cause) {

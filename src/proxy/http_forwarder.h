@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -113,7 +114,10 @@ class http_forwarder final : public upstream::user {
     void build_upstream_head(std::string_view host, std::string_view path);
     void on_response_head();
     void on_response_end(bool extra_bytes);
-    void reply_error(int status, const std::string& cause);
+    // Answers `status` and closes, counted as `why` (by default: from the
+    // status, upstream_error or bad_request).
+    void reply_error(int status, const std::string& cause,
+                     std::optional<close_reason> why = std::nullopt);
     void fail_response(const std::string& cause);
     void log_error(int status, const std::string& cause) const;
 

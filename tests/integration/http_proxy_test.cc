@@ -609,6 +609,7 @@ TEST_F(HttpProxyTest, SlowRequestHeadsGet408) {
     }
     EXPECT_TRUE(contains(server.log(), "408 - -: request head not complete within 1500 ms"))
         << server.log();
+    EXPECT_TRUE(contains(server.log(), "closed: header_timeout")) << server.log();
 }
 
 // Slow uploads of small bodies hold no pooled connection while they
@@ -642,6 +643,7 @@ TEST_F(HttpProxyTest, SlowUploadsDoNotHoldPooledConnections) {
     }
     EXPECT_TRUE(contains(server.log(), "of 1000 body bytes within 4000 ms of the head"))
         << server.log();
+    EXPECT_TRUE(contains(server.log(), "closed: body_timeout")) << server.log();
     // A body too large to buffer streams, and must keep body_min_rate
     // (1024 bytes/s by default) over each body_timeout_ms.
     auto large = run_process(
