@@ -253,7 +253,12 @@ void connection::try_hello() {
 // closes right after (as close() writes its last words).
 void connection::send_plain_alert(tls::alert a) {
     auto record = tls::alert_record(a);
-    ssize_t n = ::send(_client_fd, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    send_last_words(record);
+}
+
+// Best effort, written directly: the socket is about to close.
+void connection::send_last_words(std::span<const uint8_t> bytes) {
+    ssize_t n = ::send(_client_fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n;
 }
 
@@ -768,11 +773,8 @@ void connection::close(close_reason reason) {
             _close_notify_queued = true;
             _tls->send_close_notify();
         }
-        auto pending = _tls->cipher_out().readable();
-        if (!pending.empty()) {
-            ssize_t n =
-                ::send(_client_fd, pending.data(), pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-            (void)n;  // best effort: the socket is about to close
+        if (auto pending = _tls->cipher_out().readable(); !pending.empty()) {
+            send_last_words(pending);
         }
     }
     if (_reset_client) {

@@ -98,6 +98,7 @@ class connection final : public ring_owner, public proxy::client_side {
 
     void try_hello();
     void send_plain_alert(tls::alert a);
+    void send_last_words(std::span<const uint8_t> bytes);
     void try_handshake();
     void note_client_certificate(const tls::client_verifier& auth);
     void queue_proxy_header();

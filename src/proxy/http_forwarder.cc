@@ -569,13 +569,12 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
     for (const auto& h : head.headers) {
         lower_into(h.name, name);
         if (name.find('_') != std::string::npos) {
-            // CGI-style origins read X_Foo as X-Foo. Dropped unless allowed,
-            // and always when it spells a field tlsterm sets or removes.
+            // CGI-style origins read X_Foo as X-Foo. Dropped unless allowed;
+            // when allowed, checked below under its dashed spelling (so
+            // hop-by-hop and identity spellings go), and never passed as
+            // a spelling of Host or X-Forwarded-*, which tlsterm sets.
             std::ranges::replace(name, '_', '-');
-            if (!cfg.underscores_in_headers || filter.drops(name) || name == "host" ||
-                name.starts_with("x-forwarded-") ||
-                std::ranges::find(http::identity_header_names(), name) !=
-                    http::identity_header_names().end()) {
+            if (!cfg.underscores_in_headers || name == "host" || name.starts_with("x-forwarded-")) {
                 continue;
             }
         }

@@ -54,19 +54,45 @@ std::vector<uint8_t> from_hex(const char* hex, std::size_t size) {
     return out;
 }
 
+// wolfCrypt's index, coordinate size and field prime of a curve, looked up
+// once per process (not per handshake).
+struct curve_facts {
+    int idx = -1;
+    std::size_t size = 0;
+    std::vector<uint8_t> prime;  // big-endian, `size` bytes
+};
+
+curve_facts facts_of(int curve_id) {
+    curve_facts f;
+    f.idx = wc_ecc_get_curve_idx(curve_id);
+    const ecc_set_type* params = f.idx >= 0 ? wc_ecc_get_curve_params(f.idx) : nullptr;
+    if (params != nullptr) {
+        f.size = static_cast<std::size_t>(params->size);
+        f.prime = from_hex(params->prime, f.size);
+    }
+    return f;
+}
+
+const curve_facts& curve_of(int curve_id) {
+    static const curve_facts p256 = facts_of(ECC_SECP256R1);
+    static const curve_facts p384 = facts_of(ECC_SECP384R1);
+    static const curve_facts p521 = facts_of(ECC_SECP521R1);
+    return curve_id == ECC_SECP256R1 ? p256 : curve_id == ECC_SECP384R1 ? p384 : p521;
+}
+
 std::string invalid_ecdhe(int curve_id, std::span<const uint8_t> share) {
-    int idx = wc_ecc_get_curve_idx(curve_id);
-    const ecc_set_type* params = idx >= 0 ? wc_ecc_get_curve_params(idx) : nullptr;
-    if (params == nullptr) {
+    const curve_facts& curve = curve_of(curve_id);
+    if (curve.size == 0) {
         return {};
     }
-    auto size = static_cast<std::size_t>(params->size);
+    int idx = curve.idx;
+    std::size_t size = curve.size;
+    const std::vector<uint8_t>& p = curve.prime;
     if (share.size() != 1 + 2 * size || share[0] != 0x04) {
         return "not an uncompressed point of " + std::to_string(1 + 2 * size) + " bytes";
     }
     auto x = share.subspan(1, size);
     auto y = share.subspan(1 + size, size);
-    auto p = from_hex(params->prime, size);
     if (!std::ranges::lexicographical_compare(x, p) ||
         !std::ranges::lexicographical_compare(y, p)) {
         return "a coordinate is not below the field prime";
