@@ -1,4 +1,5 @@
 // tlsterm command line.
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -19,9 +20,9 @@
 
 #include "common/log.h"
 #include "crl/manager.h"
-#include "shard/listen.h"
+#include "shard/controller.h"
+#include "shard/generation.h"
 #include "shard/shard.h"
-#include "tls/client_auth.h"
 #include "tls/wolfssl.h"
 
 namespace {
@@ -39,13 +40,17 @@ void print_usage(std::FILE* out) {
         out);
 }
 
+// The same builder as startup and reload: what --check accepts, a reload
+// accepts. CRL URLs are not downloaded.
 int check(const char* path) {
-    auto cfg = tlsterm::load_config(path);
-    if (!cfg) {
-        std::fprintf(stderr, "%s\n", cfg.error().to_string().c_str());
+    tlsterm::shard::generation::options o;
+    o.check_only = true;
+    auto built = tlsterm::shard::generation::build(path, o);
+    if (!built) {
+        std::fprintf(stderr, "%s\n", built.error().c_str());
         return exit_config;
     }
-    const auto& c = **cfg;
+    const auto& c = (*built)->cfg();
     std::size_t certs = 0;
     for (const auto& l : c.listeners) {
         certs += l.tls.certificates.size();
@@ -161,121 +166,13 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
     }
 }
 
-int serve(const char* path) {
-    using tlsterm::log_level;
-    auto loaded = tlsterm::load_config(path);
-    if (!loaded) {
-        std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
-        return exit_config;
-    }
-    std::shared_ptr<const tlsterm::config> cfg = *loaded;
-    tlsterm::log::set_level(cfg->runtime.log);
+uint64_t monotonic_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
 
-    // Client certificate trust and revocation state, shared by every shard.
-    auto anchors = tlsterm::tls::load_trust_anchors(*cfg);
-    if (!anchors) {
-        std::fprintf(stderr, "tlsterm: %s\n", anchors.error().c_str());
-        return exit_config;
-    }
-    auto crls = tlsterm::crl::manager::create(*cfg, anchors->cas);
-    if (!crls) {
-        std::fprintf(stderr, "tlsterm: %s\n", crls.error().c_str());
-        return exit_config;
-    }
-
-    std::vector<int> cpus = usable_cpus();
-    unsigned shard_count =
-        cfg->runtime.shards != 0 ? cfg->runtime.shards : static_cast<unsigned>(cpus.size());
-
-    // Signals are handled by the main thread through a signalfd; shard
-    // threads inherit the blocked mask.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP);
-    sigaddset(&signals, SIGUSR1);
-    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    ::signal(SIGPIPE, SIG_IGN);
-    int sfd = ::signalfd(-1, &signals, SFD_CLOEXEC);
-
-    raise_descriptor_limit(*cfg, shard_count);
-    auto sockets = tlsterm::shard::open_listeners(*cfg, shard_count);
-    if (!sockets) {
-        std::fprintf(stderr, "%s\n", sockets.error().to_string().c_str());
-        return exit_config;
-    }
-
-    // Diagnostics: TLSTERM_IO_URING=minimal runs the fallback paths of
-    // kernels without multishot operations or setup flags.
-    const char* ring_mode = std::getenv("TLSTERM_IO_URING");
-    bool minimal_ring = ring_mode != nullptr && std::string_view(ring_mode) == "minimal";
-
-    std::vector<std::unique_ptr<tlsterm::shard::shard>> shards;
-    for (unsigned i = 0; i < shard_count; ++i) {
-        tlsterm::shard::shard_setup setup;
-        setup.index = i;
-        setup.cfg = cfg;
-        setup.listener_fds = sockets->fds[i];
-        setup.cpu = cfg->runtime.pin_cpus ? cpus[i % cpus.size()] : -1;
-        setup.minimal_ring = minimal_ring;
-        setup.shard_count = shard_count;
-        setup.anchors = &*anchors;
-        setup.crls = crls->get();
-        auto sh = std::make_unique<tlsterm::shard::shard>(std::move(setup));
-        if (auto started = sh->start(); !started) {
-            std::fprintf(stderr, "tlsterm: shard %u: %s\n", i, started.error().c_str());
-            for (auto& s : shards) {
-                s->request_drain();
-            }
-            return exit_config;
-        }
-        shards.push_back(std::move(sh));
-    }
-
-    (*crls)->start();
-
-    std::string notes;
-    for (const auto& n : shards.front()->setup_notes()) {
-        notes += (notes.empty() ? "" : "; ") + n;
-    }
-    TLSTERM_LOG(log_level::info, "tlsterm 0.1.0 (wolfSSL %s): %u shard%s; %s",
-                wolfSSL_lib_version(), shard_count, shard_count == 1 ? "" : "s", notes.c_str());
-    for (std::size_t i = 0; i < cfg->listeners.size(); ++i) {
-        const auto& l = cfg->listeners[i];
-        TLSTERM_LOG(log_level::info, "listener %s listening on %s -> upstream %s", l.name.c_str(),
-                    sockets->bound[i].to_string().c_str(), l.upstream.c_str());
-    }
-
-    for (;;) {
-        signalfd_siginfo info{};
-        ssize_t n = ::read(sfd, &info, sizeof(info));
-        if (n != sizeof(info)) {
-            continue;
-        }
-        if (info.ssi_signo == SIGHUP) {
-            TLSTERM_LOG(log_level::info,
-                        "SIGHUP: reloading CRLs (the rest of the configuration needs a restart)");
-            (*crls)->request_reload();
-            continue;
-        }
-        if (info.ssi_signo == SIGUSR1) {
-            log_status(shards, **crls);
-            continue;
-        }
-        TLSTERM_LOG(log_level::info, "%s: stopped accepting; draining for up to %u ms",
-                    info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
-                    cfg->runtime.drain_timeout_ms);
-        break;
-    }
-    for (auto& s : shards) {
-        s->request_drain();
-    }
-    for (auto& s : shards) {
-        s->join();
-    }
-    (*crls)->stop();
-    log_status(shards, **crls);
+void log_closed(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shards) {
     std::array<uint64_t, tlsterm::close_reason_count> closed{};
     for (const auto& s : shards) {
         for (std::size_t r = 0; r < closed.size(); ++r) {
@@ -290,9 +187,100 @@ int serve(const char* path) {
                        "=" + std::to_string(closed[r]);
         }
     }
-    TLSTERM_LOG(log_level::info, "stopped: %llu accepted, %llu handshakes; closed:%s",
+    TLSTERM_LOG(tlsterm::log_level::info, "stopped: %llu accepted, %llu handshakes; closed:%s",
                 total(shards, &tlsterm::shard_counters::accepted),
                 total(shards, &tlsterm::shard_counters::handshakes), reasons.c_str());
+}
+
+int serve(const char* path) {
+    using tlsterm::log_level;
+    using tlsterm::shard::generation;
+    std::vector<int> cpus = usable_cpus();
+    generation::options o;
+    o.auto_shards = static_cast<uint32_t>(cpus.size());
+    auto first = generation::build(path, o);
+    if (!first) {
+        std::fprintf(stderr, "%s\n", first.error().c_str());
+        return exit_config;
+    }
+    const tlsterm::config& cfg = (*first)->cfg();
+    tlsterm::log::set_level(cfg.runtime.log);
+    unsigned shard_count = (*first)->shards();
+
+    // Signals are handled by the main thread through a signalfd; shard
+    // threads inherit the blocked mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);
+    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    int sfd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+
+    raise_descriptor_limit(cfg, shard_count);
+
+    // Diagnostics: TLSTERM_IO_URING=minimal runs the fallback paths of
+    // kernels without multishot operations or setup flags.
+    const char* ring_mode = std::getenv("TLSTERM_IO_URING");
+    tlsterm::shard::controller::options co;
+    co.config_path = path;
+    co.cpus = cpus;
+    co.minimal_ring = ring_mode != nullptr && std::string_view(ring_mode) == "minimal";
+    tlsterm::shard::controller ctl(std::move(co), std::move(*first));
+    if (auto started = ctl.start(); !started) {
+        std::fprintf(stderr, "tlsterm: %s\n", started.error().c_str());
+        ctl.drain();
+        return exit_config;
+    }
+
+    std::string notes;
+    for (const auto& n : ctl.shards().front()->setup_notes()) {
+        notes += (notes.empty() ? "" : "; ") + n;
+    }
+    TLSTERM_LOG(log_level::info, "tlsterm 0.1.0 (wolfSSL %s): %u shard%s; %s",
+                wolfSSL_lib_version(), shard_count, shard_count == 1 ? "" : "s", notes.c_str());
+
+    for (;;) {
+        pollfd fds[1] = {{sfd, POLLIN, 0}};
+        ::poll(fds, 1, 1000);
+        ctl.collect();
+        ctl.check_files(monotonic_ms());
+        signalfd_siginfo info{};
+        ssize_t n = ::read(sfd, &info, sizeof(info));
+        if (n != sizeof(info)) {
+            continue;
+        }
+        if (info.ssi_signo == SIGHUP) {
+            // Whether or not the rebuild succeeds, the CRLs in force are
+            // refreshed (URLs fetched, changed files read): revocations
+            // must get through even when another file is broken.
+            ctl.reload("SIGHUP");
+            ctl.current().crls().request_reload();
+            continue;
+        }
+        if (info.ssi_signo == SIGUSR1) {
+            log_status(ctl.shards(), ctl.current().crls());
+            uint64_t held = 0;
+            for (const auto& s : ctl.shards()) {
+                held += s->held_generations();
+            }
+            TLSTERM_LOG(log_level::info,
+                        "configuration: generation %llu; %llu generation(s) live; shards hold %llu",
+                        static_cast<unsigned long long>(ctl.current().number()),
+                        static_cast<unsigned long long>(generation::live()),
+                        static_cast<unsigned long long>(held));
+            continue;
+        }
+        TLSTERM_LOG(log_level::info, "%s: stopped accepting; draining for up to %u ms",
+                    info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+                    ctl.current().cfg().runtime.drain_timeout_ms);
+        break;
+    }
+    ctl.drain();
+    log_status(ctl.shards(), ctl.current().crls());
+    log_closed(ctl.shards());
     ::close(sfd);
     return exit_ok;
 }

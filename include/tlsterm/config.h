@@ -237,6 +237,14 @@ struct runtime_config {
     bool pin_cpus = false;
     uint32_t drain_timeout_ms = 30000;  // grace period after SIGTERM/SIGINT
     log_level log = log_level::info;
+    // The files the config names (and the config file) are checked this
+    // often; a changed content hash rebuilds the configuration. 0 = only on
+    // SIGHUP. CRL files follow crl.check_interval_s instead.
+    uint32_t watch_interval_s = 5;
+    // A unix socket path where this process hands its listening sockets to
+    // a newer tlsterm started with the same setting (binary upgrade); empty
+    // = no upgrades.
+    std::filesystem::path upgrade_socket;
 };
 
 struct limits_config {
@@ -276,6 +284,13 @@ struct config {
     crl_lifecycle_config crl;
     std::vector<upstream_config> upstreams;
     std::vector<listener_config> listeners;
+    // Every file the config names that a reload would read again (the
+    // config file first), for the watcher; CRL files are marked.
+    struct named_file {
+        file_ref file;
+        bool crl = false;
+    };
+    std::vector<named_file> files;
 
     const upstream_config* find_upstream(std::string_view name) const;
 };

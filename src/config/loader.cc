@@ -2,6 +2,8 @@
 //
 // Limits below are the accepted ranges; docs/config.md lists the same ones
 // and config/tlsterm.toml documents every key.
+#include <sys/un.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -126,7 +128,7 @@ std::string required_name(table_reader& t) {
 
 // ---- sections ------------------------------------------------------------
 
-runtime_config parse_runtime(table_reader& t) {
+runtime_config parse_runtime(table_reader& t, const parse_context& ctx) {
     runtime_config r;
     if (const toml::node* n = t.node("shards")) {
         if (n->is_string() && n->as_string()->get() == "auto") {
@@ -153,6 +155,19 @@ runtime_config parse_runtime(table_reader& t) {
                         {"warn", log_level::warn},
                         {"info", log_level::info},
                         {"debug", log_level::debug}});
+    r.watch_interval_s =
+        static_cast<uint32_t>(t.integer("watch_interval_s", r.watch_interval_s, 0, 86400));
+    if (const toml::node* n = t.node("upgrade_socket")) {
+        if (!n->is_string() || n->as_string()->get().empty()) {
+            t.fail_at("upgrade_socket", *n, "expected a unix socket path");
+        }
+        r.upgrade_socket = resolve_file(
+            located_string{n->as_string()->get(), t.origin_of("upgrade_socket", *n)}, ctx)
+                               .path;
+        if (r.upgrade_socket.string().size() >= sizeof(sockaddr_un{}.sun_path)) {
+            t.fail_at("upgrade_socket", *n, "path too long for a unix socket");
+        }
+    }
     t.finish();
     return r;
 }
@@ -1028,13 +1043,59 @@ void check_upstream_files(const upstream_tls_config& tls) {
     }
 }
 
+// config::files: what a reload reads again.
+void list_files(config& c) {
+    auto add = [&](const file_ref& f, bool crl) {
+        for (const auto& seen : c.files) {
+            if (seen.file.path == f.path) {
+                return;
+            }
+        }
+        c.files.push_back({f, crl});
+    };
+    add(file_ref{c.source, config_origin{"", c.source.string(), 0, 0}}, false);
+    auto add_auth = [&](const client_auth_config& a) {
+        for (const auto& ca : a.ca_files) {
+            add(ca.file, false);
+        }
+    };
+    for (const auto& l : c.listeners) {
+        for (const auto& cert : l.tls.certificates) {
+            add(cert.cert, false);
+            add(cert.key, false);
+        }
+        add_auth(l.tls.client_auth);
+        for (const auto& s : l.tls.sni) {
+            add_auth(s.auth);
+        }
+        for (const auto& f : l.tls.crl_files) {
+            add(f, true);
+        }
+    }
+    for (const auto& u : c.upstreams) {
+        const auto& t = u.tls;
+        if (t.mode == upstream_tls_mode::none) {
+            continue;
+        }
+        add(t.ca_file ? *t.ca_file : t.system_ca_file, false);
+        for (const auto* f : {&t.cert, &t.key, &t.key_password_file}) {
+            if (*f) {
+                add(**f, false);
+            }
+        }
+        if (t.crl_file) {
+            add(*t.crl_file, false);  // read by the upstream context, not the CRL manager
+        }
+    }
+}
+
 std::shared_ptr<const config> parse_document(const toml::table& doc, const parse_context& ctx,
                                              std::filesystem::path source) {
     auto c = std::make_shared<config>();
     c->source = std::move(source);
     table_reader root(doc, "", ctx);
     if (auto t = root.table("runtime")) {
-        c->runtime = parse_runtime(*t);
+        c->runtime = parse_runtime(*t, ctx);
     }
     if (auto t = root.table("limits")) {
         c->limits = parse_limits(*t);
@@ -1061,6 +1122,7 @@ std::shared_ptr<const config> parse_document(const toml::table& doc, const parse
     for (auto& u : c->upstreams) {
         check_upstream_files(u.tls);
     }
+    list_files(*c);
     return c;
 }
 

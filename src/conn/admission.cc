@@ -62,15 +62,18 @@ bool admission::bucket::full(double rate, uint64_t now_ms) const {
     return refilled >= capacity(rate);
 }
 
-admission::admission(const limits_config& limits, uint32_t shards)
-    : _max_per_address(
-          limits.max_connections_per_address == 0
-              ? 0
-              : static_cast<uint32_t>(share(limits.max_connections_per_address, shards))),
-      _address_rate(share(limits.handshake_rate_per_address, shards)),
-      _rate(share(limits.handshake_rate, shards)),
-      _server_name_rate(share(limits.handshake_rate_per_server_name, shards)) {
+admission::admission(const limits_config& limits, uint32_t shards) {
+    set_limits(limits, shards);
     _all.tokens = capacity(_rate);
+}
+
+void admission::set_limits(const limits_config& limits, uint32_t shards) {
+    _max_per_address = limits.max_connections_per_address == 0
+                           ? 0
+                           : static_cast<uint32_t>(share(limits.max_connections_per_address, shards));
+    _address_rate = share(limits.handshake_rate_per_address, shards);
+    _rate = share(limits.handshake_rate, shards);
+    _server_name_rate = share(limits.handshake_rate_per_server_name, shards);
 }
 
 std::optional<close_reason> admission::admit(const address_key& who, uint64_t now_ms) {

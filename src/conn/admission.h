@@ -42,6 +42,8 @@ class admission {
     static constexpr std::size_t max_tracked = 65536;
 
     admission(const limits_config& limits, uint32_t shards);
+    // A reload's limits; the counts and buckets so far carry over.
+    void set_limits(const limits_config& limits, uint32_t shards);
 
     // A connection from `who` was accepted at `now_ms`: nullopt when it may
     // proceed (it is then counted until release()), else why not.
@@ -73,10 +75,10 @@ class admission {
         }
     };
 
-    uint32_t _max_per_address;  // connections, this shard's share; 0 = no limit
-    double _address_rate;       // handshakes/s per address, this shard's share; 0 = none
-    double _rate;               // handshakes/s in all, this shard's share; 0 = none
-    double _server_name_rate;   // handshakes/s per server name, this shard's share; 0 = none
+    uint32_t _max_per_address = 0;  // connections, this shard's share; 0 = no limit
+    double _address_rate = 0;       // handshakes/s per address, this shard's share; 0 = none
+    double _rate = 0;               // handshakes/s in all, this shard's share; 0 = none
+    double _server_name_rate = 0;   // handshakes/s per server name, this shard's share; 0 = none
     bucket _all;
     std::unordered_map<address_key, per_address, key_hash> _addresses;
     std::unordered_map<std::string, bucket> _server_names;

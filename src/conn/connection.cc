@@ -60,7 +60,7 @@ std::string connection::peer() const {
 
 void connection::start() {
     set_nodelay(_client_fd);
-    _env.handshake_timers.schedule(_timer, _env.now_ms);
+    _listener.gen->handshake_timers->schedule(_timer, _env.now_ms);
     arm_recv(_client_fd, op::client_recv);
 }
 
@@ -74,7 +74,7 @@ void connection::touch() {
         return;  // a request's deadline is not moved by traffic
     }
     if (_state == state::connecting || _state == state::proxying) {
-        _env.idle_timers.schedule(_timer, _env.now_ms);
+        _listener.gen->idle_timers->schedule(_timer, _env.now_ms);
     }
 }
 
@@ -234,7 +234,7 @@ void connection::try_hello() {
     }
     std::shared_ptr<const crl::store> crls;
     if (chosen.auth != nullptr && chosen.auth->mode != client_auth_mode::none) {
-        crls = _env.crls.current();
+        crls = _listener.gen->crls.current();
     }
     _tls = tls::session::create(chosen, std::move(crls));
     if (!_tls) {
@@ -383,7 +383,7 @@ void connection::decrypt_client() {
     }
     _decrypting = true;
     uint8_t buf[decrypt_chunk];
-    const std::size_t limit = _env.limits.max_buffered_bytes;
+    const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
     do {
         _decrypt_again = false;
         while (_client_read_open && _to_upstream.size() < limit) {
@@ -482,12 +482,21 @@ void connection::start_http() {
     }
     _http = std::make_unique<proxy::http_forwarder>(*this, _listener, _env, _to_upstream,
                                                     std::move(facts));
+    if (_listener.gen->retired) {
+        _http->retire();  // replaced during the handshake
+    }
     decrypt_client();  // a request that came with the Finished
 }
 
 void connection::drain() {
     if (_http && _state != state::closing) {
         _http->drain();
+    }
+}
+
+void connection::retire() {
+    if (_http && _state != state::closing) {
+        _http->retire();
     }
 }
 
@@ -535,10 +544,10 @@ void connection::client_deadline(proxy::request_deadline d) {
     _deadline = d;
     switch (d) {
         case proxy::request_deadline::head:
-            _env.header_timers.schedule(_timer, _env.now_ms);
+            _listener.gen->header_timers->schedule(_timer, _env.now_ms);
             break;
         case proxy::request_deadline::body:
-            _env.body_timers.schedule(_timer, _env.now_ms);
+            _listener.gen->body_timers->schedule(_timer, _env.now_ms);
             break;
         case proxy::request_deadline::none:
             touch();  // back on the idle deadline
@@ -686,7 +695,7 @@ void connection::update_backpressure() {
     if (_state == state::closing || !_tls) {
         return;
     }
-    const std::size_t limit = _env.limits.max_buffered_bytes;
+    const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
     // Toward the upstream: plaintext queued + in flight + undecrypted input.
     std::size_t up = _to_upstream.size() + (_upstream_send.data.size() - _upstream_send.offset) +
                      _tls->cipher_in().size();

@@ -60,6 +60,10 @@ class connection final : public ring_owner, public proxy::client_side {
     // The shard is draining: an HTTP-mode connection closes at its next
     // message boundary (a byte pipe runs until either side ends it).
     void drain();
+    // Its configuration generation was replaced: an HTTP-mode connection
+    // ends after its next response (Connection: close).
+    void retire();
+    generation_view& generation() const { return *_listener.gen; }
     // Closes with `reason` (no-op when already closing).
     void close(close_reason reason);
     bool finished() const override { return _state == state::closing && inflight() == 0; }

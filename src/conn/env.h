@@ -24,35 +24,45 @@ class pool;
 
 namespace tlsterm::conn {
 
-// What a listener looks like to its connections on one shard.
+// What one configuration generation is to the connections of one shard:
+// its limits, the deadline lists of its timeouts (shared with every other
+// generation that has the same timeout) and its revocation state. Owned by
+// the shard; outlives every connection that refers to it.
+struct generation_view {
+    uint64_t number = 0;
+    const limits_config* limits = nullptr;
+    timer_list* handshake_timers = nullptr;
+    timer_list* idle_timers = nullptr;
+    timer_list* header_timers = nullptr;  // HTTP mode: a request head in progress
+    timer_list* body_timers = nullptr;    // HTTP mode: a request body being buffered
+    crl::manager::reader crls{nullptr};   // revocation state for client certificates
+    std::size_t connections = 0;          // client connections of this generation here
+    // A newer generation took over (or the shard drains): HTTP connections
+    // of this one end after their next response.
+    bool retired = false;
+};
+
+// What a listener of one generation looks like to its connections on one
+// shard. The listening socket is the shard's, not the generation's.
 struct listener_runtime {
+    generation_view* gen = nullptr;
     const listener_config* config = nullptr;
     const upstream_config* upstream = nullptr;
-    std::unique_ptr<tls::server_context> tls;
+    tls::server_context* tls = nullptr;  // this shard's, owned by the generation
     // HTTP mode: the pool of each route (same order as config->routes), and
     // of the default route.
     std::vector<upstream::pool*> route_pools;
     upstream::pool* default_pool = nullptr;
     uint32_t next_address = 0;  // round robin over upstream->addresses
-    int fd = -1;                // this shard's listening socket
-    bool accept_armed = false;
-    bool accept_backoff = false;  // accept failed (e.g. EMFILE): re-arm on the next tick
-    uint64_t accept_error_logged_ms = 0;
 };
 
-// The shard services a connection uses.
+// The shard services a connection uses, whatever its generation.
 struct conn_env {
     ring::uring& ring;
     ring::buffer_ring& buffers;
-    const limits_config& limits;
     shard_counters& counters;
-    timer_list& handshake_timers;
-    timer_list& idle_timers;
-    timer_list& header_timers;   // HTTP mode: a request head in progress
-    timer_list& body_timers;     // HTTP mode: a request body being buffered
-    crl::manager::reader& crls;  // revocation state for client certificates
-    slot_table& slots;           // where pooled upstream connections are created
-    admission& admit;            // handshake admission of this shard
+    slot_table& slots;  // where pooled upstream connections are created
+    admission& admit;   // handshake admission of this shard
     uint64_t now_ms = 0;
 };
 

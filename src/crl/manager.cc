@@ -1,12 +1,11 @@
 #include "crl/manager.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <chrono>
 
 #include "common/file.h"
 #include "common/log.h"
+#include "common/watch.h"
 #include "crl/fetch.h"
 
 namespace tlsterm::crl {
@@ -25,17 +24,33 @@ struct manager::source {
     bool is_url = false;
     crl_list crls;  // last good
     source_status status;
-    // Files: what stat() said at the last read.
-    struct timespec mtime {};
-    off_t size = -1;
-    ino_t inode = 0;
+    // Files: the content at the last read.
+    std::optional<file_watch> watch;
     // URLs: when to fetch next, and the current backoff.
     std::time_t due = 0;
     std::time_t backoff = 0;
 };
 
+namespace {
+
+bool same_cas(const std::vector<trusted_ca>& a, const std::vector<trusted_ca>& b) {
+    return std::ranges::equal(a, b, [](const trusted_ca& x, const trusted_ca& y) {
+        return x.cert.subject_der == y.cert.subject_der && x.cert.spki_der == y.cert.spki_der &&
+               x.cert.serial == y.cert.serial;
+    });
+}
+
+}  // namespace
+
+std::vector<manager::carried> manager::carry() const {
+    std::lock_guard lock(_mutex);
+    return _carried;
+}
+
 std::expected<std::unique_ptr<manager>, std::string> manager::create(const config& cfg,
-                                                                     store::ca_list cas) {
+                                                                     store::ca_list cas,
+                                                                     bool fetch_urls,
+                                                                     const manager* previous) {
     std::unique_ptr<manager> m(new manager());
     m->_cas = std::move(cas);
     m->_options = cfg.crl;
@@ -70,8 +85,24 @@ std::expected<std::unique_ptr<manager>, std::string> manager::create(const confi
             }
         }
     }
+    std::vector<carried> before;
+    if (previous != nullptr && same_cas(*previous->_cas, *m->_cas)) {
+        before = previous->carry();
+    }
     std::time_t now = std::time(nullptr);
     for (auto& s : m->_sources) {
+        auto it = std::ranges::find_if(before, [&](const carried& c) { return c.name == s->name; });
+        if (it != before.end() && (s->is_url || (it->watch && !it->watch->changed()))) {
+            s->crls = std::move(it->crls);
+            s->status = std::move(it->status);
+            s->due = it->due;
+            s->backoff = it->backoff;
+            s->watch = std::move(it->watch);
+            continue;
+        }
+        if (s->is_url && !fetch_urls) {
+            continue;
+        }
         m->load(*s, now);
         if (!s->is_url && !s->status.last_error.empty()) {
             return std::unexpected("CRL " + s->name + ": " + s->status.last_error);
@@ -96,12 +127,7 @@ bool manager::load(source& s, std::time_t now) {
     if (s.is_url) {
         data = http_get(s.name, _options.fetch_timeout_ms, _options.max_bytes);
     } else {
-        struct stat st {};
-        if (::stat(s.name.c_str(), &st) == 0) {
-            s.mtime = st.st_mtim;
-            s.size = st.st_size;
-            s.inode = st.st_ino;
-        }
+        s.watch.emplace(s.name);  // before the read: a change during it is seen next time
         data = read_file(s.name, _options.max_bytes);
     }
     std::expected<crl_list, std::string> crls =
@@ -163,15 +189,18 @@ bool manager::load(source& s, std::time_t now) {
 void manager::publish() {
     crl_list all;
     std::vector<source_status> status;
+    std::vector<carried> carry;
     for (const auto& s : _sources) {
         all.insert(all.end(), s->crls.begin(), s->crls.end());
         status.push_back(s->status);
+        carry.push_back({s->name, s->crls, s->status, s->due, s->backoff, s->watch});
     }
     auto next = store::build(_cas, all);
     {
         std::lock_guard lock(_mutex);
         _current = std::move(next);
         _status = std::move(status);
+        _carried = std::move(carry);
     }
     _generation.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -258,11 +287,7 @@ void manager::run() {
             if (!check_files) {
                 continue;
             }
-            struct stat st {};
-            bool same = ::stat(s->name.c_str(), &st) == 0 && st.st_size == s->size &&
-                        st.st_ino == s->inode && st.st_mtim.tv_sec == s->mtime.tv_sec &&
-                        st.st_mtim.tv_nsec == s->mtime.tv_nsec;
-            if (forced || !same) {
+            if (!s->watch || s->watch->changed()) {
                 changed = load(*s, now) || changed;
             }
         }

@@ -26,6 +26,7 @@
 
 #include <tlsterm/config.h>
 
+#include "common/watch.h"
 #include "crl/store.h"
 
 namespace tlsterm::crl {
@@ -47,15 +48,21 @@ class manager {
     // Loads every source once. A file that fails is an error (the config
     // check already read it); a URL that fails is logged, retried, and
     // leaves its CAs without a CRL until it succeeds.
-    static std::expected<std::unique_ptr<manager>, std::string> create(const config& cfg,
-                                                                       store::ca_list cas);
+    // With `fetch_urls` false (a config check) URLs are not downloaded.
+    // With `previous` (the running generation's manager) and the same CAs,
+    // its last good CRLs carry over: a URL source keeps its CRLs and its
+    // refresh schedule (a reload while the publisher is down must not drop
+    // a revocation), a file whose content is unchanged is not parsed again.
+    static std::expected<std::unique_ptr<manager>, std::string> create(
+        const config& cfg, store::ca_list cas, bool fetch_urls = true,
+        const manager* previous = nullptr);
     ~manager();
     manager(const manager&) = delete;
     manager& operator=(const manager&) = delete;
 
     void start();  // the refresh thread
     void stop();
-    // Re-read every file and re-fetch every URL now (SIGHUP).
+    // Re-read every changed file and re-fetch every URL now (SIGHUP).
     void request_reload();
 
     std::shared_ptr<const store> current() const;
@@ -79,7 +86,17 @@ class manager {
 
   private:
     struct source;
+    // What a source hands to the next generation's manager.
+    struct carried {
+        std::string name;
+        crl_list crls;
+        source_status status;
+        std::time_t due = 0;
+        std::time_t backoff = 0;
+        std::optional<file_watch> watch;
+    };
     manager() = default;
+    std::vector<carried> carry() const;
     // Loads one source; true when its CRLs changed.
     bool load(source& s, std::time_t now);
     std::time_t fetch_gap() const;  // shortest time between two downloads of one URL
@@ -90,10 +107,11 @@ class manager {
     crl_lifecycle_config _options;
     std::vector<std::unique_ptr<source>> _sources;  // touched by the manager thread only
 
-    mutable std::mutex _mutex;  // guards _current, _status, _reload_requested, _stop
+    mutable std::mutex _mutex;  // guards _current, _status, _carried, _reload_requested, _stop
     std::condition_variable _wake;
     std::shared_ptr<const store> _current;
     std::vector<source_status> _status;
+    std::vector<carried> _carried;
     bool _reload_requested = false;
     bool _stop = false;
     std::atomic<uint64_t> _generation{0};

@@ -241,6 +241,10 @@ void http_forwarder::drain() {
     }
 }
 
+void http_forwarder::retire() {
+    _draining = true;  // the next response says Connection: close; an idle wait is not cut
+}
+
 void http_forwarder::on_request_timeout() {
     if (_done) {
         return;
@@ -250,29 +254,29 @@ void http_forwarder::on_request_timeout() {
         _target.clear();
         reply_error(408,
                     "request head not complete within " +
-                        std::to_string(_env.limits.header_timeout_ms) +
+                        std::to_string(_listener.gen->limits->header_timeout_ms) +
                         " ms of its first byte (header_timeout_ms)",
                     close_reason::header_timeout);
     } else if (_req == req::buffering) {
         reply_error(408,
                     std::to_string(_input.size()) + " of " + std::to_string(_buffered_body) +
-                        " body bytes within " + std::to_string(_env.limits.body_timeout_ms) +
+                        " body bytes within " + std::to_string(_listener.gen->limits->body_timeout_ms) +
                         " ms of the head (body_timeout_ms)",
                     close_reason::body_timeout);
     } else if (_req == req::body) {
         // A streamed body, one period on: too slow, unless tlsterm itself
         // held it back (input waiting for a slow origin).
         uint64_t wanted =
-            static_cast<uint64_t>(_env.limits.body_min_rate) * _env.limits.body_timeout_ms / 1000;
+            static_cast<uint64_t>(_listener.gen->limits->body_min_rate) * _listener.gen->limits->body_timeout_ms / 1000;
         if (_body_progress >= wanted || !_input.empty()) {
             _body_progress = 0;
             _client.client_deadline(request_deadline::body);
             return;
         }
         std::string cause = "request body slower than " +
-                            std::to_string(_env.limits.body_min_rate) + " bytes/s (" +
+                            std::to_string(_listener.gen->limits->body_min_rate) + " bytes/s (" +
                             std::to_string(_body_progress) + " bytes in " +
-                            std::to_string(_env.limits.body_timeout_ms) + " ms; body_min_rate)";
+                            std::to_string(_listener.gen->limits->body_timeout_ms) + " ms; body_min_rate)";
         if (_resp == resp::none) {
             reply_error(408, cause, close_reason::body_timeout);
         } else {
@@ -337,7 +341,7 @@ void http_forwarder::pump() {
     }
     _pumping = true;
     std::size_t before = _input.size();
-    const std::size_t limit = _env.limits.max_buffered_bytes;
+    const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
     while (!_done) {
         if (_req == req::head) {
             if (_input.empty()) {
@@ -510,7 +514,7 @@ void http_forwarder::start_request() {
     // A small body is read whole before an upstream connection is taken:
     // a client sending it slowly holds no pooled connection meanwhile.
     uint64_t buffer_limit = std::min<uint64_t>(_listener.config->http.buffer_request_bytes,
-                                               _env.limits.max_buffered_bytes);
+                                               _listener.gen->limits->max_buffered_bytes);
     if (head.content_length && *head.content_length > 0 && *head.content_length <= buffer_limit) {
         if (head.expect_continue) {
             emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));  // tlsterm takes the body
@@ -644,7 +648,7 @@ void http_forwarder::on_connection(upstream::pooled_connection& c) {
         return;
     }
     _req = req::body;
-    if (_env.limits.body_min_rate != 0) {
+    if (_listener.gen->limits->body_min_rate != 0) {
         _body_progress = 0;
         _client.client_deadline(request_deadline::body);  // the minimum rate, per period
     }
@@ -716,7 +720,7 @@ void http_forwarder::on_upstream_data(std::span<const uint8_t> bytes) {
     read_response(bytes);
     flush();
     if (_conn != nullptr && !_upstream_paused &&
-        client_backlog() >= _env.limits.max_buffered_bytes) {
+        client_backlog() >= _listener.gen->limits->max_buffered_bytes) {
         _upstream_paused = true;
         _conn->pause_reads(true);
     }
@@ -888,7 +892,7 @@ void http_forwarder::on_response_end(bool extra_bytes) {
 
 void http_forwarder::on_client_drained() {
     if (_conn != nullptr && _upstream_paused &&
-        client_backlog() <= _env.limits.max_buffered_bytes / 2) {
+        client_backlog() <= _listener.gen->limits->max_buffered_bytes / 2) {
         _upstream_paused = false;
         _conn->pause_reads(false);
     }

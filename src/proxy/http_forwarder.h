@@ -86,6 +86,11 @@ class http_forwarder final : public upstream::user {
     void abort();
     // Stop after the exchange in progress (now, when between requests).
     void drain();
+    // A newer configuration serves new connections: the current or next
+    // response is the last (Connection: close); a keep-alive connection
+    // waiting for its next request is not closed under the client, whose
+    // request could cross the close.
+    void retire();
     // The request's deadline passed (head or buffered body): 408, close.
     void on_request_timeout();
 
@@ -134,7 +139,7 @@ class http_forwarder final : public upstream::user {
     bool _done = false;        // no further requests: an error was answered or the client left
     bool _client_eof = false;  // the client's stream ended
     bool _pumping = false;
-    bool _draining = false;  // the shard is stopping: no request after the current one
+    bool _draining = false;  // draining or retired: no request after the current one
 
     // The exchange in progress.
     upstream::pool* _pool = nullptr;

@@ -36,41 +36,46 @@ int open_one(const socket_address& addr, std::string& error) {
 
 }  // namespace
 
-std::expected<listening_sockets, config_error> open_listeners(const config& cfg, unsigned shards) {
-    listening_sockets out;
-    out.fds.assign(shards, {});
-    auto close_all = [&] {
-        for (auto& per_shard : out.fds) {
-            for (int fd : per_shard) {
-                ::close(fd);
-            }
+std::string listener_key(const listener_config& l) {
+    return l.name + "@" + l.address.to_string();
+}
+
+std::expected<listener_sockets, config_error> open_listener(const listener_config& l,
+                                                            unsigned shards) {
+    listener_sockets out;
+    out.key = listener_key(l);
+    socket_address addr = l.address;
+    for (unsigned s = 0; s < shards; ++s) {
+        std::string error;
+        int fd = open_one(addr, error);
+        if (fd < 0) {
+            close_listener(out);
+            auto origin = l.origin;
+            origin.key_path += ".address";
+            return std::unexpected(config_error{
+                origin, "listener " + l.name + ": cannot listen on " + addr.to_string() + ": " +
+                            error});
         }
-    };
-    for (const auto& l : cfg.listeners) {
-        socket_address addr = l.address;
-        for (unsigned s = 0; s < shards; ++s) {
-            std::string error;
-            int fd = open_one(addr, error);
-            if (fd < 0) {
-                close_all();
-                auto origin = l.origin;
-                origin.key_path += ".address";
-                return std::unexpected(config_error{origin, "listener " + l.name +
-                                                                ": cannot listen on " +
-                                                                addr.to_string() + ": " + error});
-            }
-            if (s == 0 && addr.port() == 0) {
-                // The kernel chose the port; the other shards bind the same one.
-                sockaddr_storage ss{};
-                socklen_t len = sizeof(ss);
-                ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-                addr = socket_address::from(reinterpret_cast<sockaddr*>(&ss), len);
-            }
-            out.fds[s].push_back(fd);
+        if (s == 0 && addr.port() == 0) {
+            // The kernel chose the port; the other shards bind the same one.
+            sockaddr_storage ss{};
+            socklen_t len = sizeof(ss);
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+            addr = socket_address::from(reinterpret_cast<sockaddr*>(&ss), len);
         }
-        out.bound.push_back(addr);
+        out.fds.push_back(fd);
     }
+    out.bound = addr;
     return out;
+}
+
+void close_listener(listener_sockets& s) {
+    for (int fd : s.fds) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+    s.fds.clear();
 }
 
 }  // namespace tlsterm::shard

@@ -9,12 +9,14 @@
 #include <cstring>
 #include <ctime>
 #include <future>
+#include <utility>
 
 #include "common/log.h"
 #include "conn/connection.h"
 #include "ring/buffer_ring.h"
 #include "ring/op_id.h"
 #include "ring/ring.h"
+#include "shard/listen.h"
 #include "upstream/pool.h"
 
 namespace tlsterm::shard {
@@ -38,26 +40,82 @@ uint64_t now_ms() {
 
 }  // namespace
 
+// Deadline lists of one kind (handshake, idle, request head, request body),
+// one per timeout value: generations with equal timeouts share a list, and
+// each list stays sorted because all its entries have one timeout.
+class deadline_lists {
+  public:
+    conn::timer_list* get(uint64_t timeout_ms) {
+        for (auto& l : _lists) {
+            if (l->timeout_ms() == timeout_ms) {
+                return l.get();
+            }
+        }
+        _lists.push_back(std::make_unique<conn::timer_list>(timeout_ms));
+        return _lists.back().get();
+    }
+    // The first expired entry of any list, or null.
+    conn::timer_link* expired(uint64_t now_ms) const {
+        for (const auto& l : _lists) {
+            if (auto* t = l->expired(now_ms)) {
+                return t;
+            }
+        }
+        return nullptr;
+    }
+
+  private:
+    std::vector<std::unique_ptr<conn::timer_list>> _lists;  // never freed: a few per shard
+};
+
+// One generation as this shard runs it.
+struct shard_generation {
+    std::shared_ptr<const generation> gen;
+    conn::generation_view view;
+    // Sized once, never grown: connections refer to their listener_runtime.
+    std::vector<conn::listener_runtime> listeners;
+    // One pool per upstream that an HTTP listener routes to (indexed like
+    // the config's upstreams; null for the others).
+    std::vector<std::unique_ptr<upstream::pool>> pools;
+
+    std::size_t pooled_objects() const {
+        std::size_t n = 0;
+        for (const auto& p : pools) {
+            n += p ? p->objects() : 0;
+        }
+        return n;
+    }
+};
+
+// A listening socket of this shard: it outlives generations, and accepts
+// for the current generation's listener of the same key.
+struct listen_socket {
+    std::string key;
+    int fd = -1;
+    conn::listener_runtime* runtime = nullptr;  // in the current generation
+    bool accept_armed = false;
+    bool accept_backoff = false;  // accept failed (e.g. EMFILE): re-arm on the next tick
+    bool stopping = false;        // its listener was removed (or the shard drains)
+    uint64_t accept_error_logged_ms = 0;
+};
+
 // Everything the shard thread owns, created on that thread.
 struct shard::loop {
     shard& owner;
-    const config& cfg;
     std::unique_ptr<ring::uring> ring;
     std::unique_ptr<ring::buffer_ring> buffers;
-    std::vector<conn::listener_runtime> listeners;
-    conn::timer_list handshake_timers;
-    conn::timer_list idle_timers;
-    conn::timer_list header_timers;
-    conn::timer_list body_timers;
+    std::vector<listen_socket> sockets;  // index = the accept op's slot; entries stay
+    deadline_lists handshake_deadlines;
+    deadline_lists idle_deadlines;
+    deadline_lists header_deadlines;
+    deadline_lists body_deadlines;
     conn::admission admit;
     uint64_t admission_logged_ms = 0;  // refusals are logged at most once a second
     uint64_t admission_unlogged = 0;   // refusals since then
     uint64_t admission_swept_ms = 0;
-    crl::manager::reader crls;
-    // One pool per upstream that an HTTP listener routes to (indexed like
-    // cfg.upstreams; null for upstreams no HTTP listener uses). Declared
-    // before the slots: pooled connections refer to their pool to the end.
-    std::vector<std::unique_ptr<upstream::pool>> pools;
+    // Oldest first; back() is current. Declared before the slots: pooled
+    // connections refer to their pool, connections to their generation.
+    std::vector<std::unique_ptr<shard_generation>> generations;
     conn::slot_table slots;
     conn::conn_env env;
     std::size_t active = 0;  // client connections
@@ -65,22 +123,17 @@ struct shard::loop {
     uint64_t drain_deadline_ms = 0;
     bool drain_deadline_hit = false;
     __kernel_timespec tick{0, tick_ms * 1'000'000};
-    uint64_t control_value = 0;
+    uint64_t mailbox_value = 0;
 
     loop(shard& s, std::unique_ptr<ring::uring> r, std::unique_ptr<ring::buffer_ring> b)
         : owner(s),
-          cfg(*s._setup.cfg),
           ring(std::move(r)),
           buffers(std::move(b)),
-          handshake_timers(cfg.limits.handshake_timeout_ms),
-          idle_timers(cfg.limits.idle_timeout_ms),
-          header_timers(cfg.limits.header_timeout_ms),
-          body_timers(cfg.limits.body_timeout_ms),
-          admit(cfg.limits, s._setup.shard_count),
-          crls(s._setup.crls),
-          env{*ring,       *buffers,      cfg.limits,  *s._counters, handshake_timers,
-              idle_timers, header_timers, body_timers, crls,         slots,
-              admit,       now_ms()} {}
+          admit(s._setup.first.gen->cfg().limits, s._setup.shard_count),
+          env{*ring, *buffers, *s._counters, slots, admit, now_ms()} {}
+
+    shard_generation& current() { return *generations.back(); }
+    const config& cfg() { return current().gen->cfg(); }
 
     io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
         io_uring_sqe* s = ring->sqe();
@@ -89,7 +142,7 @@ struct shard::loop {
     }
 
     void arm_accept(std::size_t i) {
-        auto& l = listeners[i];
+        auto& l = sockets[i];
         io_uring_sqe* s = sqe(op::accept, static_cast<uint32_t>(i));
         if (ring->supported().multishot_accept) {
             io_uring_prep_multishot_accept(s, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -101,21 +154,182 @@ struct shard::loop {
 
     void arm_tick() { io_uring_prep_timeout(sqe(op::tick), &tick, 0, 0); }
 
-    void arm_control() {
-        io_uring_prep_read(sqe(op::control), owner._control_fd, &control_value,
-                           sizeof(control_value), 0);
+    void arm_mailbox() {
+        io_uring_prep_read(sqe(op::control), owner._mailbox_fd, &mailbox_value,
+                           sizeof(mailbox_value), 0);
+    }
+
+    // Stop accepting on socket `i`: cancel its accept (the completion then
+    // closes it), or close it now when none is armed.
+    void stop_socket(std::size_t i) {
+        auto& l = sockets[i];
+        l.stopping = true;
+        l.runtime = nullptr;
+        if (l.accept_armed) {
+            io_uring_prep_cancel_fd(sqe(op::listener_cancel), l.fd, IORING_ASYNC_CANCEL_ALL);
+        } else if (l.fd >= 0) {
+            ::close(l.fd);
+            l.fd = -1;
+        }
+    }
+
+    // Builds this shard's runtime of `g`; it becomes current.
+    void install(std::shared_ptr<const generation> g, std::vector<socket_handoff> added) {
+        const config& c = g->cfg();
+        auto sg = std::make_unique<shard_generation>();
+        sg->view.number = g->number();
+        sg->view.limits = &c.limits;
+        sg->view.handshake_timers = handshake_deadlines.get(c.limits.handshake_timeout_ms);
+        sg->view.idle_timers = idle_deadlines.get(c.limits.idle_timeout_ms);
+        sg->view.header_timers = header_deadlines.get(c.limits.header_timeout_ms);
+        sg->view.body_timers = body_deadlines.get(c.limits.body_timeout_ms);
+        sg->view.crls = crl::manager::reader(&g->crls());
+        sg->pools.resize(c.upstreams.size());
+        sg->listeners.resize(c.listeners.size());
+        auto pool_for = [&](const std::string& wanted) -> upstream::pool* {
+            for (std::size_t u = 0; u < c.upstreams.size(); ++u) {
+                if (c.upstreams[u].name != wanted) {
+                    continue;
+                }
+                if (!sg->pools[u]) {
+                    sg->pools[u] = std::make_unique<upstream::pool>(
+                        env, c.upstreams[u], g->client_context(owner._setup.index, u));
+                }
+                return sg->pools[u].get();
+            }
+            return nullptr;  // the config checked every name
+        };
+        for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+            auto& lr = sg->listeners[i];
+            lr.gen = &sg->view;
+            lr.config = &c.listeners[i];
+            lr.upstream = c.find_upstream(lr.config->upstream);
+            lr.tls = &g->server_context(owner._setup.index, i);
+            if (lr.config->mode == listener_mode::http) {
+                lr.default_pool = pool_for(lr.config->upstream);
+                for (const auto& route : lr.config->routes) {
+                    lr.route_pools.push_back(pool_for(route.upstream));
+                }
+            }
+        }
+        sg->gen = std::move(g);
+
+        // Sockets: kept ones follow the new generation, removed ones stop,
+        // added ones start accepting.
+        auto runtime_of = [&](const std::string& key) -> conn::listener_runtime* {
+            for (auto& lr : sg->listeners) {
+                if (listener_key(*lr.config) == key) {
+                    return &lr;
+                }
+            }
+            return nullptr;
+        };
+        for (std::size_t i = 0; i < sockets.size(); ++i) {
+            if (sockets[i].stopping) {
+                continue;
+            }
+            sockets[i].runtime = runtime_of(sockets[i].key);
+            if (sockets[i].runtime == nullptr) {
+                stop_socket(i);
+            }
+        }
+        for (auto& h : added) {
+            listen_socket ls;
+            ls.key = h.key;
+            ls.fd = h.fd;
+            ls.runtime = runtime_of(h.key);
+            sockets.push_back(std::move(ls));
+            if (sockets.back().runtime == nullptr) {
+                stop_socket(sockets.size() - 1);  // cannot happen: the main thread matched it
+            } else if (!draining) {
+                arm_accept(sockets.size() - 1);
+            }
+        }
+
+        if (!generations.empty()) {
+            retire(current());
+        }
+        admit.set_limits(c.limits, owner._setup.shard_count);
+        generations.push_back(std::move(sg));
+        owner._current.store(current().view.number, std::memory_order_relaxed);
+        owner._held.store(generations.size(), std::memory_order_relaxed);
+    }
+
+    void retire(shard_generation& old) {
+        old.view.retired = true;
+        for (auto& p : old.pools) {
+            if (p) {
+                p->retire();
+            }
+        }
+        conn::generation_view* v = &old.view;
+        slots.for_each([v](conn::ring_owner& o) {
+            if (o.client_connection() && &static_cast<connection&>(o).generation() == v) {
+                static_cast<connection&>(o).retire();
+            }
+        });
+    }
+
+    // Lets go of replaced generations nothing refers to any more.
+    void collect_generations() {
+        for (std::size_t i = 0; i + 1 < generations.size();) {
+            auto& g = *generations[i];
+            if (g.view.connections == 0) {
+                for (auto& p : g.pools) {
+                    if (p) {
+                        p->drain();  // no client of this generation is left
+                    }
+                }
+            }
+            if (g.view.connections == 0 && g.pooled_objects() == 0) {
+                generations.erase(generations.begin() + static_cast<std::ptrdiff_t>(i));
+                owner._held.store(generations.size(), std::memory_order_relaxed);
+                continue;
+            }
+            ++i;
+        }
+    }
+
+    void on_mail() {
+        for (auto& m : owner.take_mail()) {
+            if (m.gen) {
+                install(std::move(m.gen), std::move(m.sockets));
+            } else {
+                for (auto& h : m.sockets) {
+                    ::close(h.fd);
+                }
+            }
+            if (m.drain) {
+                start_drain();
+            }
+        }
+        arm_mailbox();
     }
 
     void on_accept(uint32_t index, int res, uint32_t flags) {
-        auto& l = listeners[index];
+        auto& l = sockets[index];
         if ((flags & IORING_CQE_F_MORE) == 0) {
             l.accept_armed = false;
         }
         if (res >= 0) {
             env.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-            if (draining || active >= cfg.limits.max_connections_per_shard) {
-                env.counters.count(draining ? close_reason::drain_deadline
-                                            : close_reason::too_many_connections);
+            // A connection accepted after its listener stopped (the cancel
+            // was in flight) is still served, by the current generation's
+            // listener of that name when there is one: a drain or an
+            // upgrade must not refuse what the kernel already accepted.
+            conn::listener_runtime* target = l.runtime;
+            if (target == nullptr) {
+                for (auto& lr : current().listeners) {
+                    if (listener_key(*lr.config) == l.key) {
+                        target = &lr;
+                    }
+                }
+            }
+            if (target == nullptr) {
+                env.counters.count(close_reason::drain_deadline);
+                ::close(res);
+            } else if (active >= cfg().limits.max_connections_per_shard) {
+                env.counters.count(close_reason::too_many_connections);
                 ::close(res);
             } else {
                 // Taken now: after a reset the socket no longer knows its peer.
@@ -124,10 +338,10 @@ struct shard::loop {
                 ::getpeername(res, reinterpret_cast<sockaddr*>(&peer), &len);
                 auto who = conn::address_key::from(reinterpret_cast<const sockaddr*>(&peer));
                 if (auto refused = admit.admit(who, env.now_ms)) {
-                    refuse(*refused, peer, l);
+                    refuse(*refused, peer, *target);
                     ::close(res);  // before any TLS: cheap
                 } else {
-                    open_connection(l, res, peer, who);
+                    open_connection(*target, res, peer, who);
                 }
             }
         } else if (res != -ECANCELED) {
@@ -137,13 +351,16 @@ struct shard::loop {
             if (env.now_ms >= l.accept_error_logged_ms + 1000) {
                 l.accept_error_logged_ms = env.now_ms;
                 TLSTERM_LOG(log_level::warn, "shard %u: accept on listener %s: %s",
-                            owner._setup.index, l.config->name.c_str(), std::strerror(-res));
+                            owner._setup.index, l.key.substr(0, l.key.rfind('@')).c_str(),
+                            std::strerror(-res));
             }
         }
         if (!l.accept_armed) {
-            if (draining) {
-                ::close(l.fd);
-                l.fd = -1;
+            if (l.stopping) {
+                if (l.fd >= 0) {
+                    ::close(l.fd);
+                    l.fd = -1;
+                }
             } else if (!l.accept_backoff) {
                 arm_accept(index);
             }
@@ -182,6 +399,7 @@ struct shard::loop {
             return std::make_unique<connection>(env, l, slot, generation, fd, peer, who);
         });
         ++active;
+        ++l.gen->connections;
         env.counters.active.store(active, std::memory_order_relaxed);
         c->start();
         release_if_finished(c->slot());
@@ -191,49 +409,56 @@ struct shard::loop {
         auto* o = slots.find_slot(slot);
         bool client = o != nullptr && o->client_connection();
         conn::address_key who;
+        conn::generation_view* gen = nullptr;
         if (client) {
-            who = static_cast<connection*>(o)->admitted_as();
+            auto* c = static_cast<connection*>(o);
+            who = c->admitted_as();
+            gen = &c->generation();
         }
         if (slots.release_if_finished(slot) && client) {
             --active;
+            --gen->connections;
             env.counters.active.store(active, std::memory_order_relaxed);
             admit.release(who);
         }
     }
 
     void on_tick() {
-        for (std::size_t i = 0; i < listeners.size(); ++i) {
-            auto& l = listeners[i];
-            if (l.accept_backoff && !l.accept_armed && !draining) {
+        for (std::size_t i = 0; i < sockets.size(); ++i) {
+            auto& l = sockets[i];
+            if (l.accept_backoff && !l.accept_armed && !l.stopping) {
                 l.accept_backoff = false;
                 arm_accept(i);
             }
         }
-        while (auto* t = handshake_timers.expired(env.now_ms)) {
+        while (auto* t = handshake_deadlines.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->close(close_reason::handshake_timeout);
         }
-        while (auto* t = idle_timers.expired(env.now_ms)) {
+        while (auto* t = idle_deadlines.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->close(close_reason::idle_timeout);
         }
-        while (auto* t = header_timers.expired(env.now_ms)) {
+        while (auto* t = header_deadlines.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->request_timeout();
         }
-        while (auto* t = body_timers.expired(env.now_ms)) {
+        while (auto* t = body_deadlines.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->request_timeout();
         }
         if (env.now_ms >= admission_swept_ms + 1000) {
             admission_swept_ms = env.now_ms;
             admit.sweep(env.now_ms);
         }
-        for (auto& p : pools) {
-            if (!p) {
-                continue;
+        for (auto& g : generations) {
+            for (auto& p : g->pools) {
+                if (!p) {
+                    continue;
+                }
+                if (draining && active == 0) {
+                    p->drain();  // no client left to use a pooled connection
+                }
+                p->tick();
             }
-            if (draining && active == 0) {
-                p->drain();  // no client left to use a pooled connection
-            }
-            p->tick();
         }
+        collect_generations();
         if (draining && !drain_deadline_hit && env.now_ms >= drain_deadline_ms) {
             drain_deadline_hit = true;
             std::size_t n = 0;
@@ -257,15 +482,16 @@ struct shard::loop {
             return;
         }
         draining = true;
-        drain_deadline_ms = env.now_ms + cfg.runtime.drain_timeout_ms;
-        for (std::size_t i = 0; i < listeners.size(); ++i) {
-            auto& l = listeners[i];
-            if (l.accept_armed) {
-                io_uring_prep_cancel_fd(sqe(op::listener_cancel), l.fd, IORING_ASYNC_CANCEL_ALL);
-            } else if (l.fd >= 0) {
-                ::close(l.fd);
-                l.fd = -1;
+        drain_deadline_ms = env.now_ms + cfg().runtime.drain_timeout_ms;
+        for (std::size_t i = 0; i < sockets.size(); ++i) {
+            if (!sockets[i].stopping) {
+                conn::listener_runtime* keep = sockets[i].runtime;
+                stop_socket(i);
+                sockets[i].runtime = keep;  // what a late accept is served by
             }
+        }
+        for (auto& g : generations) {
+            g->view.retired = true;
         }
         // HTTP connections end at the next message boundary: idle ones now,
         // busy ones after their response (sent with Connection: close).
@@ -287,7 +513,7 @@ struct shard::loop {
                 on_tick();
                 return;
             case op::control:
-                start_drain();
+                on_mail();
                 return;
             case op::listener_cancel:
                 return;
@@ -312,11 +538,8 @@ struct shard::loop {
     }
 
     void run() {
-        for (std::size_t i = 0; i < listeners.size(); ++i) {
-            arm_accept(i);
-        }
         arm_tick();
-        arm_control();
+        arm_mailbox();
         while (!(draining && slots.used() == 0)) {
             int rc = ring->submit_and_wait(1);
             if (rc < 0 && rc != -ETIME) {
@@ -327,7 +550,7 @@ struct shard::loop {
             env.now_ms = now_ms();
             ring->drain([this](uint64_t ud, int r, uint32_t f) { dispatch(ud, r, f); });
         }
-        for (auto& l : listeners) {
+        for (auto& l : sockets) {
             if (l.fd >= 0) {
                 ::close(l.fd);
                 l.fd = -1;
@@ -338,18 +561,26 @@ struct shard::loop {
 
 shard::shard(shard_setup setup)
     : _setup(std::move(setup)), _counters(std::make_unique<shard_counters>()) {
-    _control_fd = ::eventfd(0, EFD_CLOEXEC);
+    _mailbox_fd = ::eventfd(0, EFD_CLOEXEC);
 }
 
 shard::~shard() {
     join();
-    if (_control_fd >= 0) {
-        ::close(_control_fd);
+    for (auto& m : take_mail()) {
+        for (auto& h : m.sockets) {
+            ::close(h.fd);
+        }
+    }
+    for (auto& h : _setup.first.sockets) {
+        ::close(h.fd);
+    }
+    if (_mailbox_fd >= 0) {
+        ::close(_mailbox_fd);
     }
 }
 
 std::expected<void, std::string> shard::start() {
-    if (_control_fd < 0) {
+    if (_mailbox_fd < 0) {
         return std::unexpected(std::string("eventfd: ") + std::strerror(errno));
     }
     std::promise<std::string> ready;
@@ -380,64 +611,9 @@ std::expected<void, std::string> shard::start() {
         }
         _notes = (*r)->setup_notes();
         loop l(*this, std::move(*r), std::move(*b));
-        const config& cfg = *_setup.cfg;
-        for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
-            conn::listener_runtime lr;
-            lr.config = &cfg.listeners[i];
-            lr.upstream = cfg.find_upstream(lr.config->upstream);
-            lr.fd = _setup.listener_fds[i];
-            auto ctx = tls::server_context::create(lr.config->tls, *_setup.anchors);
-            if (!ctx) {
-                ready.set_value("listener " + lr.config->name + ": " + ctx.error());
-                return;
-            }
-            lr.tls = std::move(*ctx);
-            l.listeners.push_back(std::move(lr));
-        }
-        // Pools for the upstreams HTTP listeners route to, one per upstream.
-        l.pools.resize(cfg.upstreams.size());
-        auto pool_for =
-            [&](const std::string& wanted) -> std::expected<upstream::pool*, std::string> {
-            for (std::size_t u = 0; u < cfg.upstreams.size(); ++u) {
-                if (cfg.upstreams[u].name != wanted) {
-                    continue;
-                }
-                if (!l.pools[u]) {
-                    std::unique_ptr<upstream::client_context> tls;
-                    if (cfg.upstreams[u].tls.mode != upstream_tls_mode::none) {
-                        auto ctx = upstream::client_context::create(cfg.upstreams[u].tls);
-                        if (!ctx) {
-                            return std::unexpected("upstream " + wanted + ": " + ctx.error());
-                        }
-                        tls = std::move(*ctx);
-                    }
-                    l.pools[u] =
-                        std::make_unique<upstream::pool>(l.env, cfg.upstreams[u], std::move(tls));
-                }
-                return l.pools[u].get();
-            }
-            return std::unexpected("unknown upstream " + wanted);
-        };
-        for (auto& lr : l.listeners) {
-            if (lr.config->mode != listener_mode::http) {
-                continue;
-            }
-            auto p = pool_for(lr.config->upstream);
-            if (!p) {
-                ready.set_value(p.error());
-                return;
-            }
-            lr.default_pool = *p;
-            for (const auto& route : lr.config->routes) {
-                auto rp = pool_for(route.upstream);
-                if (!rp) {
-                    ready.set_value(rp.error());
-                    return;
-                }
-                lr.route_pools.push_back(*rp);
-            }
-        }
-        _setup.listener_fds.clear();  // owned by the loop's listeners now
+        mailbox_message first = std::move(_setup.first);
+        _setup.first = {};
+        l.install(std::move(first.gen), std::move(first.sockets));
         ready.set_value("");
         l.run();
     });
@@ -449,10 +625,25 @@ std::expected<void, std::string> shard::start() {
     return {};
 }
 
-void shard::request_drain() {
+std::vector<mailbox_message> shard::take_mail() {
+    std::lock_guard lock(_mail_mutex);
+    return std::exchange(_mail, {});
+}
+
+void shard::post(mailbox_message m) {
+    {
+        std::lock_guard lock(_mail_mutex);
+        _mail.push_back(std::move(m));
+    }
     uint64_t one = 1;
-    ssize_t n = ::write(_control_fd, &one, sizeof(one));
+    ssize_t n = ::write(_mailbox_fd, &one, sizeof(one));
     (void)n;
+}
+
+void shard::request_drain() {
+    mailbox_message m;
+    m.drain = true;
+    post(std::move(m));
 }
 
 void shard::join() {

@@ -34,9 +34,11 @@ pooled_connection::pooled_connection(pool& owner, uint32_t slot, uint32_t genera
       _fd(fd),
       _address(address) {
     _timer.owner = this;
+    ++_pool._objects;
 }
 
 pooled_connection::~pooled_connection() {
+    --_pool._objects;
     conn::timer_list::remove(_timer);
     if (_fd >= 0) {
         ::close(_fd);
@@ -357,10 +359,10 @@ void pooled_connection::close() {
 
 // ---- pool ---------------------------------------------------------------------------
 
-pool::pool(conn::conn_env& env, const upstream_config& config, std::unique_ptr<client_context> tls)
+pool::pool(conn::conn_env& env, const upstream_config& config, client_context* tls)
     : _env(env),
       _config(config),
-      _tls(std::move(tls)),
+      _tls(tls),
       _endpoints(config.addresses.size()),
       _handshake_timers(config.connect_timeout_ms),
       _idle_timers(config.pool.idle_timeout_ms),
@@ -486,7 +488,7 @@ void pool::on_ready(pooled_connection& c) {
         return;
     }
     c._state = pooled_connection::state::idle;
-    if (_draining) {
+    if (_draining || _retired) {
         c.close();  // opened before the drain began; nobody will use it
         return;
     }
@@ -505,6 +507,11 @@ void pool::on_released(pooled_connection& c, bool reusable) {
         }
     }
     if (!reusable || _draining || c._requests >= _config.pool.max_requests) {
+        c.close();
+        serve_waiters();
+        return;
+    }
+    if (_retired && _waiters.empty()) {
         c.close();
         serve_waiters();
         return;
@@ -584,11 +591,18 @@ void pool::tick() {
     }
     serve_waiters();
     fail_waiters_if_hopeless();
-    while (!_draining && _idle.size() + _connecting < _config.pool.min_idle &&
+    while (!_draining && !_retired && _idle.size() + _connecting < _config.pool.min_idle &&
            _open < _config.pool.max_connections) {
         if (!open_one()) {
             break;
         }
+    }
+}
+
+void pool::retire() {
+    _retired = true;
+    while (!_idle.empty()) {
+        _idle.back()->close();
     }
 }
 

@@ -134,7 +134,9 @@ class pooled_connection final : public conn::ring_owner {
 
 class pool {
   public:
-    pool(conn::conn_env& env, const upstream_config& config, std::unique_ptr<client_context> tls);
+    // `tls` (null for plain upstreams) belongs to the configuration
+    // generation the pool serves, which outlives it.
+    pool(conn::conn_env& env, const upstream_config& config, client_context* tls);
     ~pool();
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;
@@ -151,7 +153,16 @@ class pool {
     void tick();
     // Stops pre-warming and closes idle connections.
     void drain();
+    // A newer configuration generation serves new requests: idle
+    // connections close now, busy ones after their exchange unless a
+    // request of this generation waits for one; nothing is pre-warmed.
+    // Requests still come (from client connections of this generation) and
+    // are served as before.
+    void retire();
     std::size_t open_connections() const { return _open; }
+    // Pooled connection objects alive (closing ones included): the pool may
+    // be destroyed only at zero.
+    std::size_t objects() const { return _objects; }
 
     const upstream_config& config() const { return _config; }
     const std::string& name() const { return _config.name; }
@@ -181,7 +192,7 @@ class pool {
 
     conn::conn_env& _env;
     const upstream_config& _config;
-    std::unique_ptr<client_context> _tls;
+    client_context* _tls;
     WOLFSSL_SESSION* _resume = nullptr;  // the last session, offered to the next connection
     std::vector<endpoint> _endpoints;
     std::size_t _next_address = 0;
@@ -190,6 +201,8 @@ class pool {
     std::size_t _open = 0;        // every connection not yet closing
     std::size_t _connecting = 0;  // connecting or handshaking
     bool _draining = false;
+    bool _retired = false;
+    std::size_t _objects = 0;
     conn::timer_list _handshake_timers;
     conn::timer_list _idle_timers;
     conn::timer_list _response_timers;

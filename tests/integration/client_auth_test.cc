@@ -481,7 +481,7 @@ TEST_F(CrlReloadTest, ReloadsWhileClientsHandshake) {
     reloader.join();
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_TRUE(contains(r.out, "400 ok, 0 failed")) << r.out << r.err;
-    EXPECT_TRUE(wait_for_count(*server, "SIGHUP: reloading CRLs", 5)) << server->log();
+    EXPECT_TRUE(wait_for_count(*server, "configuration reloaded (SIGHUP)", 5)) << server->log();
     EXPECT_FALSE(contains(server->log(), "client certificate rejected")) << server->log();
 }
 

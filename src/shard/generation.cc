@@ -1,0 +1,134 @@
+#include "shard/generation.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace tlsterm::shard {
+
+std::atomic<uint64_t> generation::_live{0};
+std::atomic<uint64_t> generation::_built{0};
+
+namespace {
+
+// The upstreams an HTTP listener routes to (the only ones with pools).
+std::vector<bool> pooled_upstreams(const config& c) {
+    std::vector<bool> used(c.upstreams.size(), false);
+    auto mark = [&](const std::string& name) {
+        for (std::size_t u = 0; u < c.upstreams.size(); ++u) {
+            if (c.upstreams[u].name == name) {
+                used[u] = true;
+            }
+        }
+    };
+    for (const auto& l : c.listeners) {
+        if (l.mode != listener_mode::http) {
+            continue;
+        }
+        mark(l.upstream);
+        for (const auto& r : l.routes) {
+            mark(r.upstream);
+        }
+    }
+    return used;
+}
+
+}  // namespace
+
+std::string refuse_change(const config& running, const config& next) {
+    if (running.runtime.shards != next.runtime.shards) {
+        return "runtime.shards cannot change while running (restart, or upgrade the binary)";
+    }
+    if (running.runtime.pin_cpus != next.runtime.pin_cpus) {
+        return "runtime.pin_cpus cannot change while running (restart, or upgrade the binary)";
+    }
+    if (running.runtime.upgrade_socket != next.runtime.upgrade_socket) {
+        return "runtime.upgrade_socket cannot change while running (restart, or upgrade the "
+               "binary)";
+    }
+    return "";
+}
+
+std::expected<std::shared_ptr<generation>, std::string> generation::build(
+    const std::filesystem::path& path, const options& opts) {
+    // The config file is watched from before its read; the files it names
+    // from before the builder reads them (load_config reads them all).
+    file_watch config_watch(std::filesystem::absolute(path).lexically_normal());
+    auto loaded = load_config(path);
+    if (!loaded) {
+        return std::unexpected(loaded.error().to_string());
+    }
+    std::shared_ptr<generation> g(new generation());
+    g->_cfg = *loaded;
+    const config& c = *g->_cfg;
+    if (opts.previous != nullptr) {
+        if (std::string why = refuse_change(opts.previous->cfg(), c); !why.empty()) {
+            return std::unexpected(path.string() + ": " + why);
+        }
+    }
+    g->_watches.push_back(std::move(config_watch));
+    for (std::size_t i = 1; i < c.files.size(); ++i) {
+        if (!c.files[i].crl) {  // CRL files: the CRL manager watches them
+            g->_watches.emplace_back(c.files[i].file.path);
+        }
+    }
+    auto anchors = tls::load_trust_anchors(c);
+    if (!anchors) {
+        return std::unexpected(anchors.error());
+    }
+    g->_anchors = std::move(*anchors);
+    auto crls = crl::manager::create(c, g->_anchors.cas, !opts.check_only,
+                                     opts.previous != nullptr ? &opts.previous->crls() : nullptr);
+    if (!crls) {
+        return std::unexpected(crls.error());
+    }
+    g->_crls = std::move(*crls);
+
+    std::vector<bool> pooled = pooled_upstreams(c);
+    uint32_t shards = c.runtime.shards != 0 ? c.runtime.shards : std::max(opts.auto_shards, 1u);
+    g->_server.resize(shards);
+    g->_client.resize(shards);
+    for (uint32_t s = 0; s < shards; ++s) {
+        for (const auto& l : c.listeners) {
+            auto ctx = tls::server_context::create(l.tls, g->_anchors);
+            if (!ctx) {
+                return std::unexpected(l.origin.to_string() + ": listener " + l.name + ": " +
+                                       ctx.error());
+            }
+            g->_server[s].push_back(std::move(*ctx));
+        }
+        g->_client[s].resize(c.upstreams.size());
+        for (std::size_t u = 0; u < c.upstreams.size(); ++u) {
+            const auto& up = c.upstreams[u];
+            if (!pooled[u] || up.tls.mode == upstream_tls_mode::none) {
+                continue;
+            }
+            auto ctx = upstream::client_context::create(up.tls);
+            if (!ctx) {
+                return std::unexpected(up.origin.to_string() + ": upstream " + up.name + ": " +
+                                       ctx.error());
+            }
+            g->_client[s][u] = std::move(*ctx);
+        }
+    }
+    g->_number = _built.fetch_add(1, std::memory_order_relaxed) + 1;
+    _live.fetch_add(1, std::memory_order_relaxed);
+    return g;
+}
+
+generation::~generation() {
+    if (_number == 0) {
+        return;  // a build that failed: never counted
+    }
+    if (_crls) {
+        _crls->stop();
+    }
+    uint64_t left = _live.fetch_sub(1, std::memory_order_relaxed) - 1;
+    if (!_replaced) {
+        return;  // the last one, at exit (or a --check)
+    }
+    TLSTERM_LOG(log_level::info, "configuration generation %llu freed (%llu live)",
+                static_cast<unsigned long long>(_number), static_cast<unsigned long long>(left));
+}
+
+}  // namespace tlsterm::shard
