@@ -161,9 +161,10 @@ runtime_config parse_runtime(table_reader& t, const parse_context& ctx) {
         if (!n->is_string() || n->as_string()->get().empty()) {
             t.fail_at("upgrade_socket", *n, "expected a unix socket path");
         }
-        r.upgrade_socket = resolve_file(
-            located_string{n->as_string()->get(), t.origin_of("upgrade_socket", *n)}, ctx)
-                               .path;
+        r.upgrade_socket =
+            resolve_file(located_string{n->as_string()->get(), t.origin_of("upgrade_socket", *n)},
+                         ctx)
+                .path;
         if (r.upgrade_socket.string().size() >= sizeof(sockaddr_un{}.sun_path)) {
             t.fail_at("upgrade_socket", *n, "path too long for a unix socket");
         }

@@ -68,9 +68,10 @@ admission::admission(const limits_config& limits, uint32_t shards) {
 }
 
 void admission::set_limits(const limits_config& limits, uint32_t shards) {
-    _max_per_address = limits.max_connections_per_address == 0
-                           ? 0
-                           : static_cast<uint32_t>(share(limits.max_connections_per_address, shards));
+    _max_per_address =
+        limits.max_connections_per_address == 0
+            ? 0
+            : static_cast<uint32_t>(share(limits.max_connections_per_address, shards));
     _address_rate = share(limits.handshake_rate_per_address, shards);
     _rate = share(limits.handshake_rate, shards);
     _server_name_rate = share(limits.handshake_rate_per_server_name, shards);

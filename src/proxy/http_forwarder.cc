@@ -260,23 +260,24 @@ void http_forwarder::on_request_timeout() {
     } else if (_req == req::buffering) {
         reply_error(408,
                     std::to_string(_input.size()) + " of " + std::to_string(_buffered_body) +
-                        " body bytes within " + std::to_string(_listener.gen->limits->body_timeout_ms) +
+                        " body bytes within " +
+                        std::to_string(_listener.gen->limits->body_timeout_ms) +
                         " ms of the head (body_timeout_ms)",
                     close_reason::body_timeout);
     } else if (_req == req::body) {
         // A streamed body, one period on: too slow, unless tlsterm itself
         // held it back (input waiting for a slow origin).
-        uint64_t wanted =
-            static_cast<uint64_t>(_listener.gen->limits->body_min_rate) * _listener.gen->limits->body_timeout_ms / 1000;
+        uint64_t wanted = static_cast<uint64_t>(_listener.gen->limits->body_min_rate) *
+                          _listener.gen->limits->body_timeout_ms / 1000;
         if (_body_progress >= wanted || !_input.empty()) {
             _body_progress = 0;
             _client.client_deadline(request_deadline::body);
             return;
         }
-        std::string cause = "request body slower than " +
-                            std::to_string(_listener.gen->limits->body_min_rate) + " bytes/s (" +
-                            std::to_string(_body_progress) + " bytes in " +
-                            std::to_string(_listener.gen->limits->body_timeout_ms) + " ms; body_min_rate)";
+        std::string cause =
+            "request body slower than " + std::to_string(_listener.gen->limits->body_min_rate) +
+            " bytes/s (" + std::to_string(_body_progress) + " bytes in " +
+            std::to_string(_listener.gen->limits->body_timeout_ms) + " ms; body_min_rate)";
         if (_resp == resp::none) {
             reply_error(408, cause, close_reason::body_timeout);
         } else {

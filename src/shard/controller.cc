@@ -94,14 +94,14 @@ std::expected<void, std::string> controller::start(std::vector<listener_sockets>
     return {};
 }
 
-bool controller::reload(const std::string& why) {
+bool controller::reload(const std::string& why, bool quiet_repeat) {
     const auto started = std::chrono::steady_clock::now();
     generation::options o;
     o.auto_shards = static_cast<uint32_t>(_opts.cpus.size());
     o.previous = _current.get();
     auto built = generation::build(_opts.config_path, o);
     if (!built) {
-        if (built.error() != _last_failure) {
+        if (built.error() != _last_failure || !quiet_repeat) {
             TLSTERM_LOG(log_level::error, "reload (%s) failed; still serving generation %llu: %s",
                         why.c_str(), static_cast<unsigned long long>(_current->number()),
                         built.error().c_str());
@@ -122,7 +122,8 @@ bool controller::reload(const std::string& why) {
     _sockets.clear();
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
         std::string key = listener_key(cfg.listeners[i]);
-        auto it = std::ranges::find_if(old, [&](const listener_sockets& s) { return s.key == key; });
+        auto it =
+            std::ranges::find_if(old, [&](const listener_sockets& s) { return s.key == key; });
         if (it != old.end()) {
             kept.push_back(std::move(*it));
             old.erase(it);
@@ -130,9 +131,8 @@ bool controller::reload(const std::string& why) {
         }
         auto opened = open_listener(cfg.listeners[i], shards);
         if (!opened) {
-            TLSTERM_LOG(log_level::error,
-                        "reload (%s) failed; still serving generation %llu: %s", why.c_str(),
-                        static_cast<unsigned long long>(_current->number()),
+            TLSTERM_LOG(log_level::error, "reload (%s) failed; still serving generation %llu: %s",
+                        why.c_str(), static_cast<unsigned long long>(_current->number()),
                         opened.error().to_string().c_str());
             for (std::size_t j = 0; j < kept.size(); ++j) {
                 if (std::ranges::find(added_index, j) != added_index.end()) {
@@ -196,12 +196,13 @@ void controller::check_files(uint64_t now_ms) {
         }
     }
     if (!changed.empty()) {
-        reload("changed: " + changed);
+        reload("changed: " + changed, true);
     }
 }
 
 void controller::collect() {
-    std::erase_if(_replaced, [](const std::shared_ptr<generation>& g) { return g.use_count() == 1; });
+    std::erase_if(_replaced,
+                  [](const std::shared_ptr<generation>& g) { return g.use_count() == 1; });
 }
 
 void controller::stop_listening() {

@@ -33,7 +33,7 @@ class controller {
   public:
     struct options {
         std::filesystem::path config_path;
-        std::vector<int> cpus;     // usable CPUs (shard count for "auto", pinning)
+        std::vector<int> cpus;      // usable CPUs (shard count for "auto", pinning)
         bool minimal_ring = false;  // TLSTERM_IO_URING=minimal
     };
 
@@ -47,9 +47,10 @@ class controller {
     // Opens (or adopts) the sockets and starts the shards. One-line error.
     std::expected<void, std::string> start(std::vector<listener_sockets> inherited = {});
 
-    // Rebuilds from the config file; `why` is logged ("SIGHUP", "file x
-    // changed"). False when the running generation stays.
-    bool reload(const std::string& why);
+    // Rebuilds from the config file; `why` is logged ("SIGHUP", "changed:
+    // FILE"). False when the running generation stays. With `quiet_repeat`
+    // (the watcher) a failure already logged is not logged again.
+    bool reload(const std::string& why, bool quiet_repeat = false);
     // Reloads when a watched file changed; call about once a second.
     void check_files(uint64_t now_ms);
     void collect();

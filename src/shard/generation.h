@@ -88,7 +88,8 @@ class generation {
     tls::trust_anchors _anchors;
     std::unique_ptr<crl::manager> _crls;
     std::vector<std::vector<std::unique_ptr<tls::server_context>>> _server;  // [shard][listener]
-    std::vector<std::vector<std::unique_ptr<upstream::client_context>>> _client;  // [shard][upstream]
+    std::vector<std::vector<std::unique_ptr<upstream::client_context>>>
+        _client;  // [shard][upstream]
     std::vector<file_watch> _watches;
     bool _replaced = false;
 

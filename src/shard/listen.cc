@@ -53,8 +53,8 @@ std::expected<listener_sockets, config_error> open_listener(const listener_confi
             auto origin = l.origin;
             origin.key_path += ".address";
             return std::unexpected(config_error{
-                origin, "listener " + l.name + ": cannot listen on " + addr.to_string() + ": " +
-                            error});
+                origin,
+                "listener " + l.name + ": cannot listen on " + addr.to_string() + ": " + error});
         }
         if (s == 0 && addr.port() == 0) {
             // The kernel chose the port; the other shards bind the same one.

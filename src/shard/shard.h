@@ -46,8 +46,8 @@ struct mailbox_message {
 
 struct shard_setup {
     uint32_t index = 0;
-    int cpu = -1;              // pin to this CPU; -1 = no pinning
-    uint32_t shard_count = 1;  // shards in the process (admission divides its limits)
+    int cpu = -1;               // pin to this CPU; -1 = no pinning
+    uint32_t shard_count = 1;   // shards in the process (admission divides its limits)
     bool minimal_ring = false;  // TLSTERM_IO_URING=minimal (see ring::uring::create)
     mailbox_message first;      // the generation to start with and its sockets
 };
@@ -82,7 +82,7 @@ class shard {
     std::vector<mailbox_message> take_mail();
 
     shard_setup _setup;
-    int _mailbox_fd = -1;  // eventfd: mail is waiting
+    int _mailbox_fd = -1;    // eventfd: mail is waiting
     std::mutex _mail_mutex;  // guards _mail
     std::vector<mailbox_message> _mail;
     std::unique_ptr<shard_counters> _counters;

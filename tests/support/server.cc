@@ -136,6 +136,10 @@ tlsterm_server::tlsterm_server(const std::string& toml, const std::vector<std::s
     }
     // Every listener logs its line before the first connection can arrive.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    refresh_ports();
+}
+
+void tlsterm_server::refresh_ports() {
     std::regex line(R"(listener (\S+) listening on \[?[0-9a-f.:]*\]?:(\d+))");
     std::string out = _proc->output();
     for (std::sregex_iterator it(out.begin(), out.end(), line), end; it != end; ++it) {

@@ -50,8 +50,13 @@ class tlsterm_server {
     // `launcher` is put before the binary (e.g. {"prlimit", "--nofile=48:48"}).
     explicit tlsterm_server(const std::string& toml, const std::vector<std::string>& env = {},
                             const std::vector<std::string>& launcher = {});
-    // The port the named listener got.
+    // The port the named listener got (the latest line naming it: a
+    // listener added by a reload is found after refresh_ports()).
     uint16_t port(const std::string& listener = "") const;
+    void refresh_ports();
+    // The config file it runs on (rewrite it, then SIGHUP, to reload).
+    std::filesystem::path config_file() const { return _dir / "tlsterm.toml"; }
+    const std::filesystem::path& dir() const { return _dir; }
     child_process& process() { return *_proc; }
     std::string log() const { return _proc->output(); }
     long rss_kib() const;  // resident set size from /proc
