@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +25,7 @@
 #include "shard/controller.h"
 #include "shard/generation.h"
 #include "shard/shard.h"
+#include "shard/upgrade.h"
 #include "tls/wolfssl.h"
 
 namespace {
@@ -228,11 +231,44 @@ int serve(const char* path) {
     co.config_path = path;
     co.cpus = cpus;
     co.minimal_ring = ring_mode != nullptr && std::string_view(ring_mode) == "minimal";
+    namespace upgrade = tlsterm::shard::upgrade;
+    const std::filesystem::path upgrade_path = cfg.runtime.upgrade_socket;
+    std::optional<upgrade::takeover> takeover;
+    if (!upgrade_path.empty()) {
+        // A tlsterm already serving there hands its sockets over.
+        auto asked = upgrade::request(upgrade_path);
+        if (!asked) {
+            std::fprintf(stderr, "tlsterm: %s\n", asked.error().c_str());
+            return exit_config;
+        }
+        takeover = std::move(*asked);
+    }
     tlsterm::shard::controller ctl(std::move(co), std::move(*first));
-    if (auto started = ctl.start(); !started) {
+    auto started = ctl.start(takeover ? std::move(takeover->sockets)
+                                      : std::vector<tlsterm::shard::listener_sockets>{});
+    if (!started) {
         std::fprintf(stderr, "tlsterm: %s\n", started.error().c_str());
+        if (takeover) {
+            upgrade::abort(*takeover);
+        }
         ctl.drain();
         return exit_config;
+    }
+    if (takeover) {
+        upgrade::confirm(*takeover);
+        TLSTERM_LOG(log_level::info,
+                    "binary upgrade: took over the listening sockets of pid %d, which drains",
+                    static_cast<int>(takeover->from));
+    }
+    std::optional<upgrade::server> upgrades;
+    if (!upgrade_path.empty()) {
+        auto listening = upgrade::server::listen(upgrade_path);
+        if (!listening) {
+            // Serving goes on; only the next upgrade is impossible.
+            TLSTERM_LOG(log_level::error, "%s; binary upgrades are off", listening.error().c_str());
+        } else {
+            upgrades.emplace(std::move(*listening));
+        }
     }
 
     std::string notes;
@@ -242,9 +278,23 @@ int serve(const char* path) {
     TLSTERM_LOG(log_level::info, "tlsterm 0.1.0 (wolfSSL %s): %u shard%s; %s",
                 wolfSSL_lib_version(), shard_count, shard_count == 1 ? "" : "s", notes.c_str());
 
+    bool handed_over = false;
     for (;;) {
-        pollfd fds[1] = {{sfd, POLLIN, 0}};
-        ::poll(fds, 1, 1000);
+        pollfd fds[2] = {{sfd, POLLIN, 0}, {upgrades ? upgrades->fd() : -1, POLLIN, 0}};
+        ::poll(fds, 2, 1000);
+        if ((fds[1].revents & POLLIN) != 0) {
+            pid_t successor = 0;
+            if (upgrades->serve(ctl.sockets(), successor)) {
+                TLSTERM_LOG(log_level::info,
+                            "binary upgrade: pid %d serves now; stopped accepting, draining for "
+                            "up to %u ms",
+                            static_cast<int>(successor),
+                            ctl.current().cfg().runtime.drain_timeout_ms);
+                upgrades.reset();
+                handed_over = true;
+                break;
+            }
+        }
         ctl.collect();
         ctl.check_files(monotonic_ms());
         signalfd_siginfo info{};
@@ -278,7 +328,7 @@ int serve(const char* path) {
                     ctl.current().cfg().runtime.drain_timeout_ms);
         break;
     }
-    ctl.drain();
+    ctl.drain(handed_over);
     log_status(ctl.shards(), ctl.current().crls());
     log_closed(ctl.shards());
     ::close(sfd);

@@ -205,9 +205,9 @@ void controller::collect() {
                   [](const std::shared_ptr<generation>& g) { return g.use_count() == 1; });
 }
 
-void controller::stop_listening() {
+void controller::stop_listening(bool keep_idle) {
     for (auto& s : _shards) {
-        s->request_drain();
+        s->request_drain(keep_idle);
     }
     for (auto& s : _sockets) {
         close_listener(s);
@@ -215,8 +215,8 @@ void controller::stop_listening() {
     _sockets.clear();
 }
 
-void controller::drain() {
-    stop_listening();
+void controller::drain(bool keep_idle) {
+    stop_listening(keep_idle);
     for (auto& s : _shards) {
         s->join();
     }

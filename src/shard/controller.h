@@ -54,14 +54,16 @@ class controller {
     // Reloads when a watched file changed; call about once a second.
     void check_files(uint64_t now_ms);
     void collect();
-    void drain();  // stop accepting, let connections finish; join
+    // Stop accepting, let connections finish (see mailbox_message for
+    // `keep_idle`); join.
+    void drain(bool keep_idle = false);
 
     const generation& current() const { return *_current; }
     const std::vector<std::unique_ptr<shard>>& shards() const { return _shards; }
     const std::vector<listener_sockets>& sockets() const { return _sockets; }
     // Stops accepting everywhere and closes this process's listening
     // sockets (their copies in another process live on).
-    void stop_listening();
+    void stop_listening(bool keep_idle = false);
 
   private:
     options _opts;

@@ -300,7 +300,7 @@ struct shard::loop {
                 }
             }
             if (m.drain) {
-                start_drain();
+                start_drain(m.keep_idle);
             }
         }
         arm_mailbox();
@@ -477,7 +477,7 @@ struct shard::loop {
         arm_tick();
     }
 
-    void start_drain() {
+    void start_drain(bool keep_idle) {
         if (draining) {
             return;
         }
@@ -493,11 +493,17 @@ struct shard::loop {
         for (auto& g : generations) {
             g->view.retired = true;
         }
-        // HTTP connections end at the next message boundary: idle ones now,
-        // busy ones after their response (sent with Connection: close).
-        slots.for_each([](conn::ring_owner& o) {
+        // HTTP connections end at the next message boundary: idle ones now
+        // (unless keep_idle), busy ones after their response (sent with
+        // Connection: close).
+        slots.for_each([keep_idle](conn::ring_owner& o) {
             if (o.client_connection()) {
-                static_cast<connection&>(o).drain();
+                auto& c = static_cast<connection&>(o);
+                if (keep_idle) {
+                    c.retire();
+                } else {
+                    c.drain();
+                }
             }
         });
     }
@@ -640,9 +646,10 @@ void shard::post(mailbox_message m) {
     (void)n;
 }
 
-void shard::request_drain() {
+void shard::request_drain(bool keep_idle) {
     mailbox_message m;
     m.drain = true;
+    m.keep_idle = keep_idle;
     post(std::move(m));
 }
 

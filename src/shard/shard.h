@@ -42,6 +42,10 @@ struct mailbox_message {
     std::shared_ptr<const generation> gen;  // a new generation, or null
     std::vector<socket_handoff> sockets;    // for listeners `gen` adds
     bool drain = false;                     // stop accepting, finish, exit
+    // With drain: HTTP connections waiting for their next request are not
+    // cut (a request could cross the close); each ends after its next
+    // response, or at drain_timeout_ms (a binary upgrade).
+    bool keep_idle = false;
 };
 
 struct shard_setup {
@@ -66,7 +70,7 @@ class shard {
     // its current completion.
     void post(mailbox_message m);
     // Stop accepting; finish open connections within drain_timeout_ms.
-    void request_drain();
+    void request_drain(bool keep_idle = false);
     void join();
 
     const shard_counters& counters() const { return *_counters; }

@@ -320,6 +320,54 @@ TEST_F(ReloadTest, UpstreamAddressChanged) {
     EXPECT_EQ(get("/two"), "hello from the demo upstream: GET /two\n");
 }
 
+// A new binary takes over the listening sockets (runtime.upgrade_socket)
+// while clients keep connecting: nothing is refused, nothing fails, the old
+// process drains and exits 0, and the new one can be upgraded in turn.
+TEST_F(ReloadTest, BinaryUpgradeUnderLoadRefusesNothing) {
+    setup s;
+    s.runtime += "upgrade_socket = \"upgrade.sock\"\ndrain_timeout_ms = 10000\n";
+    start(s);
+    uint16_t port = server->port();
+    fs::path stop = server->dir() / "stop";
+    test::child_process load({"python3", "-u", reload_client, "load", std::to_string(port), ca(),
+                              "120", "8", stop.string()},
+                             server->dir() / "load.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto next = std::make_unique<test::child_process>(
+        std::vector<std::string>{TLSTERM_BINARY, server->config_file().string()},
+        server->dir() / "next.log");
+    ASSERT_TRUE(next->wait_for_output("took over the listening sockets of pid " +
+                                      std::to_string(server->process().pid())))
+        << next->output() << server->log();
+    EXPECT_TRUE(
+        contains(next->output(), "listener web listening on 127.0.0.1:" + std::to_string(port)))
+        << next->output();
+    EXPECT_EQ(server->process().wait(std::chrono::seconds(30)), 0) << server->log();
+    EXPECT_TRUE(contains(server->log(), "serves now; stopped accepting")) << server->log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+    // Upgraded again, from the new process to a third.
+    test::child_process third({TLSTERM_BINARY, server->config_file().string()},
+                              server->dir() / "third.log");
+    ASSERT_TRUE(third.wait_for_output("took over the listening sockets of pid " +
+                                      std::to_string(next->pid())))
+        << third.output() << next->output();
+    EXPECT_EQ(next->wait(std::chrono::seconds(30)), 0) << next->output();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    test::write_file(stop, "");
+    ASSERT_EQ(load.wait(std::chrono::seconds(60)), 0) << load.output();
+    std::smatch m;
+    std::string out = load.output();
+    ASSERT_TRUE(
+        std::regex_search(out, m, std::regex(R"((\d+) ok, (\d+) failed, (\d+) connections)")))
+        << out;
+    EXPECT_EQ(m[2].str(), "0") << out << next->output();
+    EXPECT_GT(std::stoi(m[1].str()), 100) << out;
+    EXPECT_EQ(curl(port, {"/after"}).out, "hello from the demo upstream: GET /after\n");
+    third.signal(SIGTERM);
+    EXPECT_EQ(third.wait(), 0) << third.output();
+}
+
 // An upstream client certificate renewed: new pooled connections present it
 // to the nginx mTLS origin ($ssl_client_s_dn, $ssl_client_serial).
 TEST(ReloadOriginTest, UpstreamClientCertificateRenewedSeenByOrigin) {
