@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "common/pem.h"
@@ -42,6 +43,54 @@ TEST(CrlManager, DistributionPointsOfConfiguredCasAreSources) {
     EXPECT_NE(status[1].last_error.find("connect to 127.0.0.1:80"), std::string::npos)
         << status[1].last_error;
     EXPECT_EQ((*m)->current()->total_entries(), 2u);
+}
+
+// A reload builds a new manager from the running one: a URL whose
+// publisher is down keeps the CRLs it had (a revocation is never dropped by
+// a reload), and an unchanged file is not parsed again.
+TEST(CrlManager, TheNextGenerationCarriesLastGoodCrlsOver) {
+    auto dir = test::make_temp_dir("crl-carry");
+    std::filesystem::copy_file(test::pki("root-ca.crl.der"), dir / "root.crl");
+    config c;
+    c.crl.fetch_timeout_ms = 2000;
+    c.listeners.emplace_back();
+    c.listeners[0].tls.crl_files.push_back(file_ref{dir / "root.crl", {}});
+    auto cas = cas_of({"root-ca.pem", "intermediate-ca.pem"});
+    auto first = manager::create(c, cas);
+    ASSERT_TRUE(first) << first.error();
+    // Same file, same CAs: the CRL objects themselves carry over.
+    auto second = manager::create(c, cas, true, first->get());
+    ASSERT_TRUE(second) << second.error();
+    EXPECT_EQ((*second)->current()->crls_of(0).base, (*first)->current()->crls_of(0).base);
+    EXPECT_EQ((*second)->status()[0].entries, 2u);
+    // The file changed: read again.
+    std::filesystem::copy_file(test::pki("root-ca-empty.crl.der"), dir / "root.crl",
+                               std::filesystem::copy_options::overwrite_existing);
+    auto third = manager::create(c, cas, true, second->get());
+    ASSERT_TRUE(third) << third.error();
+    EXPECT_EQ((*third)->status()[0].entries, 0u);
+    // Other CAs: nothing carries over (CRLs are indexed by CA).
+    auto other = manager::create(c, cas_of({"root-ca.pem"}), true, first->get());
+    ASSERT_TRUE(other) << other.error();
+    EXPECT_NE((*other)->current()->crls_of(0).base, (*first)->current()->crls_of(0).base);
+}
+
+TEST(CrlManager, AnUnreachableUrlKeepsItsCrlsAcrossAReload) {
+    config c;
+    c.crl.fetch_timeout_ms = 2000;
+    c.listeners.emplace_back();
+    c.listeners[0].tls.crl_distribution_points = true;  // the intermediate names a dead URL
+    c.listeners[0].tls.crl_files.push_back(file_ref{test::pki("root-ca.crl.der"), {}});
+    auto cas = cas_of({"root-ca.pem", "intermediate-ca.pem"});
+    auto first = manager::create(c, cas);
+    ASSERT_TRUE(first) << first.error();
+    auto second = manager::create(c, cas, true, first->get());
+    ASSERT_TRUE(second) << second.error();
+    auto status = (*second)->status();
+    ASSERT_EQ(status.size(), 2u);
+    // Carried over with its schedule: not fetched again by the reload.
+    EXPECT_EQ(status[1].last_attempt, (*first)->status()[1].last_attempt);
+    EXPECT_EQ((*second)->current()->total_entries(), 2u);
 }
 
 TEST(CrlManager, ABadFileAtStartIsAnError) {
