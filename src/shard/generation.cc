@@ -85,7 +85,10 @@ std::expected<std::shared_ptr<generation>, std::string> generation::build(
     g->_crls = std::move(*crls);
 
     std::vector<bool> pooled = pooled_upstreams(c);
-    uint32_t shards = c.runtime.shards != 0 ? c.runtime.shards : std::max(opts.auto_shards, 1u);
+    // A check builds one row: every shard's row is built from the same inputs.
+    uint32_t shards = opts.check_only         ? 1
+                      : c.runtime.shards != 0 ? c.runtime.shards
+                                              : std::max(opts.auto_shards, 1u);
     g->_server.resize(shards);
     g->_client.resize(shards);
     for (uint32_t s = 0; s < shards; ++s) {

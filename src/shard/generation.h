@@ -43,7 +43,7 @@ class generation {
         // number in the config wins).
         uint32_t auto_shards = 1;
         const generation* previous = nullptr;  // the running one: what may not change
-        bool check_only = false;               // --check: no CRL downloads
+        bool check_only = false;               // --check: no CRL downloads, one row of contexts
     };
 
     // Loads `path` and builds everything from it. The error is one line

@@ -25,6 +25,18 @@ sockaddr_un address_of(const std::filesystem::path& path) {
     return a;
 }
 
+// The other end runs as this user (or root): listening sockets are handed
+// only between processes of the same account, whatever the socket file's
+// permissions.
+bool same_user(int fd) {
+    ucred peer{};
+    socklen_t len = sizeof(peer);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+        return false;
+    }
+    return peer.uid == ::geteuid() || peer.uid == 0;
+}
+
 void set_timeout(int fd, int seconds) {
     timeval tv{seconds, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -97,6 +109,11 @@ std::expected<std::optional<takeover>, std::string> request(const std::filesyste
             return std::optional<takeover>{};  // nobody runs there
         }
         return std::unexpected("runtime.upgrade_socket " + path.string() + ": " + std::strerror(e));
+    }
+    if (!same_user(fd)) {
+        ::close(fd);
+        return std::unexpected("runtime.upgrade_socket " + path.string() +
+                               ": the process listening there runs as another user");
     }
     set_timeout(fd, handover_timeout_s);
     takeover t;
@@ -177,12 +194,15 @@ std::expected<server, std::string> server::listen(const std::filesystem::path& p
     }
     ::unlink(path.c_str());  // a stale file of a process that is gone (request() found none)
     sockaddr_un a = address_of(path);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd, 4) != 0) {
-        int e = errno;
+    mode_t mask = ::umask(0077);  // created 0600: no window where others may connect
+    int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    int e = errno;
+    ::umask(mask);
+    if (bound != 0 || ::listen(fd, 4) != 0) {
+        e = bound != 0 ? e : errno;
         ::close(fd);
         return std::unexpected("runtime.upgrade_socket " + path.string() + ": " + std::strerror(e));
     }
-    ::chmod(path.c_str(), 0600);  // only this user may take the sockets
     struct stat st {};
     ::stat(path.c_str(), &st);
     return server(path, fd, st.st_ino);
@@ -218,7 +238,11 @@ bool server::serve(const std::vector<listener_sockets>& sockets, pid_t& who) {
     std::string line;
     std::vector<int> fds;
     bool took_over = false;
-    if (receive_line(c, line, fds) && line.rfind("TAKEOVER ", 0) == 0) {
+    if (!same_user(c)) {
+        TLSTERM_LOG(log_level::warn,
+                    "binary upgrade: refused a request on %s from a process of another user",
+                    _path.c_str());
+    } else if (receive_line(c, line, fds) && line.rfind("TAKEOVER ", 0) == 0) {
         who = static_cast<pid_t>(std::atol(line.c_str() + 9));
         TLSTERM_LOG(log_level::info, "binary upgrade: pid %d asks for the listening sockets",
                     static_cast<int>(who));
