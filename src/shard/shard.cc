@@ -87,6 +87,16 @@ struct shard_generation {
     }
 };
 
+// The listener of `g` whose sockets `key` names (listener_key), or null.
+conn::listener_runtime* find_listener(shard_generation& g, const std::string& key) {
+    for (auto& lr : g.listeners) {
+        if (listener_key(*lr.config) == key) {
+            return &lr;
+        }
+    }
+    return nullptr;
+}
+
 // A listening socket of this shard: it outlives generations, and accepts
 // for the current generation's listener of the same key.
 struct listen_socket {
@@ -216,19 +226,11 @@ struct shard::loop {
 
         // Sockets: kept ones follow the new generation, removed ones stop,
         // added ones start accepting.
-        auto runtime_of = [&](const std::string& key) -> conn::listener_runtime* {
-            for (auto& lr : sg->listeners) {
-                if (listener_key(*lr.config) == key) {
-                    return &lr;
-                }
-            }
-            return nullptr;
-        };
         for (std::size_t i = 0; i < sockets.size(); ++i) {
             if (sockets[i].stopping) {
                 continue;
             }
-            sockets[i].runtime = runtime_of(sockets[i].key);
+            sockets[i].runtime = find_listener(*sg, sockets[i].key);
             if (sockets[i].runtime == nullptr) {
                 stop_socket(i);
             }
@@ -237,7 +239,7 @@ struct shard::loop {
             listen_socket ls;
             ls.key = h.key;
             ls.fd = h.fd;
-            ls.runtime = runtime_of(h.key);
+            ls.runtime = find_listener(*sg, h.key);
             sockets.push_back(std::move(ls));
             if (sockets.back().runtime == nullptr) {
                 stop_socket(sockets.size() - 1);  // cannot happen: the main thread matched it
@@ -317,14 +319,8 @@ struct shard::loop {
             // was in flight) is still served, by the current generation's
             // listener of that name when there is one: a drain or an
             // upgrade must not refuse what the kernel already accepted.
-            conn::listener_runtime* target = l.runtime;
-            if (target == nullptr) {
-                for (auto& lr : current().listeners) {
-                    if (listener_key(*lr.config) == l.key) {
-                        target = &lr;
-                    }
-                }
-            }
+            conn::listener_runtime* target =
+                l.runtime != nullptr ? l.runtime : find_listener(current(), l.key);
             if (target == nullptr) {
                 env.counters.count(close_reason::drain_deadline);
                 ::close(res);

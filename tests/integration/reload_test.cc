@@ -108,6 +108,54 @@ std::string config_of(const setup& s) {
     return out;
 }
 
+// reload_client.py load: keep-alive clients until finish().
+class load_run {
+  public:
+    load_run(uint16_t port, const fs::path& dir)
+        : _stop(dir / "stop"),
+          _proc({"python3", "-u", reload_client, "load", std::to_string(port), ca(), "120", "8",
+                 _stop.string()},
+                dir / "load.log") {}
+
+    struct result {
+        int ok = 0;
+        std::string failed;
+        int connections = 0;
+        std::string out;
+    };
+    result finish() {
+        test::write_file(_stop, "");
+        result r;
+        EXPECT_EQ(_proc.wait(std::chrono::seconds(60)), 0) << _proc.output();
+        r.out = _proc.output();
+        std::smatch m;
+        EXPECT_TRUE(
+            std::regex_search(r.out, m, std::regex(R"((\d+) ok, (\d+) failed, (\d+) connections)")))
+            << r.out;
+        if (!m.empty()) {
+            r.ok = std::stoi(m[1].str());
+            r.failed = m[2].str();
+            r.connections = std::stoi(m[3].str());
+        }
+        return r;
+    }
+
+  private:
+    fs::path _stop;
+    test::child_process _proc;
+};
+
+// A copy of the server-ecdsa certificate and key in `dir`, for a test that
+// renews or breaks it.
+setup with_own_certificate(const fs::path& dir) {
+    fs::copy_file(test::pki("server-ecdsa.chain.pem"), dir / "server.pem");
+    fs::copy_file(test::pki("server-ecdsa.key"), dir / "server.key");
+    setup s;
+    s.cert = (dir / "server.pem").string();
+    s.key = (dir / "server.key").string();
+    return s;
+}
+
 class ReloadTest : public ::testing::Test {
   protected:
     void start(setup s) {
@@ -135,10 +183,7 @@ class ReloadTest : public ::testing::Test {
 
 TEST_F(ReloadTest, TwentyReloadsUnderLoadFailNoRequest) {
     start({});
-    fs::path stop = server->dir() / "stop";
-    test::child_process load({"python3", "-u", reload_client, "load",
-                              std::to_string(server->port()), ca(), "120", "8", stop.string()},
-                             server->dir() / "load.log");
+    load_run load(server->port(), server->dir());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     for (int i = 0; i < 20; ++i) {
         setup s;
@@ -149,17 +194,11 @@ TEST_F(ReloadTest, TwentyReloadsUnderLoadFailNoRequest) {
         ASSERT_TRUE(reload(s)) << server->log();
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    test::write_file(stop, "");
-    ASSERT_EQ(load.wait(std::chrono::seconds(60)), 0) << load.output();
-    std::smatch m;
-    std::string out = load.output();
-    ASSERT_TRUE(
-        std::regex_search(out, m, std::regex(R"((\d+) ok, (\d+) failed, (\d+) connections)")))
-        << out;
-    EXPECT_EQ(m[2].str(), "0") << out << server->log().substr(0, 4000);
-    EXPECT_GT(std::stoi(m[1].str()), 200) << out;
+    auto r = load.finish();
+    EXPECT_EQ(r.failed, "0") << r.out << server->log().substr(0, 4000);
+    EXPECT_GT(r.ok, 200) << r.out;
     // Old connections ended after their next response: many were reopened.
-    EXPECT_GT(std::stoi(m[3].str()), 8) << out;
+    EXPECT_GT(r.connections, 8) << r.out;
     // Every replaced generation is freed once its connections are gone.
     ASSERT_TRUE(wait_for_count(*server, "freed (1 live)", 1)) << server->log();
     server->process().signal(SIGUSR1);
@@ -170,11 +209,7 @@ TEST_F(ReloadTest, TwentyReloadsUnderLoadFailNoRequest) {
 
 TEST_F(ReloadTest, RenewedServerCertificateForNewConnectionsOnly) {
     auto dir = test::make_temp_dir("renew");
-    fs::copy_file(test::pki("server-ecdsa.chain.pem"), dir / "server.pem");
-    fs::copy_file(test::pki("server-ecdsa.key"), dir / "server.key");
-    setup s;
-    s.cert = (dir / "server.pem").string();
-    s.key = (dir / "server.key").string();
+    setup s = with_own_certificate(dir);
     start(s);
     fs::path marker = dir / "go";
     test::child_process held({"python3", "-u", reload_client, "hold",
@@ -202,11 +237,7 @@ TEST_F(ReloadTest, RenewedServerCertificateForNewConnectionsOnly) {
 
 TEST_F(ReloadTest, ChangedCertificateFileIsPickedUpWithoutSignal) {
     auto dir = test::make_temp_dir("watch");
-    fs::copy_file(test::pki("server-ecdsa.chain.pem"), dir / "server.pem");
-    fs::copy_file(test::pki("server-ecdsa.key"), dir / "server.key");
-    setup s;
-    s.cert = (dir / "server.pem").string();
-    s.key = (dir / "server.key").string();
+    setup s = with_own_certificate(dir);
     s.watch_interval_s = 1;
     start(s);
     // Same bytes written again: not a change.
@@ -225,11 +256,7 @@ TEST_F(ReloadTest, ChangedCertificateFileIsPickedUpWithoutSignal) {
 
 TEST_F(ReloadTest, BrokenFilesKeepTheRunningGeneration) {
     auto dir = test::make_temp_dir("broken");
-    fs::copy_file(test::pki("server-ecdsa.chain.pem"), dir / "server.pem");
-    fs::copy_file(test::pki("server-ecdsa.key"), dir / "server.key");
-    setup s;
-    s.cert = (dir / "server.pem").string();
-    s.key = (dir / "server.key").string();
+    setup s = with_own_certificate(dir);
     s.watch_interval_s = 1;
     start(s);
     // A broken certificate: found by the watcher, reported once with the
@@ -328,10 +355,7 @@ TEST_F(ReloadTest, BinaryUpgradeUnderLoadRefusesNothing) {
     s.runtime += "upgrade_socket = \"upgrade.sock\"\ndrain_timeout_ms = 10000\n";
     start(s);
     uint16_t port = server->port();
-    fs::path stop = server->dir() / "stop";
-    test::child_process load({"python3", "-u", reload_client, "load", std::to_string(port), ca(),
-                              "120", "8", stop.string()},
-                             server->dir() / "load.log");
+    load_run load(port, server->dir());
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     auto next = std::make_unique<test::child_process>(
         std::vector<std::string>{TLSTERM_BINARY, server->config_file().string()},
@@ -354,15 +378,9 @@ TEST_F(ReloadTest, BinaryUpgradeUnderLoadRefusesNothing) {
         << third.output() << next->output();
     EXPECT_EQ(next->wait(std::chrono::seconds(30)), 0) << next->output();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    test::write_file(stop, "");
-    ASSERT_EQ(load.wait(std::chrono::seconds(60)), 0) << load.output();
-    std::smatch m;
-    std::string out = load.output();
-    ASSERT_TRUE(
-        std::regex_search(out, m, std::regex(R"((\d+) ok, (\d+) failed, (\d+) connections)")))
-        << out;
-    EXPECT_EQ(m[2].str(), "0") << out << next->output();
-    EXPECT_GT(std::stoi(m[1].str()), 100) << out;
+    auto r = load.finish();
+    EXPECT_EQ(r.failed, "0") << r.out << next->output();
+    EXPECT_GT(r.ok, 100) << r.out;
     EXPECT_EQ(curl(port, {"/after"}).out, "hello from the demo upstream: GET /after\n");
     third.signal(SIGTERM);
     EXPECT_EQ(third.wait(), 0) << third.output();
