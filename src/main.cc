@@ -151,6 +151,24 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
                 total(shards, &counters::x509v1_accepted),
                 total(shards, &counters::stale_crl_accepted),
                 reasons.empty() ? " none" : reasons.c_str(), unauthenticated);
+    std::string refused;
+    for (std::size_t r = 0; r < tlsterm::ticket_refusal_count; ++r) {
+        unsigned long long n = 0;
+        for (const auto& s : shards) {
+            n += s->counters().tickets_refused[r].load(std::memory_order_relaxed);
+        }
+        if (n != 0) {
+            refused += " " +
+                       std::string(tlsterm::to_string(static_cast<tlsterm::ticket_refusal>(r))) +
+                       "=" + std::to_string(n);
+        }
+    }
+    TLSTERM_LOG(log_level::info,
+                "session tickets: %llu handshakes resumed of %llu, %llu tickets issued; "
+                "refused:%s",
+                total(shards, &counters::resumed), total(shards, &counters::handshakes),
+                total(shards, &counters::tickets_issued),
+                refused.empty() ? " none" : refused.c_str());
     TLSTERM_LOG(
         log_level::info,
         "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); "

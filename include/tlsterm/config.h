@@ -124,6 +124,15 @@ struct listener_tls_config {
     // URLs from the cRLDistributionPoints of the configured CA certificates
     // are fetched too (each names where its issuer publishes its CRL).
     bool crl_distribution_points = false;
+
+    // Session resumption: stateless tickets for TLS 1.2 and 1.3, sealed by
+    // tlsterm with the policy and client identity they were issued under
+    // (src/tls/ticket.h). No session cache.
+    bool session_tickets = true;
+    uint32_t session_ticket_lifetime_s = 300;         // advertised and enforced
+    uint32_t session_tickets_per_handshake = 2;       // TLS 1.3 tickets after a full handshake
+    std::optional<file_ref> session_ticket_key_file;  // 80-byte keys; none: generated
+    uint32_t session_ticket_key_rotation_s = 3600;    // generated keys only
 };
 
 // What a listener does with the decrypted stream.
@@ -267,6 +276,10 @@ struct limits_config {
     uint32_t handshake_rate = 0;                  // new connections per second, all clients
     uint32_t handshake_rate_per_server_name = 0;  // ClientHellos per second per SNI
     uint32_t max_buffered_bytes = 256 * 1024;     // per connection and direction
+    // Verified client certificates the process keeps for the session
+    // tickets it issued (a ticket naming one no longer held: a full
+    // handshake). About 3 KiB each.
+    uint32_t resumable_identities = 20000;
 };
 
 // How CRLs are kept current ([crl] table).

@@ -65,6 +65,22 @@ inline constexpr std::size_t cert_reject_count = static_cast<std::size_t>(cert_r
 
 std::string_view to_string(cert_reject r);
 
+// Why a session ticket a client offered was not resumed (a full handshake
+// follows; the certificate checks then run as on any full handshake).
+enum class ticket_refusal : uint8_t {
+    unknown_key,       // sealed with a key this listener does not hold (rotated out, other host)
+    invalid,           // not a tlsterm ticket, or altered
+    expired,           // older than session_ticket_lifetime_s
+    policy,            // issued under another listener or client-certificate policy
+    identity_unknown,  // its client certificate is not in this shard's identity cache
+    revoked,           // its client certificate (or an issuer) is revoked now
+    certificate,       // its client certificate fails another check now (expired, CA, CRL)
+    count_
+};
+inline constexpr std::size_t ticket_refusal_count =
+    static_cast<std::size_t>(ticket_refusal::count_);
+std::string_view to_string(ticket_refusal r);
+
 struct shard_counters {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> handshakes{0};
@@ -76,8 +92,11 @@ struct shard_counters {
     std::array<std::atomic<uint64_t>, close_reason_count> closed{};
     std::array<std::atomic<uint64_t>, cert_reject_count> cert_rejected{};
     std::atomic<uint64_t> client_certs_verified{0};
-    std::atomic<uint64_t> stale_crl_accepted{0};    // crl_stale = "warn" or within grace
-    std::atomic<uint64_t> x509v1_accepted{0};       // verified X.509 v1/v2 client leaves
+    std::atomic<uint64_t> stale_crl_accepted{0};  // crl_stale = "warn" or within grace
+    std::atomic<uint64_t> x509v1_accepted{0};     // verified X.509 v1/v2 client leaves
+    std::atomic<uint64_t> resumed{0};             // handshakes that resumed a ticket
+    std::atomic<uint64_t> tickets_issued{0};
+    std::array<std::atomic<uint64_t>, ticket_refusal_count> tickets_refused{};
     std::atomic<uint64_t> http_requests{0};         // HTTP mode: request heads received
     std::atomic<uint64_t> http_client_errors{0};    // refused by tlsterm (4xx, 501)
     std::atomic<uint64_t> http_upstream_errors{0};  // 502/503/504 answered, or a response cut short

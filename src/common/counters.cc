@@ -88,4 +88,26 @@ std::string_view to_string(cert_reject r) {
     return "?";
 }
 
+std::string_view to_string(ticket_refusal r) {
+    switch (r) {
+        case ticket_refusal::unknown_key:
+            return "unknown_key";
+        case ticket_refusal::invalid:
+            return "invalid";
+        case ticket_refusal::expired:
+            return "expired";
+        case ticket_refusal::policy:
+            return "policy";
+        case ticket_refusal::identity_unknown:
+            return "identity_unknown";
+        case ticket_refusal::revoked:
+            return "revoked";
+        case ticket_refusal::certificate:
+            return "certificate";
+        case ticket_refusal::count_:
+            break;
+    }
+    return "?";
+}
+
 }  // namespace tlsterm

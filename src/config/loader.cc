@@ -19,6 +19,7 @@
 #include "tls/ciphers.h"
 #include "tls/client_auth.h"
 #include "tls/credentials.h"
+#include "tls/ticket_keys.h"
 
 namespace tlsterm {
 
@@ -197,6 +198,8 @@ limits_config parse_limits(table_reader& t) {
         t.integer("header_timeout_ms", l.header_timeout_ms, 100, max_timeout_ms));
     l.max_buffered_bytes = static_cast<uint32_t>(
         t.integer("max_buffered_bytes", l.max_buffered_bytes, 16 * 1024, 64 << 20));
+    l.resumable_identities = static_cast<uint32_t>(
+        t.integer("resumable_identities", l.resumable_identities, 0, 10'000'000));
     t.finish();
     return l;
 }
@@ -651,6 +654,33 @@ listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx
         c.crl_urls.push_back(parse_crl_url(u));
     }
     c.crl_distribution_points = t.boolean("crl_distribution_points", false);
+
+    c.session_tickets = t.boolean("session_tickets", c.session_tickets);
+    c.session_ticket_lifetime_s = static_cast<uint32_t>(t.integer(
+        "session_ticket_lifetime_s", c.session_ticket_lifetime_s, 1, 7 * 86400));  // RFC 8446 4.6.1
+    c.session_tickets_per_handshake = static_cast<uint32_t>(
+        t.integer("session_tickets_per_handshake", c.session_tickets_per_handshake, 1, 16));
+    if (const toml::node* n = t.node("session_ticket_key_file")) {
+        if (!n->is_string()) {
+            t.fail_at("session_ticket_key_file", *n, "expected a path");
+        }
+        c.session_ticket_key_file = resolve_file(
+            located_string{n->as_string()->get(), t.origin_of("session_ticket_key_file", *n)}, ctx);
+    }
+    c.session_ticket_key_rotation_s = static_cast<uint32_t>(
+        t.integer("session_ticket_key_rotation_s", c.session_ticket_key_rotation_s, 60, 7 * 86400));
+    for (std::string_view key : {"session_ticket_lifetime_s", "session_tickets_per_handshake",
+                                 "session_ticket_key_file", "session_ticket_key_rotation_s"}) {
+        if (!c.session_tickets && t.has(key)) {
+            t.fail_at(key, *t.node(key),
+                      std::string(key) + " has no effect with session_tickets = false");
+        }
+    }
+    if (c.session_ticket_key_file && t.has("session_ticket_key_rotation_s")) {
+        t.fail_at("session_ticket_key_rotation_s", *t.node("session_ticket_key_rotation_s"),
+                  "session_ticket_key_rotation_s has no effect with session_ticket_key_file "
+                  "(rotate by rewriting the file: first key seals, all keys open)");
+    }
     bool has_crls = !c.crl_files.empty() || !c.crl_urls.empty() || c.crl_distribution_points;
 
     // The listener's settings, then each [[sni]] table over them.
@@ -903,6 +933,12 @@ std::string read_or_fail(const file_ref& f) {
 }
 
 void check_files(listener_tls_config& tls) {
+    if (tls.session_ticket_key_file) {
+        const file_ref& f = *tls.session_ticket_key_file;
+        if (auto keys = tls::parse_ticket_key_file(read_or_fail(f)); !keys) {
+            fail(f.origin, f.path.string() + ": " + keys.error());
+        }
+    }
     std::map<std::pair<std::string, key_type>, std::size_t> served;
     for (std::size_t i = 0; i < tls.certificates.size(); ++i) {
         auto& cert = tls.certificates[i];
@@ -1071,6 +1107,9 @@ void list_files(config& c) {
         }
         for (const auto& f : l.tls.crl_files) {
             add(f, true);
+        }
+        if (l.tls.session_ticket_key_file) {
+            add(*l.tls.session_ticket_key_file, false);
         }
     }
     for (const auto& u : c.upstreams) {

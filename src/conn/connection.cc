@@ -236,7 +236,7 @@ void connection::try_hello() {
     if (chosen.auth != nullptr && chosen.auth->mode != client_auth_mode::none) {
         crls = _listener.gen->crls.current();
     }
-    _tls = tls::session::create(chosen, std::move(crls));
+    _tls = tls::session::create(chosen, std::move(crls), &_env.identities);
     if (!_tls) {
         close(close_reason::out_of_memory);
         return;
@@ -265,6 +265,7 @@ void connection::send_last_words(std::span<const uint8_t> bytes) {
 void connection::try_handshake() {
     auto status = _tls->handshake();
     if (status == tls::tls_status::failed) {
+        count_ticket_refusal();
         const tls::client_verifier* auth = _tls->client_auth();
         if (auth != nullptr && auth->rejected()) {
             const auto& r = *auth->rejected();
@@ -294,6 +295,7 @@ void connection::try_handshake() {
         return;
     }
     _env.counters.handshakes.fetch_add(1, std::memory_order_relaxed);
+    note_resumption();
     // tlsterm's own verdict, whatever wolfSSL did: nothing reaches an
     // upstream from a connection its policy does not authenticate.
     if (auto gap = tls::authentication_gap(_auth_mode, _tls->client_auth(), _tls->resumed())) {
@@ -323,6 +325,37 @@ void connection::try_handshake() {
     }
 }
 
+void connection::count_ticket_refusal() {
+    if (const auto& refused = _tls->ticket_refused()) {
+        _env.counters.tickets_refused[static_cast<std::size_t>(*refused)].fetch_add(
+            1, std::memory_order_relaxed);
+    }
+}
+
+void connection::note_resumption() {
+    bool resumed = _tls->resumed();
+    if (resumed) {
+        _env.counters.resumed.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (unsigned n = _tls->tickets_issued(); n != 0) {
+        _env.counters.tickets_issued.fetch_add(n, std::memory_order_relaxed);
+    }
+    count_ticket_refusal();
+    const auto& refused = _tls->ticket_refused();
+    if (log::enabled(log_level::debug)) {
+        std::string why;
+        if (refused) {
+            why = "; ticket refused (" + std::string(to_string(*refused)) + ")";
+            if (!_tls->ticket_refusal_detail().empty()) {
+                why += ": " + _tls->ticket_refusal_detail();
+            }
+        }
+        TLSTERM_LOG(log_level::debug, "%s: listener %s: %s %s handshake, %s%s", peer().c_str(),
+                    _listener.config->name.c_str(), std::string(_tls->version()).c_str(),
+                    resumed ? "resumed" : "full", std::string(_tls->cipher()).c_str(), why.c_str());
+    }
+}
+
 void connection::note_client_certificate(const tls::client_verifier& auth) {
     for (const auto& w : auth.warnings()) {
         _env.counters.stale_crl_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -333,9 +366,9 @@ void connection::note_client_certificate(const tls::client_verifier& auth) {
         return;
     }
     _env.counters.client_certs_verified.fetch_add(1, std::memory_order_relaxed);
-    TLSTERM_LOG(log_level::debug, "%s: listener %s: client certificate %s serial %s verified",
+    TLSTERM_LOG(log_level::debug, "%s: listener %s: client certificate %s serial %s verified%s",
                 peer().c_str(), _listener.config->name.c_str(), auth.subject().c_str(),
-                auth.serial().c_str());
+                auth.serial().c_str(), auth.restored() ? " (resumed; checked again now)" : "");
     if (auth.x509_version() < 3) {
         _env.counters.x509v1_accepted.fetch_add(1, std::memory_order_relaxed);
         if (tls::first_sighting(auth.leaf_sha256())) {
@@ -460,20 +493,17 @@ void connection::start_http() {
     identity_format format = _listener.config->http.client_identity;
     if (format != identity_format::none) {
         http::client_identity id;
-        std::vector<std::vector<uint8_t>> chain;
         if (auth != nullptr) {
-            // Only the chain this handshake verified: wolfSSL's copy, if
-            // its leaf is the one tlsterm checked.
+            // Only the chain tlsterm verified (in this handshake, or in the
+            // one that issued the resumed ticket): its own copy.
             id.presented = auth->presented();
-            if (auth->verified()) {
-                chain = auth->verified_chain(_tls->peer_chain());
-            }
-            id.verified = !chain.empty();
-        }
-        if (!chain.empty()) {
-            id.leaf_der = chain.front();
-            for (std::size_t i = 1; i < chain.size(); ++i) {
-                id.chain_der.emplace_back(chain[i]);
+            const auto& verified = auth->identity();
+            id.verified = auth->verified() && verified && !verified->chain.empty();
+            if (id.verified) {
+                id.leaf_der = verified->chain.front();
+                for (std::size_t i = 1; i < verified->chain.size(); ++i) {
+                    id.chain_der.emplace_back(verified->chain[i]);
+                }
             }
         }
         for (const auto& h : http::identity_headers(format, id)) {

@@ -104,6 +104,8 @@ class connection final : public ring_owner, public proxy::client_side {
     void send_plain_alert(tls::alert a);
     void send_last_words(std::span<const uint8_t> bytes);
     void try_handshake();
+    void note_resumption();
+    void count_ticket_refusal();
     void note_client_certificate(const tls::client_verifier& auth);
     void queue_proxy_header();
     void start_http();

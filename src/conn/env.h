@@ -16,6 +16,7 @@
 #include "crl/manager.h"
 #include "ring/buffer_ring.h"
 #include "ring/ring.h"
+#include "tls/identity_cache.h"
 #include "tls/server_context.h"
 
 namespace tlsterm::upstream {
@@ -61,8 +62,9 @@ struct conn_env {
     ring::uring& ring;
     ring::buffer_ring& buffers;
     shard_counters& counters;
-    slot_table& slots;  // where pooled upstream connections are created
-    admission& admit;   // handshake admission of this shard
+    slot_table& slots;                // where pooled upstream connections are created
+    admission& admit;                 // handshake admission of this shard
+    tls::identity_cache& identities;  // client identities this shard's tickets name
     uint64_t now_ms = 0;
 };
 

@@ -29,7 +29,9 @@ void log_listening(const listener_config& l, const listener_sockets& s) {
 }  // namespace
 
 controller::controller(options opts, std::shared_ptr<generation> first)
-    : _opts(std::move(opts)), _current(std::move(first)) {}
+    : _opts(std::move(opts)),
+      _current(std::move(first)),
+      _identities(_current->cfg().limits.resumable_identities) {}
 
 controller::~controller() {
     for (auto& s : _sockets) {
@@ -78,6 +80,7 @@ std::expected<void, std::string> controller::start(std::vector<listener_sockets>
         setup.shard_count = shards;
         setup.first.gen = _current;
         setup.first.sockets = handoffs(all, i);
+        setup.identities = &_identities;
         auto sh = std::make_unique<shard>(std::move(setup));
         if (auto started = sh->start(); !started) {
             for (auto& s : _shards) {
@@ -170,6 +173,7 @@ bool controller::reload(const std::string& why, bool quiet_repeat) {
     _current->mark_replaced();
     _replaced.push_back(std::move(_current));
     _current = std::move(next);
+    _identities.set_capacity(_current->cfg().limits.resumable_identities);
     log::set_level(cfg.runtime.log);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
@@ -184,6 +188,7 @@ bool controller::reload(const std::string& why, bool quiet_repeat) {
 }
 
 void controller::check_files(uint64_t now_ms) {
+    _current->rotate_ticket_keys(std::time(nullptr));
     uint32_t interval = _current->cfg().runtime.watch_interval_s;
     if (interval == 0 || now_ms < _next_check_ms) {
         return;

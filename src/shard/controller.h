@@ -51,7 +51,8 @@ class controller {
     // FILE"). False when the running generation stays. With `quiet_repeat`
     // (the watcher) a failure already logged is not logged again.
     bool reload(const std::string& why, bool quiet_repeat = false);
-    // Reloads when a watched file changed; call about once a second.
+    // Rotates generated ticket keys when due, and reloads when a watched
+    // file changed; call about once a second.
     void check_files(uint64_t now_ms);
     void collect();
     // Stop accepting, let connections finish (see mailbox_message for
@@ -68,6 +69,9 @@ class controller {
   private:
     options _opts;
     std::shared_ptr<generation> _current;
+    // Client identities of session tickets, shared by the shards and kept
+    // across reloads (declared before them: it outlives every shard).
+    tls::identity_cache _identities;
     std::vector<std::shared_ptr<generation>> _replaced;  // until no shard holds them
     std::vector<listener_sockets> _sockets;              // the current listeners'
     std::vector<std::unique_ptr<shard>> _shards;

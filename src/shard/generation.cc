@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/file.h"
 #include "common/log.h"
 
 namespace tlsterm::shard {
@@ -84,6 +85,39 @@ std::expected<std::shared_ptr<generation>, std::string> generation::build(
     }
     g->_crls = std::move(*crls);
 
+    std::time_t now = std::time(nullptr);
+    for (const auto& l : c.listeners) {
+        std::shared_ptr<tls::ticket_keys> keys;
+        if (!l.tls.session_tickets) {
+            // none
+        } else if (l.tls.session_ticket_key_file) {
+            const file_ref& f = *l.tls.session_ticket_key_file;
+            auto text = read_file(f.path);
+            auto raw = text ? tls::parse_ticket_key_file(*text) : std::unexpected(text.error());
+            if (!raw) {
+                return std::unexpected(f.origin.to_string() + ": " + f.path.string() + ": " +
+                                       raw.error());
+            }
+            keys = tls::ticket_keys::from_file(*raw);
+        } else {
+            const generation* p = opts.previous;
+            for (std::size_t i = 0; p != nullptr && i < p->cfg().listeners.size(); ++i) {
+                if (p->cfg().listeners[i].name == l.name && p->_tickets[i] &&
+                    p->_tickets[i]->is_generated()) {
+                    keys = p->_tickets[i];
+                }
+            }
+            if (keys) {
+                keys->reschedule(l.tls.session_ticket_key_rotation_s,
+                                 l.tls.session_ticket_lifetime_s);
+            } else {
+                keys = tls::ticket_keys::generated(l.tls.session_ticket_key_rotation_s,
+                                                   l.tls.session_ticket_lifetime_s, now);
+            }
+        }
+        g->_tickets.push_back(std::move(keys));
+    }
+
     std::vector<bool> pooled = pooled_upstreams(c);
     // A check builds one row: every shard's row is built from the same inputs.
     uint32_t shards = opts.check_only         ? 1
@@ -92,8 +126,9 @@ std::expected<std::shared_ptr<generation>, std::string> generation::build(
     g->_server.resize(shards);
     g->_client.resize(shards);
     for (uint32_t s = 0; s < shards; ++s) {
-        for (const auto& l : c.listeners) {
-            auto ctx = tls::server_context::create(l.tls, g->_anchors);
+        for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+            const auto& l = c.listeners[i];
+            auto ctx = tls::server_context::create(l.name, l.tls, g->_anchors, g->_tickets[i]);
             if (!ctx) {
                 return std::unexpected(l.origin.to_string() + ": listener " + l.name + ": " +
                                        ctx.error());
@@ -117,6 +152,16 @@ std::expected<std::shared_ptr<generation>, std::string> generation::build(
     g->_number = _built.fetch_add(1, std::memory_order_relaxed) + 1;
     _live.fetch_add(1, std::memory_order_relaxed);
     return g;
+}
+
+void generation::rotate_ticket_keys(std::time_t now) {
+    for (std::size_t i = 0; i < _tickets.size(); ++i) {
+        if (_tickets[i] && _tickets[i]->rotate(now)) {
+            TLSTERM_LOG(log_level::info,
+                        "listener %s: session ticket key rotated (%zu keys open tickets)",
+                        _cfg->listeners[i].name.c_str(), _tickets[i]->size());
+        }
+    }
 }
 
 generation::~generation() {

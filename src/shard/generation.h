@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <expected>
 #include <filesystem>
 #include <memory>
@@ -32,6 +33,7 @@
 #include "crl/manager.h"
 #include "tls/client_auth.h"
 #include "tls/server_context.h"
+#include "tls/ticket_keys.h"
 #include "upstream/client_context.h"
 
 namespace tlsterm::shard {
@@ -71,6 +73,16 @@ class generation {
         return _client[shard][u].get();
     }
 
+    // The session ticket keys of listener `i`; nullptr when it issues none.
+    // Generated keys are carried over from the previous generation (a
+    // listener of the same name), so a reload keeps every ticket valid.
+    const std::shared_ptr<tls::ticket_keys>& ticket_keys(std::size_t listener) const {
+        return _tickets[listener];
+    }
+    // Rotates the generated ticket keys that are due (main thread, each
+    // tick); logs each rotation, never a key.
+    void rotate_ticket_keys(std::time_t now);
+
     // The files it was built from, as they were just before they were read.
     std::vector<file_watch>& watches() { return _watches; }
 
@@ -87,6 +99,7 @@ class generation {
     std::shared_ptr<const config> _cfg;
     tls::trust_anchors _anchors;
     std::unique_ptr<crl::manager> _crls;
+    std::vector<std::shared_ptr<tls::ticket_keys>> _tickets;                 // [listener]
     std::vector<std::vector<std::unique_ptr<tls::server_context>>> _server;  // [shard][listener]
     std::vector<std::vector<std::unique_ptr<upstream::client_context>>>
         _client;  // [shard][upstream]

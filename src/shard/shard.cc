@@ -140,7 +140,7 @@ struct shard::loop {
           ring(std::move(r)),
           buffers(std::move(b)),
           admit(s._setup.first.gen->cfg().limits, s._setup.shard_count),
-          env{*ring, *buffers, *s._counters, slots, admit, now_ms()} {}
+          env{*ring, *buffers, *s._counters, slots, admit, *s._setup.identities, now_ms()} {}
 
     shard_generation& current() { return *generations.back(); }
     const config& cfg() { return current().gen->cfg(); }

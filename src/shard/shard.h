@@ -27,6 +27,8 @@
 #include <tlsterm/config.h>
 #include <tlsterm/counters.h>
 
+#include "tls/identity_cache.h"
+
 #include "shard/generation.h"
 
 namespace tlsterm::shard {
@@ -54,6 +56,8 @@ struct shard_setup {
     uint32_t shard_count = 1;   // shards in the process (admission divides its limits)
     bool minimal_ring = false;  // TLSTERM_IO_URING=minimal (see ring::uring::create)
     mailbox_message first;      // the generation to start with and its sockets
+    // The process's client identities for resumption (outlives the shard).
+    tls::identity_cache* identities = nullptr;
 };
 
 class shard {

@@ -309,15 +309,34 @@ std::optional<rejection> client_verifier::check_chain(
         return rejection{cert_reject::no_certificate, "no certificate in the chain"};
     }
     _presented = true;
-    std::vector<crl::certificate> sent;
+    auto id = std::make_shared<verified_identity>();
     for (std::size_t i = 0; i < chain.size(); ++i) {
         auto c = crl::parse_certificate(chain[i]);
         if (!c) {
             return rejection{cert_reject::invalid,
                              "certificate " + std::to_string(i) + " of the chain: " + c.error()};
         }
-        sent.push_back(std::move(*c));
+        id->parsed.push_back(std::move(*c));
     }
+    if (auto r = check_path(id->parsed, now)) {
+        return r;
+    }
+    const crl::certificate& leaf = id->parsed[0];
+    for (const auto& der : chain) {
+        id->chain.emplace_back(der.begin(), der.end());
+    }
+    id->x509_version = leaf.version;
+    wc_Sha256Hash(chain[0].data(), static_cast<word32>(chain[0].size()), id->leaf_sha256.data());
+    id->subject = crl::name_to_string(leaf.subject_der);
+    id->serial = crl::serial_hex(leaf.serial);
+    id->common_name = crl::common_name(leaf.subject_der);
+    _identity = std::move(id);
+    _verified = true;
+    return std::nullopt;
+}
+
+std::optional<rejection> client_verifier::check_path(const std::vector<crl::certificate>& sent,
+                                                     std::time_t now) {
     std::vector<const crl::certificate*> path = path_to_anchor(sent);
     const crl::certificate& leaf = sent[0];
     // wolfSSL checks these on TLS 1.2 only; tlsterm on every version.
@@ -351,26 +370,89 @@ std::optional<rejection> client_verifier::check_chain(
                                  " matches no allow_subjects or allow_sans pattern"};
         }
     }
-    _verified = true;
-    _x509_version = leaf.version;
-    wc_Sha256Hash(chain[0].data(), static_cast<word32>(chain[0].size()), _leaf_sha256.data());
-    _subject = std::move(subject);
-    _serial = crl::serial_hex(leaf.serial);
-    _common_name = crl::common_name(leaf.subject_der);
     return std::nullopt;
 }
 
-std::vector<std::vector<uint8_t>> client_verifier::verified_chain(
-    std::vector<std::vector<uint8_t>> chain) const {
-    if (!_verified || chain.empty()) {
-        return {};
+std::optional<rejection> client_verifier::check_restored(
+    std::shared_ptr<const verified_identity> id, std::time_t now) {
+    if (!id || id->parsed.empty()) {
+        return rejection{cert_reject::invalid, "no identity to restore"};
     }
-    std::array<uint8_t, 32> digest{};
-    wc_Sha256Hash(chain[0].data(), static_cast<word32>(chain[0].size()), digest.data());
-    if (digest != _leaf_sha256) {
-        return {};
+    const crl::certificate& leaf = id->parsed[0];
+    // Its CA must be one this policy trusts now: the first certificate of
+    // the path whose issuer is a configured CA names it.
+    std::vector<const crl::certificate*> path = path_to_anchor(id->parsed);
+    bool anchored = false;
+    for (const crl::certificate* c : path) {
+        auto ca = _crls->find_issuer(*c);
+        if (ca) {
+            anchored = *ca < _policy->by_ca.size() && _policy->by_ca[*ca].has_value();
+            break;
+        }
     }
-    return chain;
+    if (!anchored) {
+        return rejection{cert_reject::unknown_ca,
+                         "certificate " + describe(leaf) + ": its CA is no longer configured"};
+    }
+    for (const crl::certificate* c : path) {
+        if (now > c->not_after) {
+            return rejection{cert_reject::expired, "certificate " + describe(*c) + " expired at " +
+                                                       log::utc(c->not_after)};
+        }
+        if (now < c->not_before) {
+            return rejection{
+                cert_reject::not_yet_valid,
+                "certificate " + describe(*c) + " is not valid before " + log::utc(c->not_before)};
+        }
+    }
+    std::size_t warned = _warnings.size();
+    if (auto r = check_path(id->parsed, now)) {
+        _warnings.resize(warned);
+        return r;
+    }
+    _restored = std::move(id);
+    return std::nullopt;
+}
+
+void client_verifier::conclude(bool resumed) {
+    if (!resumed) {
+        _restored.reset();
+        return;
+    }
+    // A resumed handshake carries no certificate: what it authenticated is
+    // the ticket's identity, checked again by check_restored (or none).
+    _identity = std::move(_restored);
+    _restored.reset();
+    _verified = _identity != nullptr;
+    _presented = _verified;
+    _from_ticket = _verified;
+}
+
+std::shared_ptr<const verified_identity> client_verifier::ticket_identity(bool resumed) const {
+    if (resumed) {
+        return _restored ? _restored : (_from_ticket ? _identity : nullptr);
+    }
+    return _verified && !_rejected ? _identity : nullptr;
+}
+
+const std::array<uint8_t, 32>& client_verifier::leaf_sha256() const {
+    static const std::array<uint8_t, 32> none{};
+    return _identity ? _identity->leaf_sha256 : none;
+}
+
+const std::string& client_verifier::subject() const {
+    static const std::string none;
+    return _identity ? _identity->subject : none;
+}
+
+const std::string& client_verifier::serial() const {
+    static const std::string none;
+    return _identity ? _identity->serial : none;
+}
+
+const std::string& client_verifier::common_name() const {
+    static const std::string none;
+    return _identity ? _identity->common_name : none;
 }
 
 bool first_sighting(const std::array<uint8_t, 32>& sha256) {
@@ -395,6 +477,11 @@ std::optional<std::string> authentication_gap(client_auth_mode mode,
     if (verifier->rejected()) {
         return "the handshake completed although its client certificate was rejected (" +
                std::string(to_string(verifier->rejected()->reason)) + ")";
+    }
+    if (resumed && verifier->verified() && !verifier->restored()) {
+        return std::string(
+            "the session was resumed but its client identity was not restored from a ticket "
+            "tlsterm sealed");
     }
     if (mode == client_auth_mode::require && !verifier->verified()) {
         return resumed ? std::string(

@@ -79,6 +79,20 @@ struct auth_policy {
     static auth_policy make(const client_auth_config& c, const trust_anchors& t);
 };
 
+// A client certificate that passed every check: the chain as the client
+// sent it (DER, leaf first), parsed, and the facts logs and identity
+// headers use. Shared by the connection that verified it and the
+// identity cache its tickets refer to; never changed after creation.
+struct verified_identity {
+    std::array<uint8_t, 32> leaf_sha256{};
+    std::vector<std::vector<uint8_t>> chain;
+    std::vector<crl::certificate> parsed;  // parallel to chain
+    int x509_version = 0;
+    std::string subject;
+    std::string serial;  // hex
+    std::string common_name;
+};
+
 struct rejection {
     cert_reject reason = cert_reject::invalid;
     std::string detail;  // one phrase naming the certificate (serial, subject) and cause
@@ -100,20 +114,38 @@ class client_verifier {
     std::optional<rejection> check_chain(std::span<const std::span<const uint8_t>> chain,
                                          std::time_t now);
 
+    // Resumption: the checks a full handshake would run now, on an identity
+    // an earlier handshake verified (its chain is not sent again): its CA
+    // still among this policy's, every certificate of its path within its
+    // validity, nothing revoked by the CRLs in force, the allow-lists. Then
+    // the identity stands ready for conclude(); nothing else changes.
+    std::optional<rejection> check_restored(std::shared_ptr<const verified_identity> id,
+                                            std::time_t now);
+    // Drops what check_restored() accepted (another ticket is opened).
+    void clear_restored() { _restored.reset(); }
+    // The handshake finished (resumed or not): the identity it authenticated
+    // is the chain it verified, or, resumed, the one check_restored()
+    // accepted; the other is dropped.
+    void conclude(bool resumed);
+    // The identity a ticket issued now would carry (before conclude()).
+    std::shared_ptr<const verified_identity> ticket_identity(bool resumed) const;
+
     // Records that a required certificate was missing.
     void note_no_certificate();
 
     const std::optional<rejection>& rejected() const { return _rejected; }
-    // A chain passed every check in this handshake's verify callback.
+    // A chain passed every check in this handshake's verify callback, or
+    // (after conclude) a resumed session's identity passed check_restored.
     bool verified() const { return _verified; }
+    // The session was resumed with a ticket's identity (after conclude).
+    bool restored() const { return _verified && _from_ticket; }
+    const std::shared_ptr<const verified_identity>& identity() const { return _identity; }
     // The verified leaf: its X.509 version (1-3) and SHA-256 of its DER.
-    int x509_version() const { return _x509_version; }
-    const std::array<uint8_t, 32>& leaf_sha256() const { return _leaf_sha256; }
-    // `chain` (leaf first, DER), if its leaf is the one verified; else empty.
-    std::vector<std::vector<uint8_t>> verified_chain(std::vector<std::vector<uint8_t>> chain) const;
-    const std::string& subject() const { return _subject; }
-    const std::string& serial() const { return _serial; }  // hex
-    const std::string& common_name() const { return _common_name; }
+    int x509_version() const { return _identity ? _identity->x509_version : 0; }
+    const std::array<uint8_t, 32>& leaf_sha256() const;
+    const std::string& subject() const;
+    const std::string& serial() const;  // hex
+    const std::string& common_name() const;
     // A certificate was presented (whatever the verdict).
     bool presented() const { return _presented; }
     // Stale CRLs accepted under crl_stale = "warn" or within the grace window.
@@ -128,16 +160,16 @@ class client_verifier {
         const std::vector<crl::certificate>& sent) const;
     std::optional<rejection> check_revocation(const std::vector<const crl::certificate*>& path,
                                               std::time_t now);
+    // Usage, depth, revocation and allow-lists of a parsed chain.
+    std::optional<rejection> check_path(const std::vector<crl::certificate>& sent, std::time_t now);
 
     const auth_policy* _policy;
     std::shared_ptr<const crl::store> _crls;
     std::optional<rejection> _rejected;
     bool _verified = false;
-    int _x509_version = 0;
-    std::array<uint8_t, 32> _leaf_sha256{};
-    std::string _subject;
-    std::string _serial;
-    std::string _common_name;
+    bool _from_ticket = false;
+    std::shared_ptr<const verified_identity> _identity;  // from this handshake's chain
+    std::shared_ptr<const verified_identity> _restored;  // from a ticket, until conclude()
     bool _presented = false;
     std::vector<std::string> _warnings;
 };
@@ -145,8 +177,9 @@ class client_verifier {
 // Why a finished handshake may not carry traffic under `mode`, or nullopt
 // when it may: `verifier` is the handshake's (nullptr when none was
 // installed), `resumed` whether wolfSSL resumed a session. "require" needs a
-// chain verified in this handshake; "optional" one verified if any was
-// presented; a verdict wolfSSL ignored fails either.
+// chain verified in this handshake, or, resumed, an identity restored from
+// a ticket tlsterm sealed and checked again now; "optional" one verified if
+// any was presented; a verdict wolfSSL ignored fails either.
 std::optional<std::string> authentication_gap(client_auth_mode mode,
                                               const client_verifier* verifier, bool resumed);
 

@@ -62,20 +62,26 @@ bool apply_common(WOLFSSL_CTX* ctx) {
 
 }  // namespace
 
-bool apply_server_defaults(WOLFSSL_CTX* ctx) {
+bool apply_server_defaults(WOLFSSL_CTX* ctx, SessionTicketEncCb ticket_cb) {
     if (!apply_common(ctx)) {
         return false;
     }
     bool ok = true;
     // Tickets: wolfSSL installs its own ticket callback (with a per-context
-    // key) on every context. Without any callback, wolfSSL skips a client's
-    // ticket extension before its size check and never issues one, so a
-    // foreign ticket gets a full handshake instead of a -399 failure.
-    ok = ok && wolfSSL_CTX_set_TicketEncCb(ctx, nullptr) == WOLFSSL_SUCCESS;
-    // ... and neither TLS 1.2 nor TLS 1.3 tickets are offered, should a
-    // callback come back.
-    ok = ok && wolfSSL_CTX_NoTicketTLSv12(ctx) == WOLFSSL_SUCCESS;
-    ok = ok && wolfSSL_CTX_no_ticket_TLSv13(ctx) == 0;  // 0, not WOLFSSL_SUCCESS
+    // key) on every context; it is always replaced. Without any callback,
+    // wolfSSL skips a client's ticket before its size check and never
+    // issues one.
+    ok = ok && wolfSSL_CTX_set_TicketEncCb(ctx, ticket_cb) == WOLFSSL_SUCCESS;
+    if (ticket_cb == nullptr) {
+        // ... and neither TLS 1.2 nor TLS 1.3 tickets are offered, should a
+        // callback come back.
+        ok = ok && wolfSSL_CTX_NoTicketTLSv12(ctx) == WOLFSSL_SUCCESS;
+        ok = ok && wolfSSL_CTX_no_ticket_TLSv13(ctx) == 0;  // 0, not WOLFSSL_SUCCESS
+    }
+    // TLS 1.3 resumption keeps psk_dhe_ke (a fresh ECDHE per resumption):
+    // wolfSSL_CTX_no_dhe_psk would also make OpenSSL clients, which offer
+    // only psk_dhe_ke, fail with illegal_parameter instead of falling back
+    // to a full handshake. It is not called anywhere in tlsterm.
     // Session cache: "off" alone still caches ticketed sessions in this
     // build (WOLFSSL_FORCE_CACHE_ON_TICKET) and still looks sessions up;
     // the internal cache is turned off for both. wolfSSL compares the mode

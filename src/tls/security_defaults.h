@@ -4,13 +4,14 @@
 // beside it in security_defaults.cc, and the features tlsterm relies on
 // being compiled out fail the build if they appear.
 //
-// Server contexts, until resumption has its own design (tickets sealed by
-// tlsterm with shared keys and the verified client identity inside):
-//   - no session tickets of any version: no ticket callback at all, so
-//     wolfSSL ignores a client's ticket before looking at it (a foreign
-//     ticket of any size gets a full handshake), none issued;
+// Server contexts:
+//   - session tickets only when the listener issues them, and then only
+//     tlsterm's own (`ticket_cb`, session.h: sealed with the listener's
+//     keys, bound to its client-certificate policy and the verified
+//     identity). Without a callback, none is issued and wolfSSL ignores a
+//     client's ticket before looking at it;
 //   - no session cache, neither stored nor looked up, so TLS 1.2 session-ID
-//     resumption is impossible too;
+//     resumption is impossible;
 //   - no renegotiation (a ClientHello after the handshake is refused), the
 //     RFC 5746 renegotiation_info extension sent so clients know;
 //   - no post-handshake auth, no early data, no max_fragment_length, no
@@ -24,7 +25,7 @@ namespace tlsterm::tls {
 
 // Applies the server settings above to `ctx`. False when wolfSSL refused
 // one (the context must then not be used).
-bool apply_server_defaults(WOLFSSL_CTX* ctx);
+bool apply_server_defaults(WOLFSSL_CTX* ctx, SessionTicketEncCb ticket_cb);
 
 // Upstream client contexts: the same, except that a pool may resume its own
 // sessions toward the origin (`resume`: TLS 1.2 tickets requested; the

@@ -7,6 +7,7 @@
 #include "tls/ciphers.h"
 #include "tls/security_defaults.h"
 #include "tls/session.h"
+#include "tls/ticket.h"
 
 namespace tlsterm::tls {
 
@@ -69,7 +70,8 @@ std::string cipher_list(const listener_tls_config& c, key_type type) {
 std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
                                                  const certificate_config& cert,
                                                  const auth_policy& policy,
-                                                 const trust_anchors& anchors) {
+                                                 const trust_anchors& anchors,
+                                                 ticket_issuer* tickets) {
     ctx_ptr ctx(wolfSSL_CTX_new(wolfSSLv23_server_method()));
     if (!ctx) {
         return std::unexpected("wolfSSL_CTX_new failed");
@@ -78,11 +80,21 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
     auto fail = [&](const std::string& what) -> std::expected<ctx_ptr, std::string> {
         return std::unexpected(cert.cert.path.string() + ": " + what);
     };
-    // Nothing resumes, renegotiates or skips a check (security_defaults.h).
-    // First, while the context still allows TLS 1.3 (the TLS 1.3 settings
-    // are refused on a context limited to TLS 1.2).
-    if (!apply_server_defaults(x)) {
+    // Nothing renegotiates or skips a check, and only tlsterm's own tickets
+    // resume (security_defaults.h). First, while the context still allows
+    // TLS 1.3 (the TLS 1.3 settings are refused on a context limited to
+    // TLS 1.2).
+    if (!apply_server_defaults(x, tickets != nullptr ? &session::ticket_callback : nullptr)) {
         return fail("the TLS library refused a security setting");
+    }
+    if (tickets != nullptr) {
+        // The lifetime is both the hint sent with each ticket and the age
+        // past which wolfSSL refuses one (tlsterm's callback checks it too).
+        if (wolfSSL_CTX_set_TicketEncCtx(x, tickets) != WOLFSSL_SUCCESS ||
+            wolfSSL_CTX_set_timeout(x, tickets->lifetime_s) != WOLFSSL_SUCCESS ||
+            wolfSSL_CTX_set_num_tickets(x, c.session_tickets_per_handshake) != WOLFSSL_SUCCESS) {
+            return fail("the TLS library refused the session ticket settings");
+        }
     }
     if (wolfSSL_CTX_SetMinVersion(
             x, c.min_version == tls_version::tls1_3 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
@@ -151,7 +163,8 @@ std::expected<ctx_ptr, std::string> make_context(const listener_tls_config& c,
 }  // namespace
 
 std::expected<std::unique_ptr<server_context>, std::string> server_context::create(
-    const listener_tls_config& config, const trust_anchors& anchors) {
+    const std::string& listener, const listener_tls_config& config, const trust_anchors& anchors,
+    std::shared_ptr<ticket_keys> tickets) {
     init_library();
     std::unique_ptr<server_context> sc(new server_context());
     sc->_config = config;
@@ -185,11 +198,22 @@ std::expected<std::unique_ptr<server_context>, std::string> server_context::crea
             }
         }
     }
+    if (tickets) {
+        for (const auto& policy : sc->_policies) {
+            auto& issuer = sc->_issuers.emplace_back(std::make_unique<ticket_issuer>());
+            issuer->keys = tickets;
+            issuer->policy = policy_digest(listener, policy, anchors);
+            issuer->lifetime_s = config.session_ticket_lifetime_s;
+            issuer->mode = policy.mode;
+        }
+    }
     for (std::size_t i = 0; i < config.certificates.size(); ++i) {
         const auto& cert = config.certificates[i];
         auto& row = sc->_contexts.emplace_back();
-        for (const auto& policy : sc->_policies) {
-            auto ctx = make_context(config, cert, policy, anchors);
+        for (std::size_t p = 0; p < sc->_policies.size(); ++p) {
+            const auto& policy = sc->_policies[p];
+            auto ctx = make_context(config, cert, policy, anchors,
+                                    tickets ? sc->_issuers[p].get() : nullptr);
             if (!ctx) {
                 return std::unexpected(ctx.error());
             }

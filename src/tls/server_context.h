@@ -33,6 +33,7 @@
 
 #include "tls/client_auth.h"
 #include "tls/client_hello.h"
+#include "tls/ticket_keys.h"
 #include "tls/wolfssl.h"
 
 namespace tlsterm::tls {
@@ -41,6 +42,15 @@ struct ctx_deleter {
     void operator()(WOLFSSL_CTX* c) const { wolfSSL_CTX_free(c); }
 };
 using ctx_ptr = std::unique_ptr<WOLFSSL_CTX, ctx_deleter>;
+
+// How the contexts of one listener and client-certificate policy seal and
+// open session tickets: the ticket callback's context (session.h).
+struct ticket_issuer {
+    std::shared_ptr<ticket_keys> keys;
+    std::array<uint8_t, 16> policy{};  // policy_digest()
+    uint32_t lifetime_s = 0;
+    client_auth_mode mode = client_auth_mode::none;
+};
 
 struct selection {
     WOLFSSL_CTX* ctx = nullptr;
@@ -54,8 +64,12 @@ struct selection {
 
 class server_context {
   public:
+    // `tickets`: the keys session tickets are sealed with (shared by every
+    // shard and generation that issues them); nullptr when the listener's
+    // session_tickets is off.
     static std::expected<std::unique_ptr<server_context>, std::string> create(
-        const listener_tls_config& config, const trust_anchors& anchors);
+        const std::string& listener, const listener_tls_config& config,
+        const trust_anchors& anchors, std::shared_ptr<ticket_keys> tickets = nullptr);
 
     selection select(const client_hello& hello) const;
     const listener_tls_config& config() const { return _config; }
@@ -75,8 +89,9 @@ class server_context {
     };
 
     listener_tls_config _config;
-    std::vector<auth_policy> _policies;           // [0] the listener's, then one per [[sni]]
-    std::vector<std::vector<ctx_ptr>> _contexts;  // [certificate][policy]
+    std::vector<auth_policy> _policies;  // [0] the listener's, then one per [[sni]]
+    std::vector<std::unique_ptr<ticket_issuer>> _issuers;  // per policy; empty: no tickets
+    std::vector<std::vector<ctx_ptr>> _contexts;           // [certificate][policy]
     std::unordered_map<std::string, entry> _exact;
     std::unordered_map<std::string, entry> _wildcard;  // key: suffix after "*."
     entry _default;

@@ -1,5 +1,8 @@
 #include "tls/session.h"
 
+#include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <limits>
 
 namespace tlsterm::tls {
@@ -25,8 +28,10 @@ int session::io_send(WOLFSSL*, char* buf, int sz, void* ctx) {
 }
 
 std::unique_ptr<session> session::create(const selection& chosen,
-                                         std::shared_ptr<const crl::store> crls) {
+                                         std::shared_ptr<const crl::store> crls,
+                                         identity_cache* identities) {
     std::unique_ptr<session> s(new session());
+    s->_identities = identities;
     s->_ssl = wolfSSL_new(chosen.ctx);
     if (s->_ssl == nullptr) {
         return nullptr;
@@ -88,8 +93,151 @@ std::unique_ptr<session> session::create_client(WOLFSSL_CTX* ctx, const std::str
 }
 
 session::~session() {
+    forget_opened();
     if (_ssl != nullptr) {
         wolfSSL_free(_ssl);
+    }
+}
+
+// ---- session tickets ------------------------------------------------------------
+
+int session::ticket_callback(WOLFSSL* ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
+                             unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+                             unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc,
+                             unsigned char* ticket, int in_len, int* out_len, void* ctx) {
+    auto* s = static_cast<session*>(wolfSSL_GetIOReadCtx(ssl));
+    const auto* issuer = static_cast<const ticket_issuer*>(ctx);
+    if (s == nullptr || issuer == nullptr || s->_client || ticket == nullptr ||
+        out_len == nullptr || in_len <= 0) {
+        return WOLFSSL_TICKET_RET_FATAL;
+    }
+    ticket_fields f{std::span<uint8_t, 16>(key_name, 16), std::span<uint8_t, 16>(iv, 16),
+                    std::span<uint8_t, 32>(mac, 32)};
+    return enc != 0 ? s->seal(*issuer, f, ticket, in_len, out_len)
+                    : s->open(*issuer, f, ticket, in_len, out_len);
+}
+
+int session::seal(const ticket_issuer& issuer, const ticket_fields& f, unsigned char* ticket,
+                  int in_len, int* out_len) {
+    // *out_len is the room wolfSSL has (its state plus the padding).
+    auto state = static_cast<std::size_t>(in_len);
+    if (*out_len < in_len || static_cast<std::size_t>(*out_len) < state + ticket_binding_size) {
+        return WOLFSSL_TICKET_RET_FATAL;  // a build without the padding tlsterm sets
+    }
+    ticket_binding b;
+    b.issued_at = static_cast<uint32_t>(std::time(nullptr));
+    b.policy = issuer.policy;
+    if (issuer.mode != client_auth_mode::none) {
+        if (!_verifier || _verifier->rejected()) {
+            return WOLFSSL_TICKET_RET_FATAL;
+        }
+        auto id = _verifier->ticket_identity(resumed());
+        if (!id && (issuer.mode == client_auth_mode::require || _verifier->presented())) {
+            // Nothing verified to bind: such a handshake is not
+            // authenticated, and no ticket may say otherwise.
+            return WOLFSSL_TICKET_RET_FATAL;
+        }
+        if (id) {
+            if (_identities == nullptr) {
+                return WOLFSSL_TICKET_RET_FATAL;
+            }
+            b.identity = id->leaf_sha256;
+            _identities->insert(std::move(id));
+        }
+    }
+    auto keys = issuer.keys->current();
+    if (!keys || keys->keys.empty() ||
+        !seal_ticket(keys->keys.front(), b, state,
+                     std::span<uint8_t>(ticket, state + ticket_binding_size), f)) {
+        return WOLFSSL_TICKET_RET_FATAL;
+    }
+    *out_len = static_cast<int>(state + ticket_binding_size);
+    ++_tickets_issued;
+    return WOLFSSL_TICKET_RET_OK;
+}
+
+int session::refuse_ticket(ticket_refusal why, std::string detail) {
+    if (!_ticket_refused) {
+        _ticket_refused = why;
+        _ticket_refusal_detail = std::move(detail);
+    }
+    return WOLFSSL_TICKET_RET_REJECT;
+}
+
+int session::open(const ticket_issuer& issuer, const ticket_fields& f, unsigned char* ticket,
+                  int in_len, int* out_len) {
+    if (_opened && _opened->at == ticket &&
+        std::equal(_opened->iv.begin(), _opened->iv.end(), f.iv.begin())) {
+        // The same identity again, for another suite (see opened_ticket_memo).
+        if (_opened->ret == WOLFSSL_TICKET_RET_REJECT) {
+            return _opened->ret;
+        }
+        std::memcpy(ticket, _opened->state.data(), static_cast<std::size_t>(_opened->out_len));
+        *out_len = _opened->out_len;
+        return _opened->ret;
+    }
+    if (!_opened) {
+        _opened = std::make_unique<opened_ticket_memo>();
+    }
+    // Whatever an earlier identity of this ClientHello restored is not
+    // this ticket's: wolfSSL resumes the last one opened, if any.
+    if (_verifier) {
+        _verifier->clear_restored();
+    }
+    _opened->at = ticket;
+    std::copy(f.iv.begin(), f.iv.end(), _opened->iv.begin());
+    _opened->ret = WOLFSSL_TICKET_RET_REJECT;
+    auto keys = issuer.keys->current();
+    auto opened =
+        open_ticket(*keys, std::span<uint8_t>(ticket, static_cast<std::size_t>(in_len)), f);
+    if (!opened) {
+        return refuse_ticket(opened.error());
+    }
+    const ticket_binding& b = opened->binding;
+    auto now = static_cast<uint32_t>(std::time(nullptr));
+    if (b.issued_at > now + 60) {
+        return refuse_ticket(ticket_refusal::invalid);  // not sealed by a sane clock
+    }
+    if (now - std::min(now, b.issued_at) > issuer.lifetime_s) {
+        return refuse_ticket(ticket_refusal::expired);
+    }
+    if (b.policy != issuer.policy) {
+        return refuse_ticket(ticket_refusal::policy);
+    }
+    if (b.identity) {
+        if (issuer.mode == client_auth_mode::none || !_verifier) {
+            return refuse_ticket(ticket_refusal::policy);
+        }
+        auto id = _identities != nullptr ? _identities->find(*b.identity) : nullptr;
+        if (!id) {
+            return refuse_ticket(ticket_refusal::identity_unknown);
+        }
+        if (auto r = _verifier->check_restored(std::move(id), std::time(nullptr))) {
+            return refuse_ticket(r->reason == cert_reject::revoked ? ticket_refusal::revoked
+                                                                   : ticket_refusal::certificate,
+                                 r->detail);
+        }
+    } else if (issuer.mode == client_auth_mode::require) {
+        return refuse_ticket(ticket_refusal::policy);
+    }
+    if (opened->state_size > _opened->state.size()) {
+        return refuse_ticket(ticket_refusal::invalid);
+    }
+    *out_len = static_cast<int>(opened->state_size);
+    // An old key's ticket: TLS 1.2 resumes and issues a new one under the
+    // sealing key (tools/wolfssl-patches/0003); TLS 1.3 always issues one.
+    bool tls13 = wolfSSL_version(_ssl) == TLS1_3_VERSION;
+    int ret = opened->key_index != 0 && !tls13 ? WOLFSSL_TICKET_RET_CREATE : WOLFSSL_TICKET_RET_OK;
+    _opened->ret = ret;
+    _opened->out_len = *out_len;
+    std::memcpy(_opened->state.data(), ticket, opened->state_size);
+    return ret;
+}
+
+void session::forget_opened() {
+    if (_opened) {
+        explicit_bzero(_opened.get(), sizeof(*_opened));  // a resumption secret
+        _opened.reset();
     }
 }
 
@@ -109,6 +257,10 @@ tls_status session::handshake() {
     int ret = _client ? wolfSSL_connect(_ssl) : wolfSSL_accept(_ssl);
     if (ret == WOLFSSL_SUCCESS) {
         _done = true;
+        forget_opened();
+        if (_verifier) {
+            _verifier->conclude(resumed());
+        }
         return tls_status::ok;
     }
     int err = wolfSSL_get_error(_ssl, ret);

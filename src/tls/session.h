@@ -3,15 +3,19 @@
 // touches a socket; the connection owns all I/O and decides when to close.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/byte_queue.h"
+#include "tls/identity_cache.h"
 #include "tls/server_context.h"
+#include "tls/ticket.h"
 #include "tls/wolfssl.h"
 
 namespace tlsterm::tls {
@@ -29,8 +33,11 @@ class session {
     // cannot allocate one.
     // `crls` is the revocation state this handshake checks client
     // certificates against (unused when the policy requests none).
+    // `identities` is the shard's cache of the client identities its
+    // tickets name (needed when the listener issues tickets).
     static std::unique_ptr<session> create(const selection& chosen,
-                                           std::shared_ptr<const crl::store> crls = nullptr);
+                                           std::shared_ptr<const crl::store> crls = nullptr,
+                                           identity_cache* identities = nullptr);
     // A client-side session toward an upstream on `ctx` (a client
     // context), sending `server_name` as SNI when not empty and offering
     // `resume` (a session from an earlier connection) when given. The
@@ -44,6 +51,12 @@ class session {
 
     // Points a context's I/O at session objects (server_context does this).
     static void install_io_callbacks(WOLFSSL_CTX* ctx);
+    // wolfSSL's ticket callback for server contexts; its context is the
+    // ticket_issuer of the context's listener and policy.
+    static int ticket_callback(WOLFSSL* ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
+                               unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+                               unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc,
+                               unsigned char* ticket, int in_len, int* out_len, void* ctx);
 
     byte_queue& cipher_in() { return _in; }    // from the peer, not yet read by wolfSSL
     byte_queue& cipher_out() { return _out; }  // produced by wolfSSL, to send
@@ -78,6 +91,12 @@ class session {
     std::vector<std::vector<uint8_t>> peer_chain() const;
     // The handshake resumed an earlier session (either side).
     bool resumed() const;
+    // Server side: why the first ticket the client offered was not
+    // resumed, and a phrase naming the certificate when its identity was
+    // refused; nullopt when none was refused.
+    const std::optional<ticket_refusal>& ticket_refused() const { return _ticket_refused; }
+    const std::string& ticket_refusal_detail() const { return _ticket_refusal_detail; }
+    unsigned tickets_issued() const { return _tickets_issued; }
     // Client side: the session to offer on the next connection (owned by
     // the caller; free with wolfSSL_SESSION_free). nullptr when none.
     WOLFSSL_SESSION* take_session() const;
@@ -90,6 +109,24 @@ class session {
     tls_status fail(int ret, const char* where);
     static int io_recv(WOLFSSL* ssl, char* buf, int sz, void* ctx);
     static int io_send(WOLFSSL* ssl, char* buf, int sz, void* ctx);
+    int seal(const ticket_issuer& issuer, const ticket_fields& f, unsigned char* ticket, int in_len,
+             int* out_len);
+    int open(const ticket_issuer& issuer, const ticket_fields& f, unsigned char* ticket, int in_len,
+             int* out_len);
+    int refuse_ticket(ticket_refusal why, std::string detail = {});
+    void forget_opened();
+
+    // wolfSSL 5.5.4 (TLS 1.3) calls the ticket callback once per server
+    // suite for one PSK identity, and the first call decrypts in place
+    // (then wolfSSL zeroes the state): later calls get the verdict and the
+    // state of the first. Zeroed and freed when the handshake ends.
+    struct opened_ticket_memo {
+        const unsigned char* at = nullptr;
+        std::array<uint8_t, 16> iv{};
+        int ret = 0;
+        int out_len = 0;
+        std::array<uint8_t, 192> state{};
+    };
 
     WOLFSSL* _ssl = nullptr;
     byte_queue _in;
@@ -102,6 +139,11 @@ class session {
     std::string _error;
     int _error_code = 0;
     std::unique_ptr<client_verifier> _verifier;
+    identity_cache* _identities = nullptr;
+    std::unique_ptr<opened_ticket_memo> _opened;
+    std::optional<ticket_refusal> _ticket_refused;
+    std::string _ticket_refusal_detail;
+    unsigned _tickets_issued = 0;
 };
 
 }  // namespace tlsterm::tls

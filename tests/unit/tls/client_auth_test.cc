@@ -104,15 +104,68 @@ TEST(AuthenticationGap, OptionalNeverReportsWhatItDidNotVerify) {
               "a client certificate was presented but not verified");
 }
 
-TEST(ClientVerifier, VerifiedChainIsTheOneItChecked) {
+TEST(ClientVerifier, IdentityIsTheChainItChecked) {
     verifier_fixture f(client_auth_mode::require);
     auto v = f.make();
-    EXPECT_TRUE(v.verified_chain({der_of("client-valid.pem")}).empty());  // nothing verified yet
-    ASSERT_EQ(check(v, {"client-valid.pem"}), std::nullopt);
-    EXPECT_EQ(v.verified_chain({der_of("client-valid.pem"), der_of("root-ca.pem")}).size(), 2u);
-    // Another leaf (a session's stored chain, say) is not reported.
-    EXPECT_TRUE(v.verified_chain({der_of("client-revoked.pem")}).empty());
-    EXPECT_TRUE(v.verified_chain({}).empty());
+    EXPECT_EQ(v.identity(), nullptr);  // nothing verified yet
+    ASSERT_EQ(check(v, {"client-valid.pem", "root-ca.pem"}), std::nullopt);
+    ASSERT_NE(v.identity(), nullptr);
+    ASSERT_EQ(v.identity()->chain.size(), 2u);
+    EXPECT_EQ(v.identity()->chain[0], der_of("client-valid.pem"));
+    EXPECT_EQ(v.identity()->serial, v.serial());
+    // A full handshake: the chain's identity stands, none from a ticket.
+    v.conclude(false);
+    EXPECT_TRUE(v.verified());
+    EXPECT_FALSE(v.restored());
+    EXPECT_EQ(authentication_gap(client_auth_mode::require, &v, false), std::nullopt);
+}
+
+TEST(ClientVerifier, RestoredIdentityIsCheckedAgainAndOnlyCountsWhenResumed) {
+    verifier_fixture f(client_auth_mode::require);
+    auto first = f.make();
+    ASSERT_EQ(check(first, {"client-valid.pem"}), std::nullopt);
+    auto id = first.identity();
+
+    // Resumed: the ticket's identity, checked again now.
+    auto resumed = f.make();
+    EXPECT_EQ(resumed.check_restored(id, std::time(nullptr)), std::nullopt);
+    resumed.conclude(true);
+    EXPECT_TRUE(resumed.verified());
+    EXPECT_TRUE(resumed.restored());
+    EXPECT_EQ(resumed.serial(), first.serial());
+    EXPECT_EQ(authentication_gap(client_auth_mode::require, &resumed, true), std::nullopt);
+
+    // Restored, but the handshake went full without a certificate: nothing.
+    auto full = f.make();
+    EXPECT_EQ(full.check_restored(id, std::time(nullptr)), std::nullopt);
+    full.conclude(false);
+    EXPECT_FALSE(full.verified());
+    EXPECT_NE(authentication_gap(client_auth_mode::require, &full, false), std::nullopt);
+
+    // Another ticket opened after it: what the first restored is dropped.
+    auto other = f.make();
+    EXPECT_EQ(other.check_restored(id, std::time(nullptr)), std::nullopt);
+    other.clear_restored();
+    other.conclude(true);
+    EXPECT_FALSE(other.verified());
+    EXPECT_NE(authentication_gap(client_auth_mode::require, &other, true), std::nullopt);
+
+    // Past the certificate's notAfter, it is refused by name.
+    auto later = f.make();
+    auto r = later.check_restored(id, id->parsed[0].not_after + 1);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, cert_reject::expired);
+}
+
+TEST(ClientVerifier, RestoredIdentityOfAnotherCaIsRefused) {
+    verifier_fixture f(client_auth_mode::require);
+    auto first = f.make();
+    ASSERT_EQ(check(first, {"client-valid.pem"}), std::nullopt);
+    verifier_fixture other(client_auth_mode::require, "unknown-ca.pem");
+    auto v = other.make();
+    auto r = v.check_restored(first.identity(), std::time(nullptr));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, cert_reject::unknown_ca);
 }
 
 TEST(ClientVerifier, LegacyLeavesAreCheckedByTlstermItself) {

@@ -62,7 +62,8 @@ class SessionTest : public ::testing::Test {
   protected:
     void SetUp() override {
         cfg = make_config();
-        auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
+        auto sc = server_context::create(cfg->listeners[0].name, cfg->listeners[0].tls,
+                                         *load_trust_anchors(*cfg));
         ASSERT_TRUE(sc) << sc.error();
         ctx = std::move(*sc);
     }
@@ -196,7 +197,8 @@ TEST_F(SessionTest, GarbageAfterHandshakeFails) {
 TEST(SessionResumption, NothingToResumeWith) {
     for (const char* extra : {"", "max_version = \"1.2\""}) {
         auto cfg = make_config(extra);
-        auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
+        auto sc = server_context::create(cfg->listeners[0].name, cfg->listeners[0].tls,
+                                         *load_trust_anchors(*cfg));
         ASSERT_TRUE(sc) << sc.error();
         for (int version : {TLS1_2_VERSION, 0}) {
             test::memory_client c({.max_version = version});
@@ -232,7 +234,8 @@ TEST(SessionResumption, NothingToResumeWith) {
 
 TEST(SessionVersions, MinimumVersionIsEnforced) {
     auto cfg = make_config("min_version = \"1.3\"");
-    auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
+    auto sc = server_context::create(cfg->listeners[0].name, cfg->listeners[0].tls,
+                                     *load_trust_anchors(*cfg));
     ASSERT_TRUE(sc) << sc.error();
     auto r = connect(**sc, {.max_version = TLS1_2_VERSION});
     EXPECT_FALSE(r.ok);
@@ -242,7 +245,8 @@ TEST(SessionVersions, MinimumVersionIsEnforced) {
 
 TEST(SessionVersions, MaximumVersionIsEnforced) {
     auto cfg = make_config("max_version = \"1.2\"");
-    auto sc = server_context::create(cfg->listeners[0].tls, *load_trust_anchors(*cfg));
+    auto sc = server_context::create(cfg->listeners[0].name, cfg->listeners[0].tls,
+                                     *load_trust_anchors(*cfg));
     ASSERT_TRUE(sc) << sc.error();
     auto r = connect(**sc, {});
     ASSERT_TRUE(r.ok) << r.error;
