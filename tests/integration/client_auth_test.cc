@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/openssl.h"
 #include "support/pki.h"
 #include "support/process.h"
 #include "support/server.h"
@@ -23,6 +24,8 @@ namespace fs = std::filesystem;
 using test::run_process;
 
 using test::contains;
+using test::s_client;
+using test::wait_for_count;
 
 // The config of one listener in front of the demo upstream. `tls` holds the
 // client-auth keys (and any [[listeners.tls.sni]] tables come after the
@@ -51,12 +54,6 @@ std::string pki_path(const std::string& name) {
     return "/pki/" + name;
 }
 
-// The chain file of a gen-pki client (leaf + intermediate where it has one).
-std::string cert_of(const std::string& client) {
-    auto chain = test::pki(client + ".chain.pem");
-    return fs::exists(chain) ? chain.string() : abs(client + ".pem");
-}
-
 // curl GET / with `client`'s certificate ("" = none); the HTTP status, or
 // "000" when the handshake failed.
 std::string status_of(uint16_t port, const std::string& client,
@@ -69,44 +66,12 @@ std::string status_of(uint16_t port, const std::string& client,
                                      "--resolve",  host + ":" + std::to_string(port) + ":127.0.0.1",
                                      "--max-time", "20"};
     if (!client.empty()) {
-        argv.insert(argv.end(), {"--cert", cert_of(client), "--key", abs(client + ".key")});
+        argv.insert(argv.end(),
+                    {"--cert", test::client_certificate(client), "--key", abs(client + ".key")});
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back("https://" + host + ":" + std::to_string(port) + "/");
     return run_process(argv, 30).out;
-}
-
-// openssl s_client, kept open a moment so a TLS 1.3 server's verdict on the
-// client certificate (sent after the client's Finished) arrives. With a
-// `request`, it is sent once connected and the answer is read to the end.
-test::process_result s_client(uint16_t port, const std::string& client,
-                              std::vector<std::string> extra, const std::string& request = "") {
-    std::string input = request.empty() ? "sleep 1" : "(printf '" + request + "'; sleep 1)";
-    std::string cmd = input + " | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
-                      " -CAfile " + abs("root-ca.pem") + (request.empty() ? "" : " -ign_eof");
-    if (!client.empty()) {
-        cmd += " -cert " + cert_of(client) + " -key " + abs(client + ".key");
-    }
-    for (const auto& e : extra) {
-        cmd += " " + e;
-    }
-    return run_process({"sh", "-c", cmd + " 2>&1"}, 30);
-}
-
-// Waits until the server log has `count` occurrences of `text`.
-bool wait_for_count(test::tlsterm_server& s, const std::string& text, std::size_t count) {
-    for (int i = 0; i < 200; ++i) {
-        std::string log = s.log();
-        std::size_t n = 0;
-        for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
-            ++n;
-        }
-        if (n >= count) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
 }
 
 // Waits until one line of the server log contains both `a` and `b`.
@@ -531,29 +496,6 @@ std::string http_mode(std::string toml) {
     return toml;
 }
 
-// A session ticket's length, from `openssl sess_id -text`; 0 when none.
-std::size_t ticket_length(const fs::path& session) {
-    auto r = run_process({"openssl", "sess_id", "-in", session.string(), "-noout", "-text"});
-    auto at = r.out.find("TLS session ticket:\n");
-    if (at == std::string::npos) {
-        return 0;
-    }
-    // Hex dump lines "    0000 - 3b 6b ... -...   ;k..": count the byte columns.
-    std::size_t bytes = 0;
-    std::istringstream lines(r.out.substr(at + 20));
-    for (std::string line; std::getline(lines, line) && contains(line, " - ");) {
-        std::string hex = line.substr(line.find(" - ") + 3, 16 * 3);
-        std::replace(hex.begin(), hex.end(), '-', ' ');  // "fb-62" between bytes 8 and 9
-        std::istringstream cols(hex);
-        for (std::string col; cols >> col;) {
-            if (col.size() == 2 && std::isxdigit(static_cast<unsigned char>(col[0])) != 0) {
-                ++bytes;
-            }
-        }
-    }
-    return bytes;
-}
-
 // A client that completed a handshake with a certificate comes back with
 // the session state it was given and no certificate: on TLS 1.2 tickets and
 // TLS 1.3 it resumes (tlsterm sealed the identity into the ticket and checks
@@ -648,7 +590,7 @@ TEST_F(ClientAuthTest, TicketsFromAnotherServerGetAFullHandshake) {
         fs::path session = dir / (v.substr(1) + ".pem");
         s_client(other, "", {v, "-sess_out", session.string()});
         ASSERT_TRUE(fs::exists(session)) << v;
-        EXPECT_GT(ticket_length(session), 174u) << v;
+        EXPECT_GT(test::session_ticket(session).size(), 174u) << v;
         // Offered on its own version, and a TLS 1.2 ticket in a TLS 1.3 hello.
         std::vector<std::vector<std::string>> offers = {{v, "-sess_in", session.string()}};
         if (v == "-tls1_2") {
@@ -669,16 +611,24 @@ TEST_F(ClientAuthTest, LibraryDefaultsAsAPeerSeesThem) {
     start("client_auth = \"optional\"\nca_files = [\"pki/ca-bundle.pem\"]\n" + all_crls);
     const uint16_t port = server->port();
     auto r = s_client(port, "", {"-tls1_2", "-maxfraglen", "512"});
+    // Tickets are tlsterm's own (206 bytes, the configured lifetime).
     for (const char* seen : {"Secure Renegotiation IS supported", "Extended master secret: yes",
-                             "Compression: NONE", "Session-ID: \n"}) {
+                             "Compression: NONE", "TLS session ticket lifetime hint: 300"}) {
         EXPECT_TRUE(contains(r.out, seen)) << seen << "\n" << r.out;
     }
-    for (const char* unseen : {"TLS session ticket:", "Max Fragment Length", "alert"}) {
+    for (const char* unseen : {"Max Fragment Length", "alert"}) {
         EXPECT_FALSE(contains(r.out, unseen)) << unseen << "\n" << r.out;
     }
+    // No ticket asked for: no session cache to resume from, so no session ID.
+    r = s_client(port, "", {"-tls1_2", "-no_ticket"});
+    EXPECT_TRUE(contains(r.out, "Session-ID: \n")) << r.out;
+    EXPECT_FALSE(contains(r.out, "TLS session ticket:")) << r.out;
     r = s_client(port, "client-valid", {"-tls1_3"});
     EXPECT_TRUE(contains(r.out, "Verify return code: 0 (ok)")) << r.out;
-    EXPECT_FALSE(contains(r.out, "New Session Ticket")) << r.out;
+    // Two tickets after a full handshake, neither allowing early data.
+    EXPECT_TRUE(contains(r.out, "Post-Handshake New Session Ticket arrived")) << r.out;
+    EXPECT_TRUE(contains(r.out, "Max Early Data: 0")) << r.out;
+    EXPECT_FALSE(contains(r.out, "Max Early Data: 1")) << r.out;
     EXPECT_TRUE(contains(r.out, "Early data was not sent")) << r.out;
     // A client asking to renegotiate (s_client's "R" command) is refused
     // and the connection ends.
@@ -821,7 +771,8 @@ TEST(ProxyProtocolTest, TellsTheUpstreamWhoTheClientIs) {
             "--resolve",  "localhost:" + std::to_string(server.port()) + ":127.0.0.1",
             "--max-time", "20"};
         if (!client.empty()) {
-            argv.insert(argv.end(), {"--cert", cert_of(client), "--key", abs(client + ".key")});
+            argv.insert(argv.end(), {"--cert", test::client_certificate(client), "--key",
+                                     abs(client + ".key")});
         }
         argv.push_back("https://localhost:" + std::to_string(server.port()) + "/");
         return run_process(argv, 30);

@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 using test::contains;
 using test::curl;
 using test::run_process;
+using test::wait_for_count;
 
 const std::string reload_client = TLSTERM_SOURCE_DIR "/tests/integration/peers/reload_client.py";
 
@@ -37,18 +38,6 @@ std::size_t count_of(const std::string& haystack, const std::string& needle) {
         ++n;
     }
     return n;
-}
-
-bool wait_for_count(test::tlsterm_server& s, const std::string& text, std::size_t count,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (count_of(s.log(), text) >= count) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
 }
 
 // Rewrites the config the way a deploy does (write aside, rename over).

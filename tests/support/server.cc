@@ -154,6 +154,25 @@ uint16_t tlsterm_server::port(const std::string& listener) const {
     return _ports.at(listener);
 }
 
+bool wait_for_count(const tlsterm_server& s, const std::string& text, std::size_t count,
+                    std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        std::string log = s.log();
+        std::size_t n = 0;
+        for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+            ++n;
+        }
+        if (n >= count) {
+            return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 long tlsterm_server::rss_kib() const {
     std::ifstream f("/proc/" + std::to_string(_proc->pid()) + "/status");
     std::string line;

@@ -67,6 +67,10 @@ class tlsterm_server {
     std::map<std::string, uint16_t> _ports;
 };
 
+// Waits until the server's log has `count` occurrences of `text`.
+bool wait_for_count(const tlsterm_server& s, const std::string& text, std::size_t count,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // An upstream origin: "http" is tools/demo-upstream; other modes are
 // tests/integration/peers/raw_upstream.py.
 class upstream_server {
