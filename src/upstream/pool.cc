@@ -94,9 +94,10 @@ void pooled_connection::on_connect(int res) {
         return;
     }
     const auto& cfg = _pool._tls->config();
+    _offered_session = cfg.session_resumption && _pool._resume != nullptr;
     _tls = tls::session::create_client(_pool._tls->ctx(), cfg.server_name,
                                        cfg.verify_hostname ? cfg.verify_name : std::string(),
-                                       cfg.session_resumption ? _pool._resume : nullptr);
+                                       _offered_session ? _pool._resume : nullptr);
     if (!_tls) {
         _pool.on_connect_failed(*this, "cannot create a TLS session (out of memory)");
         return;
@@ -113,7 +114,12 @@ void pooled_connection::try_handshake() {
         return;
     }
     if (status == tls::tls_status::failed) {
-        _pool.on_connect_failed(*this, "TLS handshake: " + client_context::describe_failure(*_tls));
+        std::string cause = "TLS handshake: " + client_context::describe_failure(*_tls);
+        if (_offered_session) {
+            _pool.on_resumption_refused(*this, cause);
+        } else {
+            _pool.on_connect_failed(*this, cause);
+        }
         return;
     }
     if (std::string why = _pool._tls->check_peer(*_tls); !why.empty()) {
@@ -550,6 +556,19 @@ void pool::on_connect_failed(pooled_connection& c, const std::string& cause) {
     c.close();
     serve_waiters();
     fail_waiters_if_hopeless();
+}
+
+void pool::on_resumption_refused(pooled_connection& c, const std::string& cause) {
+    TLSTERM_LOG(log_level::info,
+                "upstream %s (%s): %s with a resumed session offered; trying again with a full "
+                "handshake",
+                _config.name.c_str(), c.address().to_string().c_str(), cause.c_str());
+    if (_resume != nullptr) {
+        wolfSSL_SESSION_free(_resume);
+        _resume = nullptr;
+    }
+    c.close();
+    serve_waiters();
 }
 
 void pool::on_closed(pooled_connection& c) {

@@ -126,6 +126,7 @@ class pooled_connection final : public conn::ring_owner {
     bool _got_response_bytes = false;
     bool _shutdown_pending = false;
     bool _write_shut = false;
+    bool _offered_session = false;  // the handshake offered the pool's saved session
     uint32_t _requests = 0;
     __kernel_timespec _connect_timeout{};
     conn::timer_link _timer;  // handshake, idle or response deadline
@@ -185,6 +186,12 @@ class pool {
     void on_ready(pooled_connection& c);
     void on_released(pooled_connection& c, bool reusable);
     void on_connect_failed(pooled_connection& c, const std::string& cause);
+    // A handshake that offered the saved session failed: the origin refused
+    // it (wolfSSL 5.5.4's client then fails with OUT_OF_ORDER_E, -373,
+    // instead of continuing with a full handshake). The session is dropped
+    // and the connection attempted again without it; the address is not
+    // marked down.
+    void on_resumption_refused(pooled_connection& c, const std::string& cause);
     void on_closed(pooled_connection& c);
     void serve_waiters();
     void fail_waiters_if_hopeless();

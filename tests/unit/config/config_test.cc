@@ -957,3 +957,61 @@ TEST(ConfigHttp, EncryptedUpstreamKeyNeedsItsPassword) {
 
 }  // namespace
 }  // namespace tlsterm
+
+namespace tlsterm {
+namespace {
+
+TEST(ConfigSessionTickets, DefaultsKeyFileAndRefusals) {
+    auto c = load(minimal());
+    ASSERT_TRUE(c) << c.error().to_string();
+    const auto& t = (*c)->listeners[0].tls;
+    EXPECT_TRUE(t.session_tickets);
+    EXPECT_EQ(t.session_ticket_lifetime_s, 300u);
+    EXPECT_EQ(t.session_tickets_per_handshake, 2u);
+    EXPECT_FALSE(t.session_ticket_key_file);
+    EXPECT_EQ(t.session_ticket_key_rotation_s, 3600u);
+    EXPECT_EQ((*c)->limits.resumable_identities, 20000u);
+
+    auto dir = test::make_temp_dir("ticket-keys");
+    test::write_file(dir / "good.keys", std::string(80, '\x01'));
+    test::write_file(dir / "short.keys", "QUJD\n");
+    std::string good = "session_ticket_key_file = \"" + (dir / "good.keys").string() + "\"\n";
+    auto with_file = load(std::string(upstream_section) + listener("l0", "127.0.0.1:0", good));
+    ASSERT_TRUE(with_file) << with_file.error().to_string();
+    // The watcher rebuilds when the key file changes.
+    bool watched = false;
+    for (const auto& f : (*with_file)->files) {
+        watched = watched || f.file.path == dir / "good.keys";
+    }
+    EXPECT_TRUE(watched);
+
+    std::string bad = "session_ticket_key_file = \"" + (dir / "short.keys").string() + "\"\n";
+    std::string text = std::string(upstream_section) + listener("l0", "127.0.0.1:0", bad);
+    EXPECT_EQ(error_of(text), "listeners[0].tls.session_ticket_key_file (t.toml:" +
+                                  pos_of(text, "\"" + (dir / "short.keys").string()) +
+                                  "): " + (dir / "short.keys").string() +
+                                  ": line 1: a key of 3 bytes; keys are 80 bytes (16 name, 32 "
+                                  "HMAC, 32 AES)");
+    text =
+        std::string(upstream_section) +
+        listener("l0", "127.0.0.1:0", "session_tickets = false\nsession_ticket_lifetime_s = 60\n");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.session_ticket_lifetime_s (t.toml:" + pos_of(text, "60") +
+                  "): session_ticket_lifetime_s has no effect with "
+                  "session_tickets = false");
+    text = std::string(upstream_section) +
+           listener("l0", "127.0.0.1:0", good + "session_ticket_key_rotation_s = 600\n");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.session_ticket_key_rotation_s (t.toml:" + pos_of(text, "600") +
+                  "): session_ticket_key_rotation_s has no effect with "
+                  "session_ticket_key_file (rotate by rewriting the file: first "
+                  "key seals, all keys open)");
+    text = std::string(upstream_section) +
+           listener("l0", "127.0.0.1:0", "session_ticket_lifetime_s = 700000\n");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].tls.session_ticket_lifetime_s (t.toml:" + pos_of(text, "700000") +
+                  "): must be between 1 and 604800, got 700000");
+}
+
+}  // namespace
+}  // namespace tlsterm
