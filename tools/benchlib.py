@@ -74,10 +74,13 @@ def tree_rss_mib(pid):
     return kib / 1024
 
 
-def s_time(port, path, seconds, extra=()):
-    """openssl s_time -new: full handshakes, one request each, sequential."""
+def s_time(port, path, seconds, extra=(), reuse=False):
+    """openssl s_time: full handshakes (-new), or with `reuse` connections
+    that resume the first one's session (-reuse); one request each,
+    sequential."""
     out = run(["taskset", "-c", "0", "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
-               "-new", "-www", path, "-time", str(seconds), *extra], timeout=seconds + 60).stdout
+               "-reuse" if reuse else "-new", "-www", path, "-time", str(seconds), *extra],
+              timeout=seconds + 60).stdout
     m = re.search(r"(\d+) connections in [\d.]+s", out)
     if m is None:
         raise RuntimeError(f"unexpected s_time output:\n{out}")
