@@ -48,17 +48,23 @@ def tree_pids(pid):
     return out
 
 
-def tree_cpu_ticks(pid):
-    """utime + stime of pid and its descendants."""
-    total = 0
+def tree_cpu_split(pid):
+    """(utime, stime) of pid and its descendants, in ticks."""
+    user = system = 0
     for p in tree_pids(pid):
         try:
             stat = pathlib.Path(f"/proc/{p}/stat").read_text()
             fields = stat[stat.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
+            user += int(fields[11])
+            system += int(fields[12])
         except (FileNotFoundError, ProcessLookupError):
             pass
-    return total
+    return user, system
+
+
+def tree_cpu_ticks(pid):
+    """utime + stime of pid and its descendants."""
+    return sum(tree_cpu_split(pid))
 
 
 def tree_rss_mib(pid):

@@ -127,6 +127,12 @@ void pooled_connection::try_handshake() {
         return;
     }
     conn::timer_list::remove(_timer);
+    if (std::string_view(_tls->version()) != "TLSv1.3") {
+        // A TLS 1.2 ticket came with the handshake (a TLS 1.3 one comes
+        // after it: see on_released). Kept now, whether or not this
+        // connection ever completes an exchange.
+        _pool.keep_session(*_tls);
+    }
     _pool.on_ready(*this);
     if (_state != state::closing && !_tls->cipher_in().empty()) {
         decrypt();  // post-handshake messages (TLS 1.3 tickets) that came along
@@ -503,14 +509,8 @@ void pool::on_ready(pooled_connection& c) {
 }
 
 void pool::on_released(pooled_connection& c, bool reusable) {
-    if (c._tls && c._requests == 1 && _tls->config().session_resumption) {
-        // After the first exchange a TLS 1.3 ticket has arrived.
-        if (WOLFSSL_SESSION* s = c._tls->take_session()) {
-            if (_resume != nullptr) {
-                wolfSSL_SESSION_free(_resume);
-            }
-            _resume = s;
-        }
+    if (c._tls && c._requests == 1) {
+        keep_session(*c._tls);  // after the first exchange a TLS 1.3 ticket has arrived
     }
     if (!reusable || _draining || c._requests >= _config.pool.max_requests) {
         c.close();
@@ -556,6 +556,18 @@ void pool::on_connect_failed(pooled_connection& c, const std::string& cause) {
     c.close();
     serve_waiters();
     fail_waiters_if_hopeless();
+}
+
+void pool::keep_session(const tls::session& tls) {
+    if (!_tls->config().session_resumption) {
+        return;
+    }
+    if (WOLFSSL_SESSION* s = tls.take_session()) {
+        if (_resume != nullptr) {
+            wolfSSL_SESSION_free(_resume);
+        }
+        _resume = s;
+    }
 }
 
 void pool::on_resumption_refused(pooled_connection& c, const std::string& cause) {

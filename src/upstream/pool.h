@@ -192,6 +192,8 @@ class pool {
     // and the connection attempted again without it; the address is not
     // marked down.
     void on_resumption_refused(pooled_connection& c, const std::string& cause);
+    // The session of `tls` becomes the one the next connection offers.
+    void keep_session(const tls::session& tls);
     void on_closed(pooled_connection& c);
     void serve_waiters();
     void fail_waiters_if_hopeless();

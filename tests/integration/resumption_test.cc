@@ -512,3 +512,60 @@ TEST_F(ResumptionTest, LifetimeIsEnforcedAndTicketsCanBeOff) {
 
 }  // namespace
 }  // namespace tlsterm
+
+namespace tlsterm {
+namespace {
+
+// Toward an origin the pool resumes its last session; when the origin
+// refuses it (here: restarted with new ticket keys), the request still gets
+// through: the pool drops the session and connects again with a full
+// handshake (wolfSSL 5.5.4's client fails a TLS 1.2 handshake whose ticket
+// was refused, OUT_OF_ORDER_E).
+TEST_F(ResumptionTest, PoolRetriesARefusedSessionWithAFullHandshake) {
+    uint16_t origin_port = test::unused_port();
+    auto origin = [&](const std::string& tag) {
+        auto p = std::make_unique<test::child_process>(
+            std::vector<std::string>{"openssl", "s_server", "-accept", std::to_string(origin_port),
+                                     "-cert", test::pki("server-ecdsa.pem").string(), "-cert_chain",
+                                     test::pki("intermediate-ca.pem").string(), "-key",
+                                     test::pki("server-ecdsa.key").string(), "-tls1_2", "-www"},
+            dir / ("origin-" + tag + ".log"));
+        EXPECT_TRUE(p->wait_for_output("ACCEPT")) << p->output();
+        return p;
+    };
+    std::string toml =
+        "[runtime]\nshards = 1\nlog_level = \"debug\"\n"
+        "[[upstreams]]\nname = \"origin\"\naddresses = [\"127.0.0.1:" +
+        std::to_string(origin_port) +
+        "\"]\n[upstreams.tls]\nmode = \"tls\"\nca_file = \"pki/root-ca.pem\"\n"
+        "server_name = \"tlsterm.test\"\n"
+        "[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"origin\"\n"
+        "mode = \"http\"\n[listeners.tls]\n" +
+        test::certificate_tables("pki/");
+    auto first = origin("1");
+    test::tlsterm_server server(toml);
+    // s_server -www answers with its view of the session ("New," or
+    // "Reused,") and closes, so each request is a new origin connection.
+    auto get = [&] {
+        return run_process({"curl", "-s", "-w", "%{http_code}", "--cacert",
+                            test::pki("root-ca.pem").string(), "--max-time", "20",
+                            "https://localhost:" + std::to_string(server.port()) + "/"},
+                           30)
+            .out;
+    };
+    auto r = get();
+    EXPECT_TRUE(contains(r, "New, TLSv1.2") && r.ends_with("200")) << r << server.log();
+    r = get();
+    EXPECT_TRUE(contains(r, "Reused, TLSv1.2") && r.ends_with("200")) << r << server.log();
+    first->signal(SIGTERM);
+    first->wait();
+    auto second = origin("2");  // new ticket keys: the saved session is refused
+    r = get();
+    EXPECT_TRUE(contains(r, "New, TLSv1.2") && r.ends_with("200")) << r << server.log();
+    EXPECT_TRUE(contains(server.log(), "trying again with a full handshake")) << server.log();
+    r = get();
+    EXPECT_TRUE(contains(r, "Reused, TLSv1.2") && r.ends_with("200")) << r << server.log();
+}
+
+}  // namespace
+}  // namespace tlsterm
