@@ -399,6 +399,7 @@ void connection::queue_proxy_header() {
         info.cert_presented = auth->presented();
         info.cert_verified = auth->verified();
         info.common_name = auth->common_name();  // empty unless verified
+        info.resumed = auth->restored();
     }
     _to_upstream.append(encode_proxy_v2(info));
 }

@@ -84,7 +84,7 @@ std::vector<uint8_t> encode_proxy_v2(const proxy_v2_info& info) {
     std::vector<uint8_t> ssl;
     uint8_t client = client_ssl;
     if (info.cert_presented) {
-        client |= client_cert_conn | client_cert_sess;
+        client |= info.resumed ? client_cert_sess : client_cert_conn | client_cert_sess;
     }
     ssl.push_back(client);
     uint32_t verify = info.cert_presented && info.cert_verified ? 0 : 1;

@@ -18,8 +18,11 @@ struct proxy_v2_info {
     std::string_view server_name;  // PP2_TYPE_AUTHORITY
     std::string_view tls_version;  // "TLSv1.3"
     std::string_view cipher;
-    bool cert_presented = false;   // PP2_CLIENT_CERT_CONN / _SESS
-    bool cert_verified = false;    // verify field 0 only when presented and verified
+    bool cert_presented = false;  // PP2_CLIENT_CERT_SESS (and _CONN unless resumed)
+    bool cert_verified = false;   // verify field 0 only when presented and verified
+    // The session was resumed: its certificate was presented in the
+    // handshake that issued the ticket, not on this connection.
+    bool resumed = false;
     std::string_view common_name;  // PP2_SUBTYPE_SSL_CN
 };
 

@@ -569,3 +569,56 @@ TEST_F(ResumptionTest, PoolRetriesARefusedSessionWithAFullHandshake) {
 
 }  // namespace
 }  // namespace tlsterm
+
+namespace tlsterm {
+namespace {
+
+// PROXY v2 toward a TCP upstream: a resumed connection reports the
+// certificate facts of the handshake that issued its ticket (verified, its
+// CN), with PP2_CLIENT_CERT_SESS but not _CONN (the certificate was
+// presented in the session, not on this connection), as HAProxy does.
+TEST_F(ResumptionTest, ProxyV2OfAResumedConnection) {
+    test::upstream_server pp2("proxy-v2");
+    std::string toml =
+        "[runtime]\nshards = 2\nlog_level = \"debug\"\n"
+        "[[upstreams]]\nname = \"up\"\naddresses = [\"127.0.0.1:" +
+        std::to_string(pp2.port()) +
+        "\"]\nproxy_protocol = \"v2\"\n"
+        "[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
+        "[listeners.tls]\nclient_auth = \"optional\"\nca_files = [{ file = "
+        "\"pki/root-ca.pem\", crl_policy = \"optional\" }]\n" +
+        test::certificate_tables("pki/");
+    test::tlsterm_server server(toml);
+    // The JSON the upstream answers with, without the client's address.
+    auto facts = [](const std::string& out) {
+        auto at = out.find("{\"");
+        if (at == std::string::npos) {
+            return std::string();
+        }
+        std::string json = out.substr(at, out.find('}', at) - at + 1);
+        auto src = json.find("\"source\": \"");
+        if (src != std::string::npos) {
+            json.erase(src, json.find('"', src + 11) - src + 3);
+        }
+        return json;
+    };
+    for (const auto& v : versions) {
+        auto s = session("pp2" + v);
+        auto full =
+            s_client(server.port(), "client-valid", {v, "-sess_out", s.string()}, get_request);
+        auto resumed = s_client(server.port(), "", {v, "-sess_in", s.string()}, get_request);
+        EXPECT_TRUE(contains(resumed.out, "Reused, TLSv1.")) << v << "\n" << resumed.out;
+        std::string a = facts(full.out);
+        std::string b = facts(resumed.out);
+        EXPECT_TRUE(contains(a, "\"ssl_cn\": \"client-valid\"")) << a;
+        EXPECT_TRUE(contains(a, "\"ssl_client\": 7")) << a;  // SSL | CERT_CONN | CERT_SESS
+        EXPECT_TRUE(contains(b, "\"ssl_client\": 5")) << b;  // SSL | CERT_SESS
+        EXPECT_TRUE(contains(a, "\"ssl_verify\": 0")) << a;
+        auto same = a;
+        same.replace(same.find("\"ssl_client\": 7"), 15, "\"ssl_client\": 5");
+        EXPECT_EQ(b, same) << v;
+    }
+}
+
+}  // namespace
+}  // namespace tlsterm
