@@ -107,11 +107,11 @@ std::string client_context::check_peer(const tls::session& s) const {
     if (_config->pinned_spki.empty()) {
         return {};
     }
-    auto chain = s.peer_chain();
-    if (chain.empty()) {
+    auto der = s.peer_certificate();
+    if (der.empty()) {
         return "no certificate to check against pinned_spki";
     }
-    auto leaf = crl::parse_certificate(chain.front());
+    auto leaf = crl::parse_certificate(der);
     if (!leaf) {
         return "origin certificate unreadable: " + leaf.error();
     }

@@ -118,6 +118,23 @@ async def mtls(port, ca, cert, key, n, parallel):
     print(f"{ok} ok, {n - ok} failed", *errors, flush=True)
 
 
+def idle(port, ca, n, version):
+    """Opens n TLS connections (handshakes complete), says "open N", holds
+    them until killed (at most 10 minutes)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 64)), hard))
+    ctx = context(ca)
+    v = ssl.TLSVersion.TLSv1_3 if version == "1.3" else ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = ctx.maximum_version = v
+    conns = []
+    for _ in range(n):
+        conns.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                     server_hostname="localhost"))
+    print(f"open {len(conns)}", flush=True)
+    time.sleep(600)
+
+
 def raw(port, ca, text):
     data = text.encode("latin-1").decode("unicode_escape").encode("latin-1")
     s = context(ca).wrap_socket(socket.create_connection(("127.0.0.1", port)),
@@ -306,6 +323,8 @@ def main():
         asyncio.run(many(port, ca, int(sys.argv[4])))
     elif mode == "raw":
         raw(port, ca, sys.argv[4])
+    elif mode == "idle":
+        idle(port, ca, int(sys.argv[4]), sys.argv[5])
     elif mode == "pipeline":
         pipeline(port, ca, int(sys.argv[4]))
     elif mode == "garbage":
