@@ -279,8 +279,8 @@ void connection::try_handshake() {
             // certificate (e.g. one it cannot parse): still name it.
             std::string cert;
             if (auth != nullptr) {
-                if (auto leaf = _tls->peer_certificate(); !leaf.empty()) {
-                    cert = "; client certificate " + tls::describe_certificate(leaf);
+                if (auto chain = _tls->peer_chain(); !chain.empty()) {
+                    cert = "; client certificate " + tls::describe_certificate(chain.front());
                 }
             }
             TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s%s",

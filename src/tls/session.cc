@@ -335,18 +335,21 @@ std::string_view session::alpn() const {
     return std::string_view(name, size);
 }
 
-std::vector<uint8_t> session::peer_certificate() const {
-    WOLFSSL_X509* leaf = wolfSSL_get_peer_certificate(_ssl);
-    if (leaf == nullptr) {
-        return {};
+std::vector<std::vector<uint8_t>> session::peer_chain() const {
+    std::vector<std::vector<uint8_t>> out;
+    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(_ssl);
+    if (chain == nullptr) {
+        return out;
     }
-    int size = 0;
-    const unsigned char* der = wolfSSL_X509_get_der(leaf, &size);
-    std::vector<uint8_t> out;
-    if (der != nullptr && size > 0) {
-        out.assign(der, der + size);
+    int n = wolfSSL_get_chain_count(chain);
+    for (int i = 0; i < n; ++i) {
+        const unsigned char* der = wolfSSL_get_chain_cert(chain, i);
+        int len = wolfSSL_get_chain_length(chain, i);
+        if (der == nullptr || len <= 0) {
+            break;
+        }
+        out.emplace_back(der, der + len);
     }
-    wolfSSL_X509_free(leaf);
     return out;
 }
 

@@ -87,10 +87,8 @@ class session {
     // The client certificate check of this handshake; nullptr when the
     // policy requests no certificate.
     const client_verifier* client_auth() const { return _verifier.get(); }
-    // The peer's leaf certificate, DER, as wolfSSL kept it after parsing
-    // it; empty when none. (wolfSSL is built without session certs: the
-    // chain a server verified is tlsterm's own copy, client_verifier.)
-    std::vector<uint8_t> peer_certificate() const;
+    // The peer's certificates as sent (leaf first), DER; empty when none.
+    std::vector<std::vector<uint8_t>> peer_chain() const;
     // The handshake resumed an earlier session (either side).
     bool resumed() const;
     // Server side: why the first ticket the client offered was not

@@ -107,11 +107,11 @@ std::string client_context::check_peer(const tls::session& s) const {
     if (_config->pinned_spki.empty()) {
         return {};
     }
-    auto der = s.peer_certificate();
-    if (der.empty()) {
+    auto chain = s.peer_chain();
+    if (chain.empty()) {
         return "no certificate to check against pinned_spki";
     }
-    auto leaf = crl::parse_certificate(der);
+    auto leaf = crl::parse_certificate(chain.front());
     if (!leaf) {
         return "origin certificate unreadable: " + leaf.error();
     }

@@ -369,9 +369,10 @@ TEST_F(ProxyTest, SlowReaderKeepsMemoryBounded) {
 
 // Memory per idle TLS connection after its handshake: 2,000 connections
 // (TLS 1.3, then TLS 1.2) held open on an HTTP listener, the resident set
-// measured before and after. wolfSSL is built without session certs (an
-// 18 KiB chain array per session: 32.8 KiB per connection with them, about
-// 13.5 KiB without). The bound guards that; the goal is 6 KiB.
+// measured before and after. About 33 KiB each today, 18 KiB of it the
+// peer-chain array --enable-sessioncerts puts in every wolfSSL session
+// (docs/ARCHITECTURE.md, "wolfSSL build"); the bound guards against growth,
+// the goal is 6 KiB.
 TEST(MemoryTest, IdleTlsConnectionsAfterTheHandshake) {
     std::string toml =
         "[runtime]\nshards = 1\nlog_level = \"info\"\n[limits]\nidle_timeout_ms = 600000\n"
@@ -408,7 +409,7 @@ TEST(MemoryTest, IdleTlsConnectionsAfterTheHandshake) {
 #if defined(__SANITIZE_ADDRESS__)
         (void)per;  // ASan's redzones and quarantine: no bound
 #else
-        EXPECT_LT(per, 16 * 1024.0) << "TLS " << version;
+        EXPECT_LT(per, 40 * 1024.0) << "TLS " << version;
 #endif
     }
 }
