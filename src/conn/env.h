@@ -64,7 +64,7 @@ struct conn_env {
     shard_counters& counters;
     slot_table& slots;                // where pooled upstream connections are created
     admission& admit;                 // handshake admission of this shard
-    tls::identity_cache& identities;  // client identities this shard's tickets name
+    tls::identity_cache& identities;  // the process's client identities of tickets
     uint64_t now_ms = 0;
 };
 

@@ -33,7 +33,7 @@ class session {
     // cannot allocate one.
     // `crls` is the revocation state this handshake checks client
     // certificates against (unused when the policy requests none).
-    // `identities` is the shard's cache of the client identities its
+    // `identities` is the process's cache of the client identities its
     // tickets name (needed when the listener issues tickets).
     static std::unique_ptr<session> create(const selection& chosen,
                                            std::shared_ptr<const crl::store> crls = nullptr,
