@@ -121,7 +121,7 @@ int session::seal(const ticket_issuer& issuer, const ticket_fields& f, unsigned 
                   int in_len, int* out_len) {
     // *out_len is the room wolfSSL has (its state plus the padding).
     auto state = static_cast<std::size_t>(in_len);
-    if (*out_len < in_len || static_cast<std::size_t>(*out_len) < state + ticket_binding_size) {
+    if (static_cast<std::size_t>(*out_len) < state + ticket_binding_size) {
         return WOLFSSL_TICKET_RET_FATAL;  // a build without the padding tlsterm sets
     }
     ticket_binding b;
@@ -194,7 +194,8 @@ int session::open(const ticket_issuer& issuer, const ticket_fields& f, unsigned 
         return refuse_ticket(opened.error());
     }
     const ticket_binding& b = opened->binding;
-    auto now = static_cast<uint32_t>(std::time(nullptr));
+    std::time_t clock = std::time(nullptr);
+    auto now = static_cast<uint32_t>(clock);
     if (b.issued_at > now + 60) {
         return refuse_ticket(ticket_refusal::invalid);  // not sealed by a sane clock
     }
@@ -212,7 +213,7 @@ int session::open(const ticket_issuer& issuer, const ticket_fields& f, unsigned 
         if (!id) {
             return refuse_ticket(ticket_refusal::identity_unknown);
         }
-        if (auto r = _verifier->check_restored(std::move(id), std::time(nullptr))) {
+        if (auto r = _verifier->check_restored(std::move(id), clock)) {
             return refuse_ticket(r->reason == cert_reject::revoked ? ticket_refusal::revoked
                                                                    : ticket_refusal::certificate,
                                  r->detail);

@@ -509,8 +509,10 @@ void pool::on_ready(pooled_connection& c) {
 }
 
 void pool::on_released(pooled_connection& c, bool reusable) {
-    if (c._tls && c._requests == 1) {
-        keep_session(*c._tls);  // after the first exchange a TLS 1.3 ticket has arrived
+    if (c._tls && c._requests == 1 && std::string_view(c._tls->version()) == "TLSv1.3") {
+        // After the first exchange a TLS 1.3 ticket has arrived (a TLS 1.2
+        // session was kept at the handshake).
+        keep_session(*c._tls);
     }
     if (!reusable || _draining || c._requests >= _config.pool.max_requests) {
         c.close();

@@ -22,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::contains;
+using test::count_of;
 using test::curl;
 using test::run_process;
 using test::wait_for_count;
@@ -30,14 +31,6 @@ const std::string reload_client = TLSTERM_SOURCE_DIR "/tests/integration/peers/r
 
 std::string ca() {
     return test::pki("root-ca.pem").string();
-}
-
-std::size_t count_of(const std::string& haystack, const std::string& needle) {
-    std::size_t n = 0;
-    for (std::size_t at = 0; (at = haystack.find(needle, at)) != std::string::npos; ++at) {
-        ++n;
-    }
-    return n;
 }
 
 // Rewrites the config the way a deploy does (write aside, rename over).

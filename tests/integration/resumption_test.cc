@@ -48,13 +48,7 @@ std::string config(uint16_t upstream, const std::string& tls = "", const std::st
 
 // The debug line tlsterm logs per handshake.
 std::size_t resumed_count(const test::tlsterm_server& s) {
-    std::string log = s.log();
-    std::size_t n = 0;
-    for (auto at = log.find(" resumed handshake"); at != std::string::npos;
-         at = log.find(" resumed handshake", at + 1)) {
-        ++n;
-    }
-    return n;
+    return test::count_of(s.log(), " resumed handshake");
 }
 
 // Counters as SIGUSR1 reports them ("session tickets: ..." line).

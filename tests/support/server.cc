@@ -154,16 +154,19 @@ uint16_t tlsterm_server::port(const std::string& listener) const {
     return _ports.at(listener);
 }
 
+std::size_t count_of(const std::string& haystack, const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = haystack.find(needle, at)) != std::string::npos; ++at) {
+        ++n;
+    }
+    return n;
+}
+
 bool wait_for_count(const tlsterm_server& s, const std::string& text, std::size_t count,
                     std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
-        std::string log = s.log();
-        std::size_t n = 0;
-        for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
-            ++n;
-        }
-        if (n >= count) {
+        if (count_of(s.log(), text) >= count) {
             return true;
         }
         if (std::chrono::steady_clock::now() >= deadline) {

@@ -67,6 +67,9 @@ class tlsterm_server {
     std::map<std::string, uint16_t> _ports;
 };
 
+// Occurrences of `needle` in `haystack` (a log).
+std::size_t count_of(const std::string& haystack, const std::string& needle);
+
 // Waits until the server's log has `count` occurrences of `text`.
 bool wait_for_count(const tlsterm_server& s, const std::string& text, std::size_t count,
                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
