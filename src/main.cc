@@ -169,6 +169,9 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
                 total(shards, &counters::resumed), total(shards, &counters::handshakes),
                 total(shards, &counters::tickets_issued),
                 refused.empty() ? " none" : refused.c_str());
+    TLSTERM_LOG(log_level::info,
+                "handshakes: %llu completed, %llu of them after a HelloRetryRequest",
+                total(shards, &counters::handshakes), total(shards, &counters::hello_retries));
     TLSTERM_LOG(
         log_level::info,
         "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); "

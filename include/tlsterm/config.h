@@ -269,6 +269,10 @@ struct limits_config {
     // (while tlsterm is not holding it back for a slow origin).
     uint32_t body_timeout_ms = 30000;
     uint32_t body_min_rate = 1024;  // bytes per second; 0 = no minimum
+    // HTTP mode: after tlsterm's last response on a connection, what the
+    // client still sends is read and dropped for up to this long (from
+    // close_notify and FIN) before the socket closes; 0 = close at once.
+    uint32_t lingering_close_ms = 5000;
     // Handshake admission (conn/admission.h), whole process; 0 = no limit.
     // Rates are off by default: a load test or a large NAT is one address.
     uint32_t max_connections_per_address = 4096;  // IPv4 /32, IPv6 /64

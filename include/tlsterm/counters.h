@@ -95,6 +95,7 @@ struct shard_counters {
     std::atomic<uint64_t> stale_crl_accepted{0};  // crl_stale = "warn" or within grace
     std::atomic<uint64_t> x509v1_accepted{0};     // verified X.509 v1/v2 client leaves
     std::atomic<uint64_t> resumed{0};             // handshakes that resumed a ticket
+    std::atomic<uint64_t> hello_retries{0};       // handshakes completed after a HelloRetryRequest
     std::atomic<uint64_t> tickets_issued{0};
     std::array<std::atomic<uint64_t>, ticket_refusal_count> tickets_refused{};
     std::atomic<uint64_t> http_requests{0};         // HTTP mode: request heads received

@@ -194,6 +194,8 @@ limits_config parse_limits(table_reader& t) {
         static_cast<uint32_t>(t.integer("body_timeout_ms", l.body_timeout_ms, 100, max_timeout_ms));
     l.body_min_rate =
         static_cast<uint32_t>(t.integer("body_min_rate", l.body_min_rate, 0, 1 << 30));
+    l.lingering_close_ms =
+        static_cast<uint32_t>(t.integer("lingering_close_ms", l.lingering_close_ms, 0, 600000));
     l.header_timeout_ms = static_cast<uint32_t>(
         t.integer("header_timeout_ms", l.header_timeout_ms, 100, max_timeout_ms));
     l.max_buffered_bytes = static_cast<uint32_t>(

@@ -143,6 +143,10 @@ void connection::on_recv(op kind, int res, uint32_t flags) {
 
 // A socket failed (reset, broken pipe): the other side gets a reset too.
 void connection::on_socket_error(bool client, const char* what, int res) {
+    if (_state == state::lingering) {
+        close(_finish_reason);  // the client went away after its last answer
+        return;
+    }
     TLSTERM_LOG(log_level::debug, "%s: %s %s failed: %s", peer().c_str(),
                 client ? "client" : "upstream", what, std::strerror(-res));
     if (client) {
@@ -172,6 +176,7 @@ void connection::on_client_data(std::span<const uint8_t> bytes) {
             _tls->cipher_in().append(bytes);
             decrypt_client();
             break;
+        case state::lingering:  // the connection has given its last answer
         case state::closing:
             break;
     }
@@ -179,6 +184,10 @@ void connection::on_client_data(std::span<const uint8_t> bytes) {
 
 void connection::on_client_eof() {
     _client_eof = true;
+    if (_state == state::lingering) {
+        close(_finish_reason);
+        return;
+    }
     if (_state == state::hello || _state == state::handshaking) {
         TLSTERM_LOG(log_level::debug, "%s: client closed during the handshake", peer().c_str());
         close(close_reason::handshake_failed);
@@ -337,6 +346,9 @@ void connection::note_resumption() {
     if (resumed) {
         _env.counters.resumed.fetch_add(1, std::memory_order_relaxed);
     }
+    if (_tls->hello_retried()) {
+        _env.counters.hello_retries.fetch_add(1, std::memory_order_relaxed);
+    }
     if (unsigned n = _tls->tickets_issued(); n != 0) {
         _env.counters.tickets_issued.fetch_add(n, std::memory_order_relaxed);
     }
@@ -350,9 +362,10 @@ void connection::note_resumption() {
                 why += ": " + _tls->ticket_refusal_detail();
             }
         }
-        TLSTERM_LOG(log_level::debug, "%s: listener %s: %s %s handshake, %s%s", peer().c_str(),
+        TLSTERM_LOG(log_level::debug, "%s: listener %s: %s %s handshake, %s%s%s", peer().c_str(),
                     _listener.config->name.c_str(), std::string(_tls->version()).c_str(),
-                    resumed ? "resumed" : "full", std::string(_tls->cipher()).c_str(), why.c_str());
+                    resumed ? "resumed" : "full", std::string(_tls->cipher()).c_str(),
+                    _tls->hello_retried() ? ", after a HelloRetryRequest" : "", why.c_str());
     }
 }
 
@@ -559,7 +572,37 @@ void connection::client_finish(close_reason why) {
     _finish_reason = why;
     touch();
     if (!_client_send.in_flight && _tls->cipher_out().empty()) {
-        close(why);
+        finish_http();
+    }
+}
+
+// The last response is on the socket. A client that may still be sending
+// (the rest of a body the origin did not wait for, pipelined requests)
+// gets close_notify and FIN, and what it sends is read and dropped until it
+// closes or limits.lingering_close_ms passes: closing with its bytes
+// unread would send a reset, and a reset can make the client's kernel
+// discard the response before the client reads it.
+void connection::finish_http() {
+    const uint32_t linger_ms = _listener.gen->limits->lingering_close_ms;
+    if (_client_eof || !_client_read_open || linger_ms == 0) {
+        close(_finish_reason);
+        return;
+    }
+    _state = state::lingering;
+    _deadline = proxy::request_deadline::none;
+    _listener.gen->linger_timers->schedule(_timer, _env.now_ms);
+    _close_notify_queued = true;
+    _tls->send_close_notify();
+    flush_client();  // its completion sends the FIN
+    _client_recv_paused = false;
+    if (!_client_recv_armed) {
+        arm_recv(_client_fd, op::client_recv);
+    }
+}
+
+void connection::end_lingering() {
+    if (_state == state::lingering) {
+        close(_finish_reason);
     }
 }
 
@@ -703,10 +746,17 @@ void connection::on_send(op kind, int res) {
     }
     std::vector<uint8_t>().swap(slot.data);  // an idle connection keeps no send buffer
     slot.offset = 0;
+    if (client && _state == state::lingering) {
+        if (!_client_write_shut) {
+            ::shutdown(_client_fd, SHUT_WR);  // after the close_notify
+            _client_write_shut = true;
+        }
+        return;
+    }
     if (client && _http) {
         flush_client();
         if (_finish_pending && !_client_send.in_flight && _tls->cipher_out().empty()) {
-            close(_finish_reason);
+            finish_http();
             return;
         }
         _http->on_client_drained();

@@ -2,7 +2,10 @@
 // machine with one dispatch point.
 //
 //   tcp mode:  hello -> handshaking -> connecting -> proxying -> (closing)
-//   http mode: hello -> handshaking -> proxying -> (closing)
+//   http mode: hello -> handshaking -> proxying -> (lingering) -> (closing)
+//
+// lingering: the last response, close_notify and FIN are out; what the
+// client still sends is dropped until it closes or lingering_close_ms ends.
 //
 // In tcp mode the connection owns its one upstream socket and pipes bytes.
 // In http mode a proxy::http_forwarder reads the decrypted input queue and
@@ -81,9 +84,11 @@ class connection final : public ring_owner, public proxy::client_side {
     void client_deadline(proxy::request_deadline d) override;
     // The request deadline passed (shard tick).
     void request_timeout();
+    // limits.lingering_close_ms passed since the last response (shard tick).
+    void end_lingering();
 
   private:
-    enum class state : uint8_t { hello, handshaking, connecting, proxying, closing };
+    enum class state : uint8_t { hello, handshaking, connecting, proxying, lingering, closing };
 
     // An in-flight send's bytes, stable until its completion.
     struct send_slot {
@@ -113,6 +118,7 @@ class connection final : public ring_owner, public proxy::client_side {
     void connect_upstream();
     void on_connect(int res);
     void flush_client();
+    void finish_http();
     void flush_upstream();
     void on_send(op kind, int res);
     void maybe_half_close();

@@ -36,6 +36,7 @@ struct generation_view {
     timer_list* idle_timers = nullptr;
     timer_list* header_timers = nullptr;  // HTTP mode: a request head in progress
     timer_list* body_timers = nullptr;    // HTTP mode: a request body being buffered
+    timer_list* linger_timers = nullptr;  // HTTP mode: lingering after the last response
     crl::manager::reader crls{nullptr};   // revocation state for client certificates
     std::size_t connections = 0;          // client connections of this generation here
     // A newer generation took over (or the shard drains): HTTP connections

@@ -90,8 +90,24 @@ message_parser::message_parser(kind k, message_limits limits) : _kind(k), _limit
     _settings.on_body = &on_body;
     _settings.on_chunk_complete = &on_chunk_complete;
     _settings.on_message_complete = &on_message_complete;
-    llhttp_init(&_parser, k == kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &_settings);
+    reset();
+}
+
+void message_parser::reset() {
+    llhttp_init(&_parser, _kind == kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &_settings);
     _parser.data = this;
+    _head = message_head{};
+    _head_request = false;
+    _error = parse_error{};
+    _in_head = true;
+    _field_open = false;
+    _head_bytes = 0;
+    _line = line::start;
+    _failed = false;
+    _pending = event::need_more;
+    _body = {};
+    _has_body = false;
+    _end_pending = false;
 }
 
 int message_parser::fail(int status, std::string reason) {

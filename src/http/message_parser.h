@@ -87,6 +87,12 @@ class message_parser {
     message_parser(const message_parser&) = delete;
     message_parser& operator=(const message_parser&) = delete;
 
+    // Starts over as if new: for a byte stream other than the one parsed so
+    // far (a response read from another upstream connection, or from the
+    // same one for the next request). Nothing of an earlier message (its
+    // head, a pending event, an error, llhttp's keep-alive verdict) remains.
+    void reset();
+
     // Responses: the request being answered was HEAD, so no body follows
     // whatever the headers say. Set before the response's head is parsed.
     void expect_head_response(bool head) { _head_request = head; }

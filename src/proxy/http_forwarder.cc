@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <utility>
 
 #include "common/log.h"
 #include "http/client_identity.h"
@@ -218,13 +219,13 @@ void http_forwarder::abort() {
     _done = true;
     _to_client.clear();
     _to_origin.clear();
-    if (_waiting && _pool != nullptr) {
-        _pool->cancel(*this);
-        _waiting = false;
+    if (_x.waiting && _x.pool != nullptr) {
+        _x.pool->cancel(*this);
+        _x.waiting = false;
     }
-    if (_conn != nullptr) {
-        auto* c = _conn;
-        _conn = nullptr;
+    if (_x.conn != nullptr) {
+        auto* c = _x.conn;
+        _x.conn = nullptr;
         c->abandon();
     }
 }
@@ -234,7 +235,7 @@ void http_forwarder::drain() {
         return;
     }
     _draining = true;
-    _close_after = true;
+    _x.close_after = true;
     if (_req == req::head && _input.empty()) {
         _done = true;
         finish_client(close_reason::done);
@@ -250,8 +251,8 @@ void http_forwarder::on_request_timeout() {
         return;
     }
     if (_req == req::head) {
-        _method.clear();  // no request line yet: not the previous request's
-        _target.clear();
+        _x.method.clear();  // no request line yet: not the previous request's
+        _x.target.clear();
         reply_error(408,
                     "request head not complete within " +
                         std::to_string(_listener.gen->limits->header_timeout_ms) +
@@ -259,7 +260,7 @@ void http_forwarder::on_request_timeout() {
                     close_reason::header_timeout);
     } else if (_req == req::buffering) {
         reply_error(408,
-                    std::to_string(_input.size()) + " of " + std::to_string(_buffered_body) +
+                    std::to_string(_input.size()) + " of " + std::to_string(_x.buffered_body) +
                         " body bytes within " +
                         std::to_string(_listener.gen->limits->body_timeout_ms) +
                         " ms of the head (body_timeout_ms)",
@@ -269,14 +270,14 @@ void http_forwarder::on_request_timeout() {
         // held it back (input waiting for a slow origin).
         uint64_t wanted = static_cast<uint64_t>(_listener.gen->limits->body_min_rate) *
                           _listener.gen->limits->body_timeout_ms / 1000;
-        if (_body_progress >= wanted || !_input.empty()) {
-            _body_progress = 0;
+        if (_x.body_progress >= wanted || !_input.empty()) {
+            _x.body_progress = 0;
             _client.client_deadline(request_deadline::body);
             return;
         }
         std::string cause =
             "request body slower than " + std::to_string(_listener.gen->limits->body_min_rate) +
-            " bytes/s (" + std::to_string(_body_progress) + " bytes in " +
+            " bytes/s (" + std::to_string(_x.body_progress) + " bytes in " +
             std::to_string(_listener.gen->limits->body_timeout_ms) + " ms; body_min_rate)";
         if (_resp == resp::none) {
             reply_error(408, cause, close_reason::body_timeout);
@@ -290,8 +291,8 @@ void http_forwarder::on_request_timeout() {
 
 void http_forwarder::log_error(int status, const std::string& cause) const {
     TLSTERM_LOG(log_level::info, "%s: listener %s: %d %s %s: %s", _facts.peer.c_str(),
-                _listener.config->name.c_str(), status, _method.empty() ? "-" : _method.c_str(),
-                _target.empty() ? "-" : _target.c_str(), cause.c_str());
+                _listener.config->name.c_str(), status, _x.method.empty() ? "-" : _x.method.c_str(),
+                _x.target.empty() ? "-" : _x.target.c_str(), cause.c_str());
 }
 
 // ---- output ---------------------------------------------------------------------
@@ -309,8 +310,8 @@ void http_forwarder::emit_origin(std::span<const uint8_t> bytes) {
 
 void http_forwarder::flush() {
     if (!_to_origin.empty()) {
-        if (_conn != nullptr) {
-            _conn->send(_to_origin);
+        if (_x.conn != nullptr) {
+            _x.conn->send(_to_origin);
         }
         _to_origin.clear();
     }
@@ -377,7 +378,7 @@ void http_forwarder::pump() {
             continue;
         }
         if (_req == req::buffering) {
-            if (_input.size() >= _buffered_body) {
+            if (_input.size() >= _x.buffered_body) {
                 _client.client_deadline(request_deadline::none);
                 acquire_upstream();
                 continue;
@@ -390,17 +391,17 @@ void http_forwarder::pump() {
             break;  // more of the body to come
         }
         if (_req == req::body) {
-            if (_conn == nullptr || _conn->backlog() + _to_origin.size() >= limit) {
+            if (_x.conn == nullptr || _x.conn->backlog() + _to_origin.size() >= limit) {
                 break;  // on_upstream_drained resumes
             }
             // Called even with no input: the end of a bodiless request
             // comes from the parser without another byte.
             auto r = _request.next(_input.readable());
             if (r.what == http::message_parser::event::body) {
-                append_body(_to_origin, r.body, _request_chunked);
+                append_body(_to_origin, r.body, _x.request_chunked);
             }
             _input.consume(r.consumed);
-            _body_progress += r.consumed;
+            _x.body_progress += r.consumed;
             if (r.what == http::message_parser::event::error) {
                 // The head went out already: the origin connection is
                 // abandoned mid-request, and the client hears why unless a
@@ -415,14 +416,14 @@ void http_forwarder::pump() {
                 break;
             }
             if (r.what == http::message_parser::event::end) {
-                if (_request_chunked) {
+                if (_x.request_chunked) {
                     emit_origin(bytes_of("0\r\n\r\n"));
                 }
                 _client.client_deadline(request_deadline::none);
                 _req = req::sent;
-                _request_complete = true;
+                _x.request_complete = true;
                 if (_resp == resp::none) {
-                    _conn->await_response();
+                    _x.conn->await_response();
                 }
                 continue;
             }
@@ -437,16 +438,16 @@ void http_forwarder::pump() {
             continue;
         }
         if (_req == req::tunnel) {
-            if (!_input.empty() && _conn != nullptr) {
+            if (!_input.empty() && _x.conn != nullptr) {
                 emit_origin(_input.readable());
                 _input.consume(_input.size());
             }
-            if (_client_eof && _conn != nullptr && !_tunnel_shut) {
+            if (_client_eof && _x.conn != nullptr && !_x.tunnel_shut) {
                 // The client's end of the tunnel: passed on once everything
                 // before it is sent; the origin's close then ends the tunnel.
-                _tunnel_shut = true;
+                _x.tunnel_shut = true;
                 flush();
-                _conn->shutdown_write();
+                _x.conn->shutdown_write();
             }
             break;
         }
@@ -462,15 +463,20 @@ void http_forwarder::pump() {
 void http_forwarder::start_request() {
     const http::message_head& head = _request.head();
     _env.counters.http_requests.fetch_add(1, std::memory_order_relaxed);
-    _method = head.method;
-    _target = head.target;
-    _retried = false;
-    _request_complete = false;
-    _response_bytes_seen = false;
-    _expect_continue_pending = false;
+    // The previous exchange let go of its connection when it ended
+    // (on_response_end); were it still attached or queued, its events
+    // would reach this exchange.
+    if (_x.conn != nullptr) {
+        std::exchange(_x.conn, nullptr)->abandon();
+    }
+    if (_x.waiting) {
+        _x.pool->cancel(*this);
+    }
+    _x = exchange{};
+    _x.method = head.method;
+    _x.target = head.target;
+    _x.close_after = !head.keep_alive || _client_eof || _draining;
     _resp = resp::none;
-    _upstream_paused = false;
-    _close_after = !head.keep_alive || _client_eof || _draining;
 
     if (head.method == "CONNECT") {
         reply_error(405, "CONNECT is not supported");
@@ -510,7 +516,7 @@ void http_forwarder::start_request() {
         }
     }
 
-    _pool = route(host, path);
+    _x.pool = route(host, path);
     build_upstream_head(authority, path);
     // A small body is read whole before an upstream connection is taken:
     // a client sending it slowly holds no pooled connection meanwhile.
@@ -520,21 +526,21 @@ void http_forwarder::start_request() {
         if (head.expect_continue) {
             emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));  // tlsterm takes the body
         }
-        _buffered_body = *head.content_length;
+        _x.buffered_body = *head.content_length;
         _req = req::buffering;
         _client.client_deadline(request_deadline::body);
         return;  // pump() goes on once the body is in
     }
     if (head.expect_continue && (head.chunked || head.content_length.value_or(0) > 0)) {
-        _expect_continue_pending = true;
+        _x.expect_continue_pending = true;
     }
     acquire_upstream();
 }
 
 void http_forwarder::acquire_upstream() {
     _req = req::waiting;
-    _waiting = true;
-    upstream::pooled_connection* c = _pool->acquire(*this);
+    _x.waiting = true;
+    upstream::pooled_connection* c = _x.pool->acquire(*this);
     if (c != nullptr) {
         on_connection(*c);
     }
@@ -561,7 +567,7 @@ upstream::pool* http_forwarder::route(std::string_view host, std::string_view pa
 void http_forwarder::build_upstream_head(std::string_view authority, std::string_view path) {
     const http::message_head& head = _request.head();
     const http_listener_config& cfg = _listener.config->http;
-    std::string& out = _upstream_head;
+    std::string& out = _x.upstream_head;
     out.clear();
     out.reserve(512 + _facts.identity.size());
     out.append(head.method);
@@ -605,7 +611,7 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
     if (!has_host && !authority.empty()) {
         append_header(out, "Host", authority);
     }
-    _request_chunked = head.chunked;
+    _x.request_chunked = head.chunked;
     if (head.chunked) {
         append_header(out, "Transfer-Encoding", chunked_after(head));
     } else if (head.content_length) {
@@ -633,24 +639,27 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
 // ---- upstream side ----------------------------------------------------------------
 
 void http_forwarder::on_connection(upstream::pooled_connection& c) {
-    _waiting = false;
-    _conn = &c;
-    _conn_was_reused = c.requests() > 0;
-    _response.expect_head_response(_method == "HEAD");
-    emit_origin(bytes_of(_upstream_head));
-    if (_expect_continue_pending) {
-        _expect_continue_pending = false;
+    _x.waiting = false;
+    _x.conn = &c;
+    _x.conn_was_reused = c.requests() > 0;
+    // The response is read from this connection's next byte on, by a
+    // parser that knows nothing of the connection that answered before.
+    _response.reset();
+    _response.expect_head_response(_x.method == "HEAD");
+    emit_origin(bytes_of(_x.upstream_head));
+    if (_x.expect_continue_pending) {
+        _x.expect_continue_pending = false;
         emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
     }
-    if (_request_complete) {
+    if (_x.request_complete) {
         _req = req::sent;  // a retry: the request had no body
-        _conn->await_response();
+        _x.conn->await_response();
         flush();
         return;
     }
     _req = req::body;
     if (_listener.gen->limits->body_min_rate != 0) {
-        _body_progress = 0;
+        _x.body_progress = 0;
         _client.client_deadline(request_deadline::body);  // the minimum rate, per period
     }
     pump();
@@ -658,7 +667,7 @@ void http_forwarder::on_connection(upstream::pooled_connection& c) {
 }
 
 void http_forwarder::on_no_connection(int status, const std::string& cause) {
-    _waiting = false;
+    _x.waiting = false;
     reply_error(status, cause);
 }
 
@@ -669,18 +678,18 @@ void http_forwarder::on_upstream_drained() {
 }
 
 void http_forwarder::on_response_timeout() {
-    _conn = nullptr;
+    _x.conn = nullptr;
     if (_resp == resp::none) {
-        reply_error(504, "upstream " + _pool->name() + ": no response within " +
-                             std::to_string(_pool->config().pool.response_timeout_ms) +
+        reply_error(504, "upstream " + _x.pool->name() + ": no response within " +
+                             std::to_string(_x.pool->config().pool.response_timeout_ms) +
                              " ms (response_timeout_ms)");
     } else {
-        fail_response("upstream " + _pool->name() + ": response timed out");
+        fail_response("upstream " + _x.pool->name() + ": response timed out");
     }
 }
 
 void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
-    _conn = nullptr;
+    _x.conn = nullptr;
     if (_resp == resp::tunnel) {
         _done = true;
         finish_client(close_reason::done);
@@ -689,20 +698,20 @@ void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
     if (_resp == resp::none) {
         const http::message_head& head = _request.head();
         bool bodyless = !head.chunked && head.content_length.value_or(0) == 0;
-        if (_conn_was_reused && !_retried && !_response_bytes_seen && idempotent(_method) &&
+        if (_x.conn_was_reused && !_x.retried && !_x.response_bytes_seen && idempotent(_x.method) &&
             bodyless) {
             // The origin closed a kept-alive connection as the request
             // went out: an ordinary race; one more try on a new connection.
-            _retried = true;
+            _x.retried = true;
             _req = req::waiting;
-            _waiting = true;
-            if (upstream::pooled_connection* fresh = _pool->acquire(*this, /*fresh=*/true)) {
+            _x.waiting = true;
+            if (upstream::pooled_connection* fresh = _x.pool->acquire(*this, /*fresh=*/true)) {
                 on_connection(*fresh);
             }
             flush();
             return;
         }
-        reply_error(502, "upstream " + _pool->name() + ": " + cause + " before a response");
+        reply_error(502, "upstream " + _x.pool->name() + ": " + cause + " before a response");
         return;
     }
     if (eof && _resp == resp::body) {
@@ -714,21 +723,21 @@ void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
             return;
         }
     }
-    fail_response("upstream " + _pool->name() + ": " + cause + " inside the response");
+    fail_response("upstream " + _x.pool->name() + ": " + cause + " inside the response");
 }
 
 void http_forwarder::on_upstream_data(std::span<const uint8_t> bytes) {
     read_response(bytes);
     flush();
-    if (_conn != nullptr && !_upstream_paused &&
+    if (_x.conn != nullptr && !_x.upstream_paused &&
         client_backlog() >= _listener.gen->limits->max_buffered_bytes) {
-        _upstream_paused = true;
-        _conn->pause_reads(true);
+        _x.upstream_paused = true;
+        _x.conn->pause_reads(true);
     }
 }
 
 void http_forwarder::read_response(std::span<const uint8_t> bytes) {
-    _response_bytes_seen = true;
+    _x.response_bytes_seen = true;
     while (!_done) {
         if (_resp == resp::tunnel) {
             if (!bytes.empty()) {
@@ -738,7 +747,7 @@ void http_forwarder::read_response(std::span<const uint8_t> bytes) {
         }
         auto r = _response.next(bytes);
         if (r.what == http::message_parser::event::body) {
-            append_body(_to_client, r.body, _response_chunked);
+            append_body(_to_client, r.body, _x.response_chunked);
         }
         bytes = bytes.subspan(r.consumed);
         switch (r.what) {
@@ -748,7 +757,7 @@ void http_forwarder::read_response(std::span<const uint8_t> bytes) {
             case http::message_parser::event::end:
                 if (_resp == resp::head_sent_interim) {
                     _resp = resp::none;  // a 1xx: the final response follows
-                    _response.expect_head_response(_method == "HEAD");
+                    _response.expect_head_response(_x.method == "HEAD");
                     break;
                 }
                 if (_resp == resp::tunnel) {
@@ -758,13 +767,13 @@ void http_forwarder::read_response(std::span<const uint8_t> bytes) {
                 return;
             case http::message_parser::event::error:
                 if (_resp == resp::none) {
-                    auto* c = _conn;
-                    _conn = nullptr;
+                    auto* c = _x.conn;
+                    _x.conn = nullptr;
                     c->abandon();
-                    reply_error(502, "upstream " + _pool->name() +
+                    reply_error(502, "upstream " + _x.pool->name() +
                                          ": invalid response: " + _response.error().reason);
                 } else {
-                    fail_response("upstream " + _pool->name() +
+                    fail_response("upstream " + _x.pool->name() +
                                   ": invalid response body: " + _response.error().reason);
                 }
                 return;
@@ -783,7 +792,7 @@ void http_forwarder::on_response_head() {
     const http::message_head& request = _request.head();
     if (head.status == 101) {
         if (!request.upgrade) {
-            fail_response("upstream " + _pool->name() + ": 101 without an upgrade request");
+            fail_response("upstream " + _x.pool->name() + ": 101 without an upgrade request");
             return;
         }
         std::string out = "HTTP/1.1 101 " + head.reason + "\r\n";
@@ -804,7 +813,7 @@ void http_forwarder::on_response_head() {
         // The upgrade was refused. The request parser stopped at the
         // upgrade (what follows would be another protocol), so this
         // response is the connection's last.
-        _close_after = true;
+        _x.close_after = true;
     }
     if (head.status >= 100 && head.status < 200) {
         _resp = resp::head_sent_interim;
@@ -816,8 +825,8 @@ void http_forwarder::on_response_head() {
     }
     bool client_11 = request.version_major == 1 && request.version_minor >= 1;
     bool bodyless =
-        _method == "HEAD" || head.status < 200 || head.status == 204 || head.status == 304;
-    _response_chunked = false;
+        _x.method == "HEAD" || head.status < 200 || head.status == 204 || head.status == 304;
+    _x.response_chunked = false;
     std::string out;
     out.reserve(256);
     out.append(client_11 ? "HTTP/1.1 " : "HTTP/1.0 ");
@@ -834,19 +843,19 @@ void http_forwarder::on_response_head() {
         }
     }
     if (bodyless) {
-        if (const http::header* cl = head.find("content-length"); cl && _method == "HEAD") {
+        if (const http::header* cl = head.find("content-length"); cl && _x.method == "HEAD") {
             append_header(out, "Content-Length", cl->value);
         }
     } else if (head.content_length) {
         append_header(out, "Content-Length", std::to_string(*head.content_length));
     } else if (client_11) {
-        _response_chunked = true;
+        _x.response_chunked = true;
         append_header(out, "Transfer-Encoding", chunked_after(head));
     } else {
-        _close_after = true;  // HTTP/1.0 takes no chunks: the body ends with the connection
+        _x.close_after = true;  // HTTP/1.0 takes no chunks: the body ends with the connection
     }
     if (head.status >= 200) {
-        if (_close_after) {
+        if (_x.close_after) {
             append_header(out, "Connection", "close");
         } else if (!client_11) {
             append_header(out, "Connection", "keep-alive");
@@ -857,31 +866,31 @@ void http_forwarder::on_response_head() {
 }
 
 void http_forwarder::on_response_end(bool extra_bytes) {
-    if (_response_chunked) {
+    if (_x.response_chunked) {
         emit_client(bytes_of("0\r\n\r\n"));
-        _response_chunked = false;
+        _x.response_chunked = false;
     }
     _resp = resp::done;
     if (_req != req::sent) {
         // The origin answered before the request body was complete (413,
         // 401, ...): the rest of the body cannot be delivered, so neither
         // connection can carry another message.
-        _close_after = true;
-        if (_conn != nullptr) {
-            auto* c = _conn;
-            _conn = nullptr;
+        _x.close_after = true;
+        if (_x.conn != nullptr) {
+            auto* c = _x.conn;
+            _x.conn = nullptr;
             c->abandon();
         }
-    } else if (_conn != nullptr) {
-        auto* c = _conn;
-        _conn = nullptr;
-        if (_upstream_paused) {
+    } else if (_x.conn != nullptr) {
+        auto* c = _x.conn;
+        _x.conn = nullptr;
+        if (_x.upstream_paused) {
             c->pause_reads(false);
         }
         c->release(_response.head().keep_alive && !extra_bytes);
     }
-    _upstream_paused = false;
-    if (_close_after || _done) {
+    _x.upstream_paused = false;
+    if (_x.close_after || _done) {
         _done = true;
         finish_client(close_reason::done);
         return;
@@ -892,10 +901,10 @@ void http_forwarder::on_response_end(bool extra_bytes) {
 }
 
 void http_forwarder::on_client_drained() {
-    if (_conn != nullptr && _upstream_paused &&
+    if (_x.conn != nullptr && _x.upstream_paused &&
         client_backlog() <= _listener.gen->limits->max_buffered_bytes / 2) {
-        _upstream_paused = false;
-        _conn->pause_reads(false);
+        _x.upstream_paused = false;
+        _x.conn->pause_reads(false);
     }
 }
 
@@ -903,14 +912,14 @@ void http_forwarder::reply_error(int status, const std::string& cause,
                                  std::optional<close_reason> why) {
     log_error(status, cause);
     _done = true;
-    if (_conn != nullptr) {
-        auto* c = _conn;
-        _conn = nullptr;
+    if (_x.conn != nullptr) {
+        auto* c = _x.conn;
+        _x.conn = nullptr;
         c->abandon();
     }
-    if (_waiting) {
-        _pool->cancel(*this);
-        _waiting = false;
+    if (_x.waiting) {
+        _x.pool->cancel(*this);
+        _x.waiting = false;
     }
     bool upstream_failed = status == 502 || status == 503 || status == 504;
     if (upstream_failed) {

@@ -141,25 +141,32 @@ class http_forwarder final : public upstream::user {
     bool _pumping = false;
     bool _draining = false;  // draining or retired: no request after the current one
 
-    // The exchange in progress.
-    upstream::pool* _pool = nullptr;
-    upstream::pooled_connection* _conn = nullptr;
-    bool _waiting = false;  // queued in _pool
-    bool _conn_was_reused = false;
-    bool _request_complete = false;         // the whole request was parsed
-    bool _response_bytes_seen = false;      // the origin has begun to answer
-    bool _expect_continue_pending = false;  // send 100 Continue once a connection is attached
-    bool _retried = false;
-    bool _request_chunked = false;   // re-encode the request body as chunked
-    bool _response_chunked = false;  // re-encode the response body as chunked
-    bool _close_after = false;       // close the client after this response
-    bool _upstream_paused = false;
-    bool _tunnel_shut = false;    // the client's end of a tunnel was passed on
-    uint64_t _buffered_body = 0;  // req::buffering: body bytes to have in _input first
-    uint64_t _body_progress = 0;  // req::body: bytes taken from the client this period
-    std::string _method;
-    std::string _target;
-    std::string _upstream_head;       // kept until a response begins, for a retry
+    // One request and its response. Everything here begins anew with each
+    // request head (start_request), and the response parser with each
+    // upstream connection the exchange is given (on_connection): nothing
+    // of one exchange, and no byte of one origin connection, reaches the
+    // next.
+    struct exchange {
+        upstream::pool* pool = nullptr;
+        upstream::pooled_connection* conn = nullptr;
+        bool waiting = false;  // queued in pool
+        bool conn_was_reused = false;
+        bool request_complete = false;         // the whole request was parsed
+        bool response_bytes_seen = false;      // the origin has begun to answer
+        bool expect_continue_pending = false;  // send 100 Continue once a connection is attached
+        bool retried = false;
+        bool request_chunked = false;   // re-encode the request body as chunked
+        bool response_chunked = false;  // re-encode the response body as chunked
+        bool close_after = false;       // close the client after this response
+        bool upstream_paused = false;
+        bool tunnel_shut = false;    // the client's end of a tunnel was passed on
+        uint64_t buffered_body = 0;  // req::buffering: body bytes to have in _input first
+        uint64_t body_progress = 0;  // req::body: bytes taken from the client this period
+        std::string method;
+        std::string target;
+        std::string upstream_head;  // kept until a response begins, for a retry
+    };
+    exchange _x;
     std::vector<uint8_t> _to_client;  // collected by emit_client, sent by flush
     std::vector<uint8_t> _to_origin;  // collected by emit_origin, sent by flush
 };

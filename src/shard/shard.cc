@@ -119,6 +119,7 @@ struct shard::loop {
     deadline_lists idle_deadlines;
     deadline_lists header_deadlines;
     deadline_lists body_deadlines;
+    deadline_lists linger_deadlines;
     conn::admission admit;
     uint64_t admission_logged_ms = 0;  // refusals are logged at most once a second
     uint64_t admission_unlogged = 0;   // refusals since then
@@ -193,6 +194,7 @@ struct shard::loop {
         sg->view.idle_timers = idle_deadlines.get(c.limits.idle_timeout_ms);
         sg->view.header_timers = header_deadlines.get(c.limits.header_timeout_ms);
         sg->view.body_timers = body_deadlines.get(c.limits.body_timeout_ms);
+        sg->view.linger_timers = linger_deadlines.get(c.limits.lingering_close_ms);
         sg->view.crls = crl::manager::reader(&g->crls());
         sg->pools.resize(c.upstreams.size());
         sg->listeners.resize(c.listeners.size());
@@ -438,6 +440,9 @@ struct shard::loop {
         }
         while (auto* t = body_deadlines.expired(env.now_ms)) {
             static_cast<connection*>(t->owner)->request_timeout();
+        }
+        while (auto* t = linger_deadlines.expired(env.now_ms)) {
+            static_cast<connection*>(t->owner)->end_lingering();
         }
         if (env.now_ms >= admission_swept_ms + 1000) {
             admission_swept_ms = env.now_ms;

@@ -75,6 +75,9 @@ class session {
     read_result read(std::span<uint8_t> out);
     // Encrypts all of `in` into cipher_out().
     tls_status write(std::span<const uint8_t> in);
+    // Bytes from the peer not yet returned by read(): ciphertext in
+    // cipher_in() or a record wolfSSL decrypted and holds.
+    bool input_pending() const;
     // Queues a close_notify alert in cipher_out().
     void send_close_notify();
 
@@ -97,6 +100,10 @@ class session {
     const std::optional<ticket_refusal>& ticket_refused() const { return _ticket_refused; }
     const std::string& ticket_refusal_detail() const { return _ticket_refusal_detail; }
     unsigned tickets_issued() const { return _tickets_issued; }
+    // Server side: the first flight was a HelloRetryRequest (no key share
+    // the client sent was of a group this listener serves), as seen in
+    // the bytes wolfSSL wrote.
+    bool hello_retried() const { return _hello_retried; }
     // Client side: the session to offer on the next connection (owned by
     // the caller; free with wolfSSL_SESSION_free). nullptr when none.
     WOLFSSL_SESSION* take_session() const;
@@ -135,6 +142,8 @@ class session {
     bool _client = false;
     bool _done = false;
     bool _truncated = false;
+    bool _first_flight_sent = false;
+    bool _hello_retried = false;
     key_type _type = key_type::ecdsa;
     std::string _error;
     int _error_code = 0;

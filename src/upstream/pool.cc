@@ -198,9 +198,16 @@ void pooled_connection::on_eof() {
     fail(true, "origin closed the connection");
 }
 
+void pooled_connection::attach(user& u) {
+    _state = state::busy;
+    _user = &u;
+    ++_attachments;
+}
+
 void pooled_connection::decrypt() {
     uint8_t buf[decrypt_chunk];
-    while (_state == state::idle || _state == state::busy) {
+    const uint32_t attachment = _attachments;
+    while ((_state == state::idle || _state == state::busy) && _attachments == attachment) {
         auto r = _tls->read(buf);
         if (r.status == tls::tls_status::ok) {
             deliver(std::span<const uint8_t>(buf, r.bytes));
@@ -337,6 +344,12 @@ void pooled_connection::await_response() {
 void pooled_connection::release(bool reusable) {
     _user = nullptr;
     ++_requests;
+    if (reusable && _tls && _tls->input_pending()) {
+        TLSTERM_LOG(log_level::debug,
+                    "upstream %s (%s): bytes after a complete response, closing the connection",
+                    _pool.name().c_str(), address().to_string().c_str());
+        reusable = false;  // they answer no request
+    }
     conn::timer_list::remove(_timer);
     if (_recv_paused) {
         pause_reads(false);  // an idle connection must see an origin's EOF
@@ -391,8 +404,7 @@ pooled_connection* pool::acquire(user& u, bool fresh) {
         pooled_connection* c = _idle.back();
         _idle.pop_back();
         conn::timer_list::remove(c->_timer);
-        c->_state = pooled_connection::state::busy;
-        c->_user = &u;
+        c->attach(u);
         return c;
     }
     if (fresh && _open >= _config.pool.max_connections && !_idle.empty()) {
@@ -494,8 +506,7 @@ void pool::on_ready(pooled_connection& c) {
     if (!_waiters.empty()) {
         user* u = _waiters.front().u;
         _waiters.pop_front();
-        c._state = pooled_connection::state::busy;
-        c._user = u;
+        c.attach(*u);
         u->on_connection(c);
         return;
     }
@@ -528,8 +539,7 @@ void pool::on_released(pooled_connection& c, bool reusable) {
     if (it != _waiters.end()) {
         user* u = it->u;
         _waiters.erase(it);
-        c._state = pooled_connection::state::busy;
-        c._user = u;
+        c.attach(*u);
         u->on_connection(c);
         return;
     }

@@ -85,7 +85,9 @@ class pooled_connection final : public conn::ring_owner {
     // No more bytes will be sent (a tunnel's client ended): close_notify
     // (TLS) and FIN once everything queued is on the socket.
     void shutdown_write();
-    // The exchange ended: back to the pool when `reusable`, else closed.
+    // The exchange ended: back to the pool when `reusable` and nothing
+    // more came from the origin (bytes after a response belong to no
+    // request), else closed.
     void release(bool reusable);
     // The user is gone mid-exchange: the connection cannot be reused.
     void abandon();
@@ -108,6 +110,7 @@ class pooled_connection final : public conn::ring_owner {
     void try_handshake();
     void decrypt();
     void deliver(std::span<const uint8_t> plaintext);
+    void attach(user& u);
     void flush();
     void fail(bool eof, const std::string& cause);
 
@@ -128,6 +131,10 @@ class pooled_connection final : public conn::ring_owner {
     bool _write_shut = false;
     bool _offered_session = false;  // the handshake offered the pool's saved session
     uint32_t _requests = 0;
+    // Counts the users attached: plaintext decrypted for one exchange is
+    // never delivered to the next, even when the connection is handed on
+    // inside the delivery that ended the first.
+    uint32_t _attachments = 0;
     __kernel_timespec _connect_timeout{};
     conn::timer_link _timer;  // handshake, idle or response deadline
     std::size_t _idle_index = 0;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/http_config.h"
 #include "support/origin.h"
 #include "support/pki.h"
 #include "support/process.h"
@@ -23,49 +24,14 @@ namespace {
 
 using test::contains;
 using test::curl;
+using test::listener;
+using test::quoted;
 using test::run_process;
+using test::runtime;
+using test::upstream;
 
 std::string ca() {
     return test::pki("root-ca.pem").string();
-}
-
-std::string quoted(const std::string& s) {
-    return "\"" + s + "\"";
-}
-
-// An upstream table; `tls` holds the [upstreams.tls] keys, `pool` the
-// [upstreams.pool] keys.
-std::string upstream(const std::string& name, uint16_t port, const std::string& tls = "",
-                     const std::string& pool = "") {
-    std::string out = "\n[[upstreams]]\nname = " + quoted(name) +
-                      "\naddresses = [\"127.0.0.1:" + std::to_string(port) +
-                      "\"]\nconnect_timeout_ms = 1000\n";
-    if (!tls.empty()) {
-        out += "[upstreams.tls]\n" + tls;
-    }
-    if (!pool.empty()) {
-        out += "[upstreams.pool]\n" + pool;
-    }
-    return out;
-}
-
-// An HTTP listener "web" whose default route is `default_upstream`.
-std::string listener(const std::string& default_upstream, const std::string& tls_extra = "",
-                     const std::string& http = "", const std::string& routes = "") {
-    std::string out =
-        "\n[[listeners]]\nname = \"web\"\naddress = \"127.0.0.1:0\"\nmode = \"http\"\n"
-        "upstream = " +
-        quoted(default_upstream) + "\n";
-    if (!http.empty()) {
-        out += "[listeners.http]\n" + http;
-    }
-    out += routes;
-    out += "[listeners.tls]\n" + tls_extra + test::certificate_tables("pki/");
-    return out;
-}
-
-std::string runtime(int shards = 1) {
-    return "[runtime]\nshards = " + std::to_string(shards) + "\nlog_level = \"debug\"\n";
 }
 
 std::string mtls_upstream_tls(const std::string& extra = "") {

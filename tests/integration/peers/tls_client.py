@@ -27,6 +27,12 @@ ssl module (OpenSSL).
                            PUT PATH with a LENGTH-byte body sent one byte every
                            MS milliseconds, for at most MAX seconds; prints
                            as slow-head does
+  linger PORT CA PATH     POST PATH declaring a 64 MiB body, send 1 MiB of it,
+                           read the response to its end (close_notify), then
+                           keep sending 16 KiB every 50 ms; print the
+                           response's first line and "reset after S s" (the
+                           time from the response to the first failed send,
+                           at most 10 s: else "not reset")
   slow-head PORT CA MS MAX start a request head and send one more byte of it
                            every MS milliseconds, for at most MAX seconds;
                            print "answered after S s: FIRST-LINE" (or
@@ -313,6 +319,33 @@ def slow_body(port, ca, path, length, interval_ms, max_s):
     trickle(port, ca, head, length, interval_ms, max_s)
 
 
+def linger(port, ca, path):
+    raw = socket.create_connection(("127.0.0.1", port))
+    s = context(ca).wrap_socket(raw, server_hostname="localhost")
+    s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\n"
+               f"Content-Length: {64 << 20}\r\n\r\n").encode() + b"b" * (1 << 20))
+    got = b""
+    s.settimeout(10)
+    try:
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+    except (OSError, ssl.SSLError):
+        pass
+    print(got.split(b"\r\n")[0].decode(), flush=True)
+    start = time.monotonic()
+    while time.monotonic() - start < 10:
+        try:
+            s.sendall(b"b" * 16384)
+        except (OSError, ssl.SSLError):
+            print(f"reset after {time.monotonic() - start:.1f} s", flush=True)
+            return
+        time.sleep(0.05)
+    print("not reset", flush=True)
+
+
 def main():
     mode, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "half-close":
@@ -333,6 +366,8 @@ def main():
         websocket(port, ca, sys.argv[4], int(sys.argv[5]))
     elif mode == "slow-body":
         slow_body(port, ca, sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]))
+    elif mode == "linger":
+        linger(port, ca, sys.argv[4])
     elif mode == "slow-head":
         slow_head(port, ca, int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "mtls":

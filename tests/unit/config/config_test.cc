@@ -92,6 +92,7 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
     EXPECT_EQ(cfg.limits.handshake_timeout_ms, 10000u);
     EXPECT_EQ(cfg.limits.idle_timeout_ms, 60000u);
     EXPECT_EQ(cfg.limits.max_buffered_bytes, 262144u);
+    EXPECT_EQ(cfg.limits.lingering_close_ms, 5000u);
     ASSERT_EQ(cfg.upstreams.size(), 1u);
     EXPECT_EQ(cfg.upstreams[0].addresses.size(), 2u);
     EXPECT_EQ(cfg.upstreams[0].addresses[1].to_string(), "[::1]:9001");
@@ -153,6 +154,7 @@ max_connections_per_shard = 10
 handshake_timeout_ms = 100
 idle_timeout_ms = 1000
 max_buffered_bytes = 16384
+lingering_close_ms = 0
 )" + std::string(upstream_section) +
                        listener("l0", "[::]:8443", tls, "", certs);
     auto c = load(text);
@@ -163,6 +165,7 @@ max_buffered_bytes = 16384
     EXPECT_EQ(cfg.runtime.drain_timeout_ms, 0u);
     EXPECT_EQ(cfg.runtime.log, log_level::debug);
     EXPECT_EQ(cfg.limits.max_connections_per_shard, 10u);
+    EXPECT_EQ(cfg.limits.lingering_close_ms, 0u);
     const auto& t = cfg.listeners[0].tls;
     EXPECT_EQ(cfg.listeners[0].address.to_string(), "[::]:8443");
     EXPECT_EQ(t.min_version, tls_version::tls1_3);
@@ -309,6 +312,9 @@ TEST(ConfigErrors, OutOfRange) {
     text = "[limits]\nhandshake_timeout_ms = 99\n" + minimal();
     EXPECT_EQ(error_of(text),
               "limits.handshake_timeout_ms (t.toml:2:24): must be between 100 and 600000, got 99");
+    text = "[limits]\nlingering_close_ms = 600001\n" + minimal();
+    EXPECT_EQ(error_of(text),
+              "limits.lingering_close_ms (t.toml:2:22): must be between 0 and 600000, got 600001");
     text = "[limits]\nmax_buffered_bytes = -1\n" + minimal();
     EXPECT_EQ(error_of(text),
               "limits.max_buffered_bytes (t.toml:2:22): must be between 16384 and 67108864, "

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tlsterm::http {
@@ -302,6 +303,80 @@ TEST(MessageParser, BodySpanningManyCallsWithEmptyCallsBetween) {
             EXPECT_EQ(received[i], static_cast<char>('a' + i / piece % 26)) << i;
         }
     }
+}
+
+// Feeds `input` whole to `p` until an event other than body; returns it
+// with the body collected.
+std::pair<event, std::string> drain_events(message_parser& p, const std::string& input) {
+    std::string body;
+    std::size_t at = 0;
+    for (int guard = 0; guard < 100; ++guard) {
+        const std::string rest = input.substr(at);  // r.body views it
+        auto r = p.next(bytes(rest));
+        at += r.consumed;
+        if (r.what == event::body) {
+            body.append(reinterpret_cast<const char*>(r.body.data()), r.body.size());
+            continue;
+        }
+        if (r.what == event::head) {
+            continue;
+        }
+        return {r.what, body};
+    }
+    ADD_FAILURE() << "no progress";
+    return {event::error, body};
+}
+
+TEST(MessageParser, ResetStartsEachResponseStreamFresh) {
+    // Every way an origin ends a response with its connection: the next
+    // response comes on another connection, and the parser that read the
+    // first must not read the second as part of (or after) it.
+    const std::vector<std::string> closing = {
+        "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nab",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\nab\r\n0\r\n\r\n",
+    };
+    const std::string next = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxyz";
+    for (const auto& first : closing) {
+        SCOPED_TRACE(first);
+        message_parser p(message_parser::kind::response);
+        auto [what, body] = drain_events(p, first);
+        EXPECT_EQ(what, event::end);
+        EXPECT_EQ(body, "ab");
+        EXPECT_FALSE(p.head().keep_alive);
+        // Without a reset, llhttp 8.1 (in its default, non-strict mode)
+        // stays in its closed state and swallows whatever follows a
+        // message that did not keep the connection alive: no head, no
+        // error, every byte consumed.
+        auto stale = drain_events(p, next);
+        EXPECT_EQ(stale.first, event::need_more);
+        EXPECT_EQ(stale.second, "");
+        p.reset();
+        auto fresh = drain_events(p, next);
+        EXPECT_EQ(fresh.first, event::end);
+        EXPECT_EQ(fresh.second, "xyz");
+        EXPECT_TRUE(p.head().keep_alive);
+    }
+    // A body delimited by the end of the connection: finish() ends it;
+    // without a reset the next response's bytes would be read as body.
+    message_parser p(message_parser::kind::response);
+    auto [what, body] = drain_events(p, "HTTP/1.0 200 OK\r\n\r\nuntil close");
+    EXPECT_EQ(what, event::need_more);
+    EXPECT_EQ(body, "until close");
+    EXPECT_EQ(p.finish().what, event::end);
+    p.reset();
+    auto fresh = drain_events(p, next);
+    EXPECT_EQ(fresh.first, event::end);
+    EXPECT_EQ(fresh.second, "xyz");
+    // A HEAD request's answer: reset clears it too, so the next response's
+    // body is read.
+    p.reset();
+    p.expect_head_response(true);
+    EXPECT_EQ(drain_events(p, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n").first, event::end);
+    p.reset();
+    auto after_head = drain_events(p, next);
+    EXPECT_EQ(after_head.second, "xyz");
 }
 
 }  // namespace
