@@ -17,22 +17,28 @@ namespace {
 
 constexpr std::size_t large_entries = TLSTERM_TEST_LARGE_CRL;
 
-std::vector<std::filesystem::path>& temp_dirs() {
-    static std::vector<std::filesystem::path> dirs;
-    return dirs;
-}
-
-struct cleanup {
-    ~cleanup() {
+// The temporary directories of this process, removed when it exits. The
+// list and its removal are one object: a separate static holding the list
+// could be destroyed first (statics die in reverse order of construction,
+// and a function-local one is constructed at first use), which left every
+// directory behind.
+struct temp_registry {
+    std::vector<std::filesystem::path> dirs;
+    ~temp_registry() {
         if (std::getenv("TLSTERM_KEEP_TEST_FILES") != nullptr) {
             return;
         }
         std::error_code ec;
-        for (const auto& d : temp_dirs()) {
+        for (const auto& d : dirs) {
             std::filesystem::remove_all(d, ec);
         }
     }
-} cleanup_at_exit;
+};
+
+std::vector<std::filesystem::path>& temp_dirs() {
+    static temp_registry registry;
+    return registry.dirs;
+}
 
 }  // namespace
 
