@@ -48,8 +48,9 @@ std::string load_page(const std::string& url) {
 
 TEST(BrowserTest, ChromiumLoadsAPageBehindKeepAliveAndClosingOrigins) {
     if (!have_chromium()) {
-        GTEST_SKIP() << "chromium is not installed (tools/install-deps installs Debian's "
-                        "package); the browser test cannot run";
+        GTEST_SKIP() << "chromium is not installed (tools/install-deps --test, which "
+                        "tools/test runs, installs Debian's package); the browser test "
+                        "cannot run";
     }
     const std::vector<std::string> behaviours = {"keep-alive", "close-length", "http10-eof"};
     test::behaving_origin origin(behaviours, false);
