@@ -121,7 +121,7 @@ cell_run run_cell(uint16_t port, const std::string& prefix, const cell& c, std::
 struct expected {
     int status = 200;
     int connects = 0;
-    std::string body;      // exact; empty: not checked (see partial)
+    std::string body;      // exactly what the client must receive
     bool answered = true;  // the origin logs the request once; else never
     bool dropped = false;  // the origin logs it dropped once (idle-race)
 };
@@ -130,8 +130,7 @@ class OriginMatrixTest : public ::testing::TestWithParam<std::string> {
   protected:
     // Runs every cell of the behaviour against one tlsterm (one shard, so a
     // cell's reconnections meet the same pools), each cell with its own
-    // upstream (and pool) and path prefix.
-    // Returns tlsterm's log.
+    // upstream (and pool) and path prefix. Returns tlsterm's log.
     std::string run_matrix(
         const std::function<std::vector<expected>(const cell&, const std::string&)>& expect,
         bool partial_responses = false) {
@@ -173,9 +172,7 @@ class OriginMatrixTest : public ::testing::TestWithParam<std::string> {
                 const response& got = run.responses[i];
                 EXPECT_EQ(got.status, want[i].status) << server.log();
                 EXPECT_EQ(got.connects, want[i].connects) << run.err;
-                if (!want[i].body.empty()) {
-                    EXPECT_EQ(got.body, want[i].body) << server.log();
-                }
+                EXPECT_EQ(got.body, want[i].body) << server.log();
             }
             if (partial_responses) {
                 EXPECT_NE(run.exit_code, 0) << "a response cut short must show as an error";
