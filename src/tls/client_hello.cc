@@ -11,6 +11,11 @@ namespace {
 
 constexpr uint8_t record_handshake = 22;
 constexpr uint8_t handshake_client_hello = 1;
+constexpr uint8_t handshake_server_hello = 2;
+
+constexpr std::array<uint8_t, 32> hello_retry_random = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
 
 constexpr uint16_t ext_server_name = 0;
 constexpr uint16_t ext_supported_groups = 10;
@@ -348,6 +353,15 @@ const char* to_string(hello_status s) {
             return "ClientHello too large";
     }
     return "?";
+}
+
+bool is_hello_retry_request(std::span<const uint8_t> flight) {
+    // Record header (5), handshake header (4), legacy_version (2), random.
+    constexpr std::size_t random_at = 5 + 4 + 2;
+    return flight.size() >= random_at + hello_retry_random.size() &&
+           flight[0] == record_handshake && flight[5] == handshake_server_hello &&
+           std::equal(hello_retry_random.begin(), hello_retry_random.end(),
+                      flight.begin() + random_at);
 }
 
 }  // namespace tlsterm::tls

@@ -93,4 +93,9 @@ hello_status parse_client_hello(std::span<const uint8_t> data, client_hello& out
 
 const char* to_string(hello_status);
 
+// The first flight a server wrote (`flight` starts with its first record)
+// is a HelloRetryRequest: a ServerHello whose random is
+// SHA-256("HelloRetryRequest") (RFC 8446 4.1.3).
+bool is_hello_retry_request(std::span<const uint8_t> flight);
+
 }  // namespace tlsterm::tls

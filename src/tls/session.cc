@@ -5,6 +5,8 @@
 #include <ctime>
 #include <limits>
 
+#include "tls/client_hello.h"
+
 namespace tlsterm::tls {
 
 void session::install_io_callbacks(WOLFSSL_CTX* ctx) {
@@ -20,27 +22,6 @@ int session::io_recv(WOLFSSL*, char* buf, int sz, void* ctx) {
     return static_cast<int>(
         s._in.read_into(std::span(reinterpret_cast<uint8_t*>(buf), static_cast<std::size_t>(sz))));
 }
-
-namespace {
-
-// RFC 8446 4.1.3: a HelloRetryRequest is a ServerHello whose random is
-// SHA-256("HelloRetryRequest").
-constexpr std::array<uint8_t, 32> hello_retry_random = {
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
-
-// `flight` starts with a handshake record holding a ServerHello that is a
-// HelloRetryRequest: record header (5), handshake header (4),
-// legacy_version (2), then the random.
-bool is_hello_retry_request(std::span<const uint8_t> flight) {
-    constexpr std::size_t random_at = 5 + 4 + 2;
-    return flight.size() >= random_at + hello_retry_random.size() && flight[0] == 22 &&
-           flight[5] == 2 &&
-           std::equal(hello_retry_random.begin(), hello_retry_random.end(),
-                      flight.begin() + random_at);
-}
-
-}  // namespace
 
 int session::io_send(WOLFSSL*, char* buf, int sz, void* ctx) {
     auto& s = *static_cast<session*>(ctx);

@@ -189,5 +189,25 @@ TEST(ClientHello, RefusesWhatIsNotAClientHello) {
     EXPECT_EQ(parse_client_hello(bytes, h), hello_status::malformed);
 }
 
+TEST(ClientHello, HelloRetryRequestIsKnownByItsRandom) {
+    // A ServerHello record: header, handshake header, legacy_version, the
+    // HelloRetryRequest random, then the rest of the message.
+    std::vector<uint8_t> flight = {22, 3, 3, 0, 90, 2, 0, 0, 86, 3, 3};
+    const std::vector<uint8_t> random = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
+                                         0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+                                         0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+                                         0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+    flight.insert(flight.end(), random.begin(), random.end());
+    flight.insert(flight.end(), 54, 0);
+    EXPECT_TRUE(is_hello_retry_request(flight));
+    for (std::size_t at : {0u, 5u, 11u, 42u}) {
+        auto altered = flight;
+        altered[at] ^= 1;  // another record type, message type or random
+        EXPECT_FALSE(is_hello_retry_request(altered)) << at;
+    }
+    EXPECT_FALSE(is_hello_retry_request(std::span(flight).first(42)));
+    EXPECT_FALSE(is_hello_retry_request({}));
+}
+
 }  // namespace
 }  // namespace tlsterm::tls
