@@ -284,13 +284,13 @@ void connection::try_handshake() {
                         peer().c_str(), _listener.config->name.c_str(),
                         std::string(to_string(r.reason)).c_str(), r.detail.c_str());
         } else {
-            // Refused inside wolfSSL before tlsterm's callback saw the
-            // certificate (e.g. one it cannot parse): still name it.
+            // Refused by wolfSSL after tlsterm's callback accepted the
+            // certificate (e.g. a CertificateVerify that does not verify):
+            // still name it.
             std::string cert;
-            if (auth != nullptr) {
-                if (auto chain = _tls->peer_chain(); !chain.empty()) {
-                    cert = "; client certificate " + tls::describe_certificate(chain.front());
-                }
+            if (auth != nullptr && auth->identity() && !auth->identity()->chain.empty()) {
+                cert = "; client certificate " +
+                       tls::describe_certificate(auth->identity()->chain.front());
             }
             TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s%s",
                         peer().c_str(), _listener.config->name.c_str(), _tls->error().c_str(),
@@ -319,8 +319,12 @@ void connection::try_handshake() {
         note_client_certificate(*auth);
     }
     timer_list::remove(_timer);
-    if (_listener.config->mode == listener_mode::http) {
-        start_http();
+    if (http_mode()) {
+        // The forwarder is made on the first request byte: an idle
+        // connection carries none.
+        _state = state::proxying;
+        touch();
+        decrypt_client();  // a request that came with the Finished
         return;
     }
     if (_listener.upstream->proxy_v2) {
@@ -458,6 +462,9 @@ void connection::decrypt_client() {
             return;
         }
         flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
+        if (http_mode() && !_http && (!_to_upstream.empty() || !_client_read_open)) {
+            make_forwarder();
+        }
         if (_http) {
             _http->on_client_input(!_client_read_open);
             if (_state == state::closing) {
@@ -467,7 +474,7 @@ void connection::decrypt_client() {
         }
     } while (_decrypt_again && _client_read_open);
     _decrypting = false;
-    if (_http) {
+    if (http_mode()) {
         update_backpressure();
         return;
     }
@@ -493,9 +500,7 @@ void connection::flush_client() {
 
 // ---- HTTP mode ------------------------------------------------------------------
 
-void connection::start_http() {
-    _state = state::proxying;
-    touch();
+void connection::make_forwarder() {
     proxy::client_facts facts;
     facts.peer = peer();
     socket_address a =
@@ -527,18 +532,23 @@ void connection::start_http() {
     _http = std::make_unique<proxy::http_forwarder>(*this, _listener, _env, _to_upstream,
                                                     std::move(facts));
     if (_listener.gen->retired) {
-        _http->retire();  // replaced during the handshake
+        _http->retire();  // replaced before the first request
     }
-    decrypt_client();  // a request that came with the Finished
 }
 
 void connection::drain() {
-    if (_http && _state != state::closing) {
+    if (_state != state::proxying || !http_mode()) {
+        return;
+    }
+    if (_http) {
         _http->drain();
+    } else {
+        client_finish(close_reason::done);  // no request has begun: a message boundary
     }
 }
 
 void connection::retire() {
+    // Without a forwarder yet, the one made later reads gen->retired.
     if (_http && _state != state::closing) {
         _http->retire();
     }
@@ -753,13 +763,15 @@ void connection::on_send(op kind, int res) {
         }
         return;
     }
-    if (client && _http) {
+    if (client && http_mode()) {
         flush_client();
         if (_finish_pending && !_client_send.in_flight && _tls->cipher_out().empty()) {
             finish_http();
             return;
         }
-        _http->on_client_drained();
+        if (_http) {
+            _http->on_client_drained();
+        }
         return;
     }
     if (client) {

@@ -113,7 +113,8 @@ class connection final : public ring_owner, public proxy::client_side {
     void count_ticket_refusal();
     void note_client_certificate(const tls::client_verifier& auth);
     void queue_proxy_header();
-    void start_http();
+    void make_forwarder();
+    bool http_mode() const { return _listener.config->mode == listener_mode::http; }
     void decrypt_client();
     void connect_upstream();
     void on_connect(int res);
@@ -139,7 +140,7 @@ class connection final : public ring_owner, public proxy::client_side {
     std::string _server_name;     // SNI, kept for a PROXY v2 header and HTTP mode
     client_auth_mode _auth_mode = client_auth_mode::none;  // the policy chosen for the hello
     std::unique_ptr<tls::session> _tls;
-    std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, after the handshake
+    std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, from the first request byte
     bool _finish_pending = false;  // HTTP mode: close once the client has everything
     close_reason _finish_reason = close_reason::done;
     // HTTP mode: _timer is on the header or body deadline list.

@@ -84,6 +84,7 @@ std::unique_ptr<session> session::create_client(WOLFSSL_CTX* ctx, const std::str
     s->_client = true;
     wolfSSL_SetIOReadCtx(s->_ssl, s.get());
     wolfSSL_SetIOWriteCtx(s->_ssl, s.get());
+    wolfSSL_SetCertCbCtx(s->_ssl, s.get());  // for client_verify_callback
     if (!server_name.empty() &&
         wolfSSL_UseSNI(s->_ssl, WOLFSSL_SNI_HOST_NAME, server_name.data(),
                        static_cast<unsigned short>(server_name.size())) != WOLFSSL_SUCCESS) {
@@ -347,22 +348,14 @@ std::string_view session::alpn() const {
     return std::string_view(name, size);
 }
 
-std::vector<std::vector<uint8_t>> session::peer_chain() const {
-    std::vector<std::vector<uint8_t>> out;
-    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(_ssl);
-    if (chain == nullptr) {
-        return out;
+int session::client_verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* store) {
+    auto* s = static_cast<session*>(store->userCtx);
+    if (s != nullptr && store->error_depth == 0 && store->totalCerts > 0 &&
+        store->certs != nullptr) {
+        const auto& leaf = store->certs[0];
+        s->_peer_leaf.assign(leaf.buffer, leaf.buffer + leaf.length);
     }
-    int n = wolfSSL_get_chain_count(chain);
-    for (int i = 0; i < n; ++i) {
-        const unsigned char* der = wolfSSL_get_chain_cert(chain, i);
-        int len = wolfSSL_get_chain_length(chain, i);
-        if (der == nullptr || len <= 0) {
-            break;
-        }
-        out.emplace_back(der, der + len);
-    }
-    return out;
+    return preverify_ok;  // wolfSSL's verdict, unchanged
 }
 
 bool session::resumed() const {

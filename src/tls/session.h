@@ -90,8 +90,14 @@ class session {
     // The client certificate check of this handshake; nullptr when the
     // policy requests no certificate.
     const client_verifier* client_auth() const { return _verifier.get(); }
-    // The peer's certificates as sent (leaf first), DER; empty when none.
-    std::vector<std::vector<uint8_t>> peer_chain() const;
+    // Client side: the server's leaf certificate, DER, as it was sent
+    // (copied by client_verify_callback); empty when none. wolfSSL keeps
+    // no peer certificate (built without session certs and without
+    // KEEP_PEER_CERT); a server's is tlsterm's own copy, client_verifier.
+    const std::vector<uint8_t>& peer_leaf() const { return _peer_leaf; }
+    // The verify callback of client contexts: copies the server's leaf
+    // and leaves wolfSSL's verdict as it is.
+    static int client_verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* store);
     // The handshake resumed an earlier session (either side).
     bool resumed() const;
     // Server side: why the first ticket the client offered was not
@@ -140,6 +146,7 @@ class session {
     byte_queue _out;
     bool _transport_eof = false;
     bool _client = false;
+    std::vector<uint8_t> _peer_leaf;  // client side: the server's leaf certificate
     bool _done = false;
     bool _truncated = false;
     bool _first_flight_sent = false;

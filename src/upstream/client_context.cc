@@ -44,7 +44,7 @@ std::expected<std::unique_ptr<client_context>, std::string> client_context::crea
                                        WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
         return std::unexpected(ca.path.string() + ": CA bundle refused by the TLS library");
     }
-    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, nullptr);
+    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, &tls::session::client_verify_callback);
 
     if (config.cert) {
         auto chain = read_file(config.cert->path);
@@ -107,11 +107,17 @@ std::string client_context::check_peer(const tls::session& s) const {
     if (_config->pinned_spki.empty()) {
         return {};
     }
-    auto chain = s.peer_chain();
-    if (chain.empty()) {
+    if (s.resumed()) {
+        // No certificate comes with a resumed handshake; the pool offers
+        // only sessions of handshakes that passed this check (it keeps one
+        // after check_peer), and a new configuration makes new pools.
+        return {};
+    }
+    const auto& der = s.peer_leaf();
+    if (der.empty()) {
         return "no certificate to check against pinned_spki";
     }
-    auto leaf = crl::parse_certificate(chain.front());
+    auto leaf = crl::parse_certificate(der);
     if (!leaf) {
         return "origin certificate unreadable: " + leaf.error();
     }

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "support/pki.h"
+
 namespace tlsterm::test {
 
 memory_client::memory_client(const client_options& o) {
@@ -16,19 +18,23 @@ memory_client::memory_client(const client_options& o) {
     if (!o.sigalgs.empty() && wolfSSL_CTX_set1_sigalgs_list(_ctx, o.sigalgs.c_str()) != 1) {
         throw std::runtime_error("client sigalgs refused: " + o.sigalgs);
     }
+    // The callback records the server's subject (wolfSSL keeps no peer
+    // certificate in tlsterm's build).
     if (o.ca_file.empty()) {
-        wolfSSL_CTX_set_verify(_ctx, WOLFSSL_VERIFY_NONE, nullptr);
+        wolfSSL_CTX_set_verify(_ctx, WOLFSSL_VERIFY_NONE, &memory_client::verify_callback);
     } else {
         if (wolfSSL_CTX_load_verify_locations(_ctx, o.ca_file.c_str(), nullptr) != 1) {
             throw std::runtime_error("cannot load " + o.ca_file);
         }
-        wolfSSL_CTX_set_verify(_ctx, WOLFSSL_VERIFY_PEER, nullptr);
+        _verify = true;
+        wolfSSL_CTX_set_verify(_ctx, WOLFSSL_VERIFY_PEER, &memory_client::verify_callback);
     }
     wolfSSL_CTX_SetIORecv(_ctx, io_recv);
     wolfSSL_CTX_SetIOSend(_ctx, io_send);
     _ssl = wolfSSL_new(_ctx);
     wolfSSL_SetIOReadCtx(_ssl, this);
     wolfSSL_SetIOWriteCtx(_ssl, this);
+    wolfSSL_SetCertCbCtx(_ssl, this);
     if (!o.sni.empty()) {
         wolfSSL_UseSNI(_ssl, WOLFSSL_SNI_HOST_NAME, o.sni.data(),
                        static_cast<unsigned short>(o.sni.size()));
@@ -88,15 +94,36 @@ void memory_client::write(const std::string& s) {
     }
 }
 
-std::string memory_client::peer_subject() {
-    WOLFSSL_X509* x = wolfSSL_get_peer_certificate(_ssl);
-    if (x == nullptr) {
-        return "";
+int memory_client::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* store) {
+    auto* c = static_cast<memory_client*>(store->userCtx);
+    if (c == nullptr) {
+        return preverify_ok;
     }
-    char buf[256] = {};
-    wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), buf, sizeof(buf) - 1);
-    wolfSSL_X509_free(x);
-    return buf;
+    if (store->error_depth == 0 && store->current_cert != nullptr) {
+        char buf[256] = {};
+        wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(store->current_cert), buf,
+                                  sizeof(buf) - 1);
+        c->_peer_subject = buf;
+    }
+    return c->_verify ? preverify_ok : 1;  // without a CA file nothing is verified
+}
+
+std::shared_ptr<const config> one_listener_config(const std::string& tls_lines) {
+    std::string text = R"(
+[[upstreams]]
+name = "u"
+addresses = ["127.0.0.1:1"]
+[[listeners]]
+name = "l"
+address = "127.0.0.1:0"
+upstream = "u"
+[listeners.tls]
+)" + tls_lines + "\n" + certificate_tables("");
+    auto c = load_config_from_string(text, "t.toml", pki_dir());
+    if (!c) {
+        throw std::runtime_error(c.error().to_string());
+    }
+    return *c;
 }
 
 bool pump_handshake(memory_client& c, tls::session& s, int max_rounds) {

@@ -3,8 +3,11 @@
 // curl and openssl over sockets.)
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <tlsterm/config.h>
 
 #include "common/byte_queue.h"
 #include "tls/session.h"
@@ -34,17 +37,26 @@ class memory_client {
     std::string read_all();
     void write(const std::string& s);
     WOLFSSL* ssl() { return _ssl; }
-    std::string peer_subject();
+    // The server certificate's subject, as wolfSSL prints it.
+    const std::string& peer_subject() const { return _peer_subject; }
 
   private:
     static int io_recv(WOLFSSL*, char* buf, int sz, void* ctx);
     static int io_send(WOLFSSL*, char* buf, int sz, void* ctx);
+    static int verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* store);
+
     WOLFSSL_CTX* _ctx = nullptr;
     WOLFSSL* _ssl = nullptr;
+    bool _verify = false;
+    std::string _peer_subject;
     byte_queue _in;
     byte_queue _out;
     bool _connected = false;
 };
+
+// A configuration of one listener with the test PKI's server certificates
+// and `tls_lines` in its [listeners.tls] table.
+std::shared_ptr<const config> one_listener_config(const std::string& tls_lines = "");
 
 // Moves bytes both ways until both handshakes finish or one side fails.
 // Returns true when both completed.

@@ -14,20 +14,7 @@ namespace tlsterm::tls {
 namespace {
 
 std::shared_ptr<const config> make_config(const std::string& tls_extra = "") {
-    std::string text = R"(
-[[upstreams]]
-name = "u"
-addresses = ["127.0.0.1:1"]
-[[listeners]]
-name = "l"
-address = "127.0.0.1:0"
-upstream = "u"
-[listeners.tls]
-alpn = ["h2", "http/1.1"]
-)" + tls_extra + test::certificate_tables("");
-    auto c = load_config_from_string(text, "t.toml", test::pki_dir());
-    EXPECT_TRUE(c) << c.error().to_string();
-    return *c;
+    return test::one_listener_config("alpn = [\"h2\", \"http/1.1\"]\n" + tls_extra);
 }
 
 struct handshake_result {
