@@ -39,12 +39,10 @@ connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
       _listener(listener),
       _client_fd(client_fd),
       _peer(peer),
-      _admitted_as(who) {
-    _timer.owner = this;
-}
+      _admitted_as(who) {}
 
 connection::~connection() {
-    timer_list::remove(_timer);
+    deadlines::remove(_timer);
     if (_client_fd >= 0) {
         ::close(_client_fd);
     }
@@ -111,9 +109,9 @@ void connection::on_recv(op kind, int res, uint32_t flags) {
         // The buffer is ours until `held` goes out of scope: its bytes are
         // copied into TLS (either direction) before that.
         _env.buffers.taken();
-        ring::buffer_handle held(&_env.buffers,
-                                 static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
-                                 static_cast<uint32_t>(res));
+        runtime::buffer_handle held(&_env.buffers,
+                                    static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
+                                    static_cast<uint32_t>(res));
         if (_state != state::closing) {
             client ? on_client_data(held.bytes()) : on_upstream_data(held.bytes());
         }
@@ -318,7 +316,7 @@ void connection::try_handshake() {
     if (const tls::client_verifier* auth = _tls->client_auth()) {
         note_client_certificate(*auth);
     }
-    timer_list::remove(_timer);
+    deadlines::remove(_timer);
     if (http_mode()) {
         // The forwarder is made on the first request byte: an idle
         // connection carries none.
@@ -425,56 +423,44 @@ void connection::decrypt_client() {
     if (_state != state::connecting && _state != state::proxying) {
         return;
     }
-    if (_decrypting) {
-        // Re-entered (the forwarder consumed input while handling it): the
-        // running call loops once more instead of recursing, so a client
-        // sending many tiny records cannot deepen the stack.
-        _decrypt_again = true;
-        return;
-    }
-    _decrypting = true;
     uint8_t buf[decrypt_chunk];
     const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
-    do {
-        _decrypt_again = false;
-        while (_client_read_open && _to_upstream.size() < limit) {
-            auto r = _tls->read(buf);
-            if (r.status == tls::tls_status::ok) {
-                _to_upstream.append(std::span<const uint8_t>(buf, r.bytes));
-                _env.counters.bytes_from_client.fetch_add(r.bytes, std::memory_order_relaxed);
-                continue;
-            }
-            if (r.status == tls::tls_status::want_read) {
-                break;
-            }
-            if (r.status == tls::tls_status::closed) {
-                _client_read_open = false;
-                if (_tls->truncated()) {
-                    TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify",
-                                peer().c_str());
-                }
-                break;
-            }
-            TLSTERM_LOG(log_level::info, "%s: TLS error from client: %s", peer().c_str(),
-                        _tls->error().c_str());
-            _decrypting = false;
-            close(close_reason::tls_error);
-            return;
+    while (_client_read_open && _to_upstream.size() < limit) {
+        auto r = _tls->read(buf);
+        if (r.status == tls::tls_status::ok) {
+            _to_upstream.append(std::span<const uint8_t>(buf, r.bytes));
+            _env.counters.bytes_from_client.fetch_add(r.bytes, std::memory_order_relaxed);
+            continue;
         }
-        flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
-        if (http_mode() && !_http && (!_to_upstream.empty() || !_client_read_open)) {
+        if (r.status == tls::tls_status::want_read) {
+            break;
+        }
+        if (r.status == tls::tls_status::closed) {
+            _client_read_open = false;
+            if (_tls->truncated()) {
+                TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify",
+                            peer().c_str());
+            }
+            break;
+        }
+        TLSTERM_LOG(log_level::info, "%s: TLS error from client: %s", peer().c_str(),
+                    _tls->error().c_str());
+        close(close_reason::tls_error);
+        return;
+    }
+    flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
+    if (http_mode()) {
+        if (!_http && (!_to_upstream.empty() || !_client_read_open)) {
             make_forwarder();
         }
         if (_http) {
+            // What it consumes comes back as client_input_consumed, which
+            // posts the next round instead of re-entering this one.
             _http->on_client_input(!_client_read_open);
             if (_state == state::closing) {
-                _decrypting = false;
                 return;
             }
         }
-    } while (_decrypt_again && _client_read_open);
-    _decrypting = false;
-    if (http_mode()) {
         update_backpressure();
         return;
     }
@@ -652,8 +638,8 @@ void connection::client_input_consumed() {
         return;
     }
     update_backpressure();
-    if (!_tls->cipher_in().empty() && _client_read_open) {
-        decrypt_client();  // within a running decrypt_client: one more round there
+    if (_tls->input_pending() && _client_read_open) {
+        _env.later.post(_decrypt_later);  // after the call that consumed it
     }
 }
 
@@ -862,7 +848,7 @@ void connection::close(close_reason reason) {
     bool handshaken = _state == state::connecting || _state == state::proxying;
     _state = state::closing;
     _env.counters.count(reason);
-    timer_list::remove(_timer);
+    deadlines::remove(_timer);
 
     // Last words to the client, written directly when no send is in flight
     // (a queued send would interleave): the alert of a failed handshake or

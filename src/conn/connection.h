@@ -13,7 +13,7 @@
 // connection encrypts what the forwarder sends back (proxy::client_side).
 //
 // Ownership and lifetime:
-//  - The shard owns connections in a slot table (conn/slot_table.h); every
+//  - The shard owns connections in a slot table (runtime/slot_table.h); every
 //    SQE a connection submits carries op_id{slot, generation, op}, and
 //    ring_owner counts those whose final completion has not arrived.
 //  - close() cancels everything on both sockets; the shard frees the slot
@@ -36,20 +36,23 @@
 
 #include "common/byte_queue.h"
 #include "conn/env.h"
-#include "conn/slot_table.h"
-#include "conn/timer_list.h"
 #include "crl/manager.h"
 #include "proxy/http_forwarder.h"
-#include "ring/buffer_ring.h"
-#include "ring/op_id.h"
-#include "ring/ring.h"
+#include "runtime/buffer_ring.h"
+#include "runtime/deadline_list.h"
+#include "runtime/deferred.h"
+#include "runtime/op_id.h"
+#include "runtime/ring.h"
+#include "runtime/slot_table.h"
 #include "tls/server_context.h"
 #include "tls/session.h"
 
 namespace tlsterm::conn {
 
-class connection final : public ring_owner, public proxy::client_side {
+class connection final : public runtime::ring_owner, public proxy::client_side {
   public:
+    using op = runtime::op;
+
     // `peer` and `who`: the client's address as accepted and as admission
     // counted it (released with the connection).
     connection(conn_env& env, listener_runtime& listener, uint32_t slot, uint32_t generation,
@@ -71,7 +74,7 @@ class connection final : public ring_owner, public proxy::client_side {
     void close(close_reason reason);
     bool finished() const override { return _state == state::closing && inflight() == 0; }
 
-    timer_link& timer() { return _timer; }
+    runtime::deadline_link<connection>& timer() { return _timer; }
     const address_key& admitted_as() const { return _admitted_as; }
     bool handshake_done() const { return _state == state::connecting || _state == state::proxying; }
 
@@ -134,7 +137,7 @@ class connection final : public ring_owner, public proxy::client_side {
     sockaddr_in6 _peer{};  // the client's address (IPv4 or IPv6), for logs
     address_key _admitted_as;
     state _state = state::hello;
-    timer_link _timer;
+    runtime::deadline_link<connection> _timer{*this};
 
     std::vector<uint8_t> _hello;  // ClientHello bytes before a session exists
     std::string _server_name;     // SNI, kept for a PROXY v2 header and HTTP mode
@@ -145,8 +148,8 @@ class connection final : public ring_owner, public proxy::client_side {
     close_reason _finish_reason = close_reason::done;
     // HTTP mode: _timer is on the header or body deadline list.
     proxy::request_deadline _deadline = proxy::request_deadline::none;
-    bool _decrypting = false;     // decrypt_client is running
-    bool _decrypt_again = false;  // ... and input was consumed meanwhile
+    // The next round of decrypt_client, after the forwarder consumed input.
+    runtime::deferred_call<connection, &connection::decrypt_client> _decrypt_later{*this};
 
     byte_queue _to_upstream;  // plaintext waiting for an upstream send
     send_slot _upstream_send;

@@ -11,11 +11,12 @@
 #include <tlsterm/counters.h>
 
 #include "conn/admission.h"
-#include "conn/slot_table.h"
-#include "conn/timer_list.h"
 #include "crl/manager.h"
-#include "ring/buffer_ring.h"
-#include "ring/ring.h"
+#include "runtime/buffer_ring.h"
+#include "runtime/deadline_list.h"
+#include "runtime/deferred.h"
+#include "runtime/ring.h"
+#include "runtime/slot_table.h"
 #include "tls/identity_cache.h"
 #include "tls/server_context.h"
 
@@ -25,6 +26,9 @@ class pool;
 
 namespace tlsterm::conn {
 
+class connection;
+using deadlines = runtime::deadline_list<connection>;
+
 // What one configuration generation is to the connections of one shard:
 // its limits, the deadline lists of its timeouts (shared with every other
 // generation that has the same timeout) and its revocation state. Owned by
@@ -32,13 +36,13 @@ namespace tlsterm::conn {
 struct generation_view {
     uint64_t number = 0;
     const limits_config* limits = nullptr;
-    timer_list* handshake_timers = nullptr;
-    timer_list* idle_timers = nullptr;
-    timer_list* header_timers = nullptr;  // HTTP mode: a request head in progress
-    timer_list* body_timers = nullptr;    // HTTP mode: a request body being buffered
-    timer_list* linger_timers = nullptr;  // HTTP mode: lingering after the last response
-    crl::manager::reader crls{nullptr};   // revocation state for client certificates
-    std::size_t connections = 0;          // client connections of this generation here
+    deadlines* handshake_timers = nullptr;
+    deadlines* idle_timers = nullptr;
+    deadlines* header_timers = nullptr;  // HTTP mode: a request head in progress
+    deadlines* body_timers = nullptr;    // HTTP mode: a request body being buffered
+    deadlines* linger_timers = nullptr;  // HTTP mode: lingering after the last response
+    crl::manager::reader crls{nullptr};  // revocation state for client certificates
+    std::size_t connections = 0;         // client connections of this generation here
     // A newer generation took over (or the shard drains): HTTP connections
     // of this one end after their next response.
     bool retired = false;
@@ -60,10 +64,11 @@ struct listener_runtime {
 
 // The shard services a connection uses, whatever its generation.
 struct conn_env {
-    ring::uring& ring;
-    ring::buffer_ring& buffers;
+    runtime::uring& ring;
+    runtime::buffer_ring& buffers;
     shard_counters& counters;
-    slot_table& slots;                // where pooled upstream connections are created
+    runtime::deferred_queue& later;   // work run after the completion being handled
+    runtime::slot_table& slots;       // where pooled upstream connections are created
     admission& admit;                 // handshake admission of this shard
     tls::identity_cache& identities;  // the process's client identities of tickets
     uint64_t now_ms = 0;

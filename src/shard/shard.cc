@@ -13,16 +13,16 @@
 
 #include "common/log.h"
 #include "conn/connection.h"
-#include "ring/buffer_ring.h"
-#include "ring/op_id.h"
-#include "ring/ring.h"
+#include "runtime/buffer_ring.h"
+#include "runtime/op_id.h"
+#include "runtime/ring.h"
 #include "shard/listen.h"
 #include "upstream/pool.h"
 
 namespace tlsterm::shard {
 
 using conn::connection;
-using conn::op;
+using runtime::op;
 
 namespace {
 
@@ -45,17 +45,17 @@ uint64_t now_ms() {
 // each list stays sorted because all its entries have one timeout.
 class deadline_lists {
   public:
-    conn::timer_list* get(uint64_t timeout_ms) {
+    conn::deadlines* get(uint64_t timeout_ms) {
         for (auto& l : _lists) {
             if (l->timeout_ms() == timeout_ms) {
                 return l.get();
             }
         }
-        _lists.push_back(std::make_unique<conn::timer_list>(timeout_ms));
+        _lists.push_back(std::make_unique<conn::deadlines>(timeout_ms));
         return _lists.back().get();
     }
     // The first expired entry of any list, or null.
-    conn::timer_link* expired(uint64_t now_ms) const {
+    runtime::deadline_link<connection>* expired(uint64_t now_ms) const {
         for (const auto& l : _lists) {
             if (auto* t = l->expired(now_ms)) {
                 return t;
@@ -65,7 +65,7 @@ class deadline_lists {
     }
 
   private:
-    std::vector<std::unique_ptr<conn::timer_list>> _lists;  // never freed: a few per shard
+    std::vector<std::unique_ptr<conn::deadlines>> _lists;  // never freed: a few per shard
 };
 
 // One generation as this shard runs it.
@@ -112,8 +112,8 @@ struct listen_socket {
 // Everything the shard thread owns, created on that thread.
 struct shard::loop {
     shard& owner;
-    std::unique_ptr<ring::uring> ring;
-    std::unique_ptr<ring::buffer_ring> buffers;
+    std::unique_ptr<runtime::uring> ring;
+    std::unique_ptr<runtime::buffer_ring> buffers;
     std::vector<listen_socket> sockets;  // index = the accept op's slot; entries stay
     deadline_lists handshake_deadlines;
     deadline_lists idle_deadlines;
@@ -127,7 +127,8 @@ struct shard::loop {
     // Oldest first; back() is current. Declared before the slots: pooled
     // connections refer to their pool, connections to their generation.
     std::vector<std::unique_ptr<shard_generation>> generations;
-    conn::slot_table slots;
+    runtime::deferred_queue later;
+    runtime::slot_table slots;
     conn::conn_env env;
     std::size_t active = 0;  // client connections
     bool draining = false;
@@ -136,19 +137,19 @@ struct shard::loop {
     __kernel_timespec tick{0, tick_ms * 1'000'000};
     uint64_t mailbox_value = 0;
 
-    loop(shard& s, std::unique_ptr<ring::uring> r, std::unique_ptr<ring::buffer_ring> b)
+    loop(shard& s, std::unique_ptr<runtime::uring> r, std::unique_ptr<runtime::buffer_ring> b)
         : owner(s),
           ring(std::move(r)),
           buffers(std::move(b)),
           admit(s._setup.first.gen->cfg().limits, s._setup.shard_count),
-          env{*ring, *buffers, *s._counters, slots, admit, *s._setup.identities, now_ms()} {}
+          env{*ring, *buffers, *s._counters, later, slots, admit, *s._setup.identities, now_ms()} {}
 
     shard_generation& current() { return *generations.back(); }
     const config& cfg() { return current().gen->cfg(); }
 
     io_uring_sqe* sqe(op kind, uint32_t slot = 0) {
         io_uring_sqe* s = ring->sqe();
-        io_uring_sqe_set_data64(s, ring::op_id{slot, 0, static_cast<uint8_t>(kind)}.encode());
+        io_uring_sqe_set_data64(s, runtime::op_id{slot, 0, static_cast<uint8_t>(kind)}.encode());
         return s;
     }
 
@@ -267,7 +268,7 @@ struct shard::loop {
             }
         }
         conn::generation_view* v = &old.view;
-        slots.for_each([v](conn::ring_owner& o) {
+        slots.for_each([v](runtime::ring_owner& o) {
             if (o.client_connection() && &static_cast<connection&>(o).generation() == v) {
                 static_cast<connection&>(o).retire();
             }
@@ -430,19 +431,19 @@ struct shard::loop {
             }
         }
         while (auto* t = handshake_deadlines.expired(env.now_ms)) {
-            static_cast<connection*>(t->owner)->close(close_reason::handshake_timeout);
+            t->owner().close(close_reason::handshake_timeout);
         }
         while (auto* t = idle_deadlines.expired(env.now_ms)) {
-            static_cast<connection*>(t->owner)->close(close_reason::idle_timeout);
+            t->owner().close(close_reason::idle_timeout);
         }
         while (auto* t = header_deadlines.expired(env.now_ms)) {
-            static_cast<connection*>(t->owner)->request_timeout();
+            t->owner().request_timeout();
         }
         while (auto* t = body_deadlines.expired(env.now_ms)) {
-            static_cast<connection*>(t->owner)->request_timeout();
+            t->owner().request_timeout();
         }
         while (auto* t = linger_deadlines.expired(env.now_ms)) {
-            static_cast<connection*>(t->owner)->end_lingering();
+            t->owner().end_lingering();
         }
         if (env.now_ms >= admission_swept_ms + 1000) {
             admission_swept_ms = env.now_ms;
@@ -463,7 +464,7 @@ struct shard::loop {
         if (draining && !drain_deadline_hit && env.now_ms >= drain_deadline_ms) {
             drain_deadline_hit = true;
             std::size_t n = 0;
-            slots.for_each([&](conn::ring_owner& o) {
+            slots.for_each([&](runtime::ring_owner& o) {
                 if (o.client_connection()) {
                     static_cast<connection&>(o).close(close_reason::drain_deadline);
                     ++n;
@@ -497,7 +498,7 @@ struct shard::loop {
         // HTTP connections end at the next message boundary: idle ones now
         // (unless keep_idle), busy ones after their response (sent with
         // Connection: close).
-        slots.for_each([keep_idle](conn::ring_owner& o) {
+        slots.for_each([keep_idle](runtime::ring_owner& o) {
             if (o.client_connection()) {
                 auto& c = static_cast<connection&>(o);
                 if (keep_idle) {
@@ -510,7 +511,7 @@ struct shard::loop {
     }
 
     void dispatch(uint64_t user_data, int res, uint32_t flags) {
-        auto id = ring::op_id::decode(user_data);
+        auto id = runtime::op_id::decode(user_data);
         auto kind = static_cast<op>(id.op);
         switch (kind) {
             case op::accept:
@@ -527,7 +528,7 @@ struct shard::loop {
             default:
                 break;
         }
-        conn::ring_owner* target = slots.find(id);
+        runtime::ring_owner* target = slots.find(id);
         if (target == nullptr) {
             // A completion for a connection that no longer exists. Cannot
             // happen while slots are freed only when nothing is in flight;
@@ -555,7 +556,12 @@ struct shard::loop {
                 break;
             }
             env.now_ms = now_ms();
-            ring->drain([this](uint64_t ud, int r, uint32_t f) { dispatch(ud, r, f); });
+            ring->drain([this](uint64_t ud, int r, uint32_t f) {
+                dispatch(ud, r, f);
+                // What the completion caused, with no caller's frame below
+                // it (runtime/deferred.h).
+                later.run();
+            });
         }
         for (auto& l : sockets) {
             if (l.fd >= 0) {
@@ -606,12 +612,12 @@ std::expected<void, std::string> shard::start() {
             }
         }
         // The ring is created here: SINGLE_ISSUER binds it to this thread.
-        auto r = ring::uring::create(ring_entries, _setup.minimal_ring);
+        auto r = runtime::uring::create(ring_entries, _setup.minimal_ring);
         if (!r) {
             ready.set_value(r.error());
             return;
         }
-        auto b = ring::buffer_ring::create((*r)->raw(), buffer_group, buffer_count, buffer_size);
+        auto b = runtime::buffer_ring::create((*r)->raw(), buffer_group, buffer_count, buffer_size);
         if (!b) {
             ready.set_value(b.error());
             return;

@@ -54,7 +54,7 @@ struct shard_setup {
     uint32_t index = 0;
     int cpu = -1;               // pin to this CPU; -1 = no pinning
     uint32_t shard_count = 1;   // shards in the process (admission divides its limits)
-    bool minimal_ring = false;  // TLSTERM_IO_URING=minimal (see ring::uring::create)
+    bool minimal_ring = false;  // TLSTERM_IO_URING=minimal (see runtime::uring::create)
     mailbox_message first;      // the generation to start with and its sockets
     // The process's client identities for resumption (outlives the shard).
     tls::identity_cache* identities = nullptr;

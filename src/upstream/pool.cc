@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "ring/op_id.h"
+#include "runtime/op_id.h"
 
 namespace tlsterm::upstream {
 
@@ -33,13 +33,12 @@ pooled_connection::pooled_connection(pool& owner, uint32_t slot, uint32_t genera
       _pool(owner),
       _fd(fd),
       _address(address) {
-    _timer.owner = this;
     ++_pool._objects;
 }
 
 pooled_connection::~pooled_connection() {
     --_pool._objects;
-    conn::timer_list::remove(_timer);
+    runtime::deadline_list<pooled_connection>::remove(_timer);
     if (_fd >= 0) {
         ::close(_fd);
     }
@@ -54,20 +53,20 @@ void pooled_connection::start() {
 }
 
 void pooled_connection::arm_recv() {
-    ring_owner::arm_recv(_pool._env.buffers, _fd, conn::op::upstream_recv);
+    ring_owner::arm_recv(_pool._env.buffers, _fd, runtime::op::upstream_recv);
     _recv_armed = true;
 }
 
-void pooled_connection::on_completion(conn::op kind, int res, uint32_t flags) {
+void pooled_connection::on_completion(runtime::op kind, int res, uint32_t flags) {
     completed(flags);
     switch (kind) {
-        case conn::op::upstream_connect:
+        case runtime::op::upstream_connect:
             on_connect(res);
             break;
-        case conn::op::upstream_recv:
+        case runtime::op::upstream_recv:
             on_recv(res, flags);
             break;
-        case conn::op::upstream_send:
+        case runtime::op::upstream_send:
             on_send(res);
             break;
         default:
@@ -126,7 +125,7 @@ void pooled_connection::try_handshake() {
         _pool.on_connect_failed(*this, why);
         return;
     }
-    conn::timer_list::remove(_timer);
+    runtime::deadline_list<pooled_connection>::remove(_timer);
     if (std::string_view(_tls->version()) != "TLSv1.3") {
         // A TLS 1.2 ticket came with the handshake (a TLS 1.3 one comes
         // after it: see on_released). Kept now, whether or not this
@@ -147,9 +146,9 @@ void pooled_connection::on_recv(int res, uint32_t flags) {
     auto& env = _pool._env;
     if (res > 0) {
         env.buffers.taken();
-        ring::buffer_handle held(&env.buffers,
-                                 static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
-                                 static_cast<uint32_t>(res));
+        runtime::buffer_handle held(&env.buffers,
+                                    static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
+                                    static_cast<uint32_t>(res));
         if (_state != state::closing) {
             on_bytes(held.bytes());
         }
@@ -230,7 +229,7 @@ void pooled_connection::deliver(std::span<const uint8_t> plaintext) {
     if (_state == state::busy && _user != nullptr) {
         if (!_got_response_bytes) {
             _got_response_bytes = true;
-            conn::timer_list::remove(_timer);
+            runtime::deadline_list<pooled_connection>::remove(_timer);
         }
         _pool._env.counters.bytes_from_upstream.fetch_add(plaintext.size(),
                                                           std::memory_order_relaxed);
@@ -292,7 +291,7 @@ void pooled_connection::flush() {
     q.move_into(_sending);
     _sent = 0;
     _send_in_flight = true;
-    io_uring_prep_send(sqe(conn::op::upstream_send), _fd, _sending.data(), _sending.size(),
+    io_uring_prep_send(sqe(runtime::op::upstream_send), _fd, _sending.data(), _sending.size(),
                        MSG_NOSIGNAL);
 }
 
@@ -312,7 +311,7 @@ void pooled_connection::on_send(int res) {
     _sent += static_cast<std::size_t>(res);
     if (_sent < _sending.size()) {
         _send_in_flight = true;
-        io_uring_prep_send(sqe(conn::op::upstream_send), _fd, _sending.data() + _sent,
+        io_uring_prep_send(sqe(runtime::op::upstream_send), _fd, _sending.data() + _sent,
                            _sending.size() - _sent, MSG_NOSIGNAL);
         return;
     }
@@ -330,7 +329,7 @@ void pooled_connection::pause_reads(bool paused) {
     }
     _recv_paused = paused;
     if (paused && _recv_armed) {
-        io_uring_prep_cancel64(sqe(conn::op::cancel), id(conn::op::upstream_recv), 0);
+        io_uring_prep_cancel64(sqe(runtime::op::cancel), id(runtime::op::upstream_recv), 0);
     } else if (!paused && !_recv_armed) {
         arm_recv();
     }
@@ -343,6 +342,7 @@ void pooled_connection::await_response() {
 
 void pooled_connection::release(bool reusable) {
     _user = nullptr;
+    ++_attachments;  // the decrypt loop delivering the end of this exchange stops
     ++_requests;
     if (reusable && _tls && _tls->input_pending()) {
         TLSTERM_LOG(log_level::debug,
@@ -350,7 +350,7 @@ void pooled_connection::release(bool reusable) {
                     _pool.name().c_str(), address().to_string().c_str());
         reusable = false;  // they answer no request
     }
-    conn::timer_list::remove(_timer);
+    runtime::deadline_list<pooled_connection>::remove(_timer);
     if (_recv_paused) {
         pause_reads(false);  // an idle connection must see an origin's EOF
     }
@@ -375,11 +375,11 @@ void pooled_connection::close() {
     if (_state == state::closing) {
         return;
     }
-    conn::timer_list::remove(_timer);
+    runtime::deadline_list<pooled_connection>::remove(_timer);
     _pool.on_closed(*this);
     _state = state::closing;
     _user = nullptr;
-    io_uring_prep_cancel_fd(sqe(conn::op::cancel), _fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_prep_cancel_fd(sqe(runtime::op::cancel), _fd, IORING_ASYNC_CANCEL_ALL);
 }
 
 // ---- pool ---------------------------------------------------------------------------
@@ -403,7 +403,7 @@ pooled_connection* pool::acquire(user& u, bool fresh) {
     if (!fresh && !_idle.empty()) {
         pooled_connection* c = _idle.back();
         _idle.pop_back();
-        conn::timer_list::remove(c->_timer);
+        runtime::deadline_list<pooled_connection>::remove(c->_timer);
         c->attach(u);
         return c;
     }
@@ -413,14 +413,14 @@ pooled_connection* pool::acquire(user& u, bool fresh) {
     // Beyond max_connections a request waits for a busy connection; the
     // queue of those is bounded.
     if (_open >= _config.pool.max_connections && _waiters.size() >= _config.pool.queue_size) {
-        u.on_no_connection(503, "upstream " + _config.name + ": " +
-                                    std::to_string(_waiters.size()) +
-                                    " requests already wait for a connection (queue_size)");
+        answer_later({&u, nullptr, 503,
+                      "upstream " + _config.name + ": " + std::to_string(_waiters.size()) +
+                          " requests already wait for a connection (queue_size)"});
         return nullptr;
     }
     _waiters.push_back(waiter{&u, _env.now_ms + _config.pool.queue_timeout_ms, fresh});
     serve_waiters();
-    fail_waiters_if_hopeless();
+    _env.later.post(_answer_later);  // fail_waiters_if_hopeless, after this call
     return nullptr;
 }
 
@@ -429,6 +429,61 @@ void pool::cancel(user& u) {
     if (it != _waiters.end()) {
         _waiters.erase(it);
     }
+    for (auto a = _answers.begin(); a != _answers.end();) {
+        if (a->u != &u) {
+            ++a;
+            continue;
+        }
+        pooled_connection* c = a->c;
+        a = _answers.erase(a);
+        if (c != nullptr) {
+            hand_on(*c);  // it was on its way to `u`
+        }
+    }
+}
+
+void pool::answer_later(answer a) {
+    _answers.push_back(std::move(a));
+    _env.later.post(_answer_later);
+}
+
+void pool::deliver_answers() {
+    while (!_answers.empty()) {
+        answer a = std::move(_answers.front());
+        _answers.pop_front();
+        if (a.c == nullptr) {
+            a.u->on_no_connection(a.status, a.cause);
+        } else if (a.c->_state == pooled_connection::state::closing) {
+            // The origin closed it meanwhile: the user waits again, first.
+            _waiters.push_front(waiter{a.u, _env.now_ms + _config.pool.queue_timeout_ms, false});
+            serve_waiters();
+        } else {
+            a.c->attach(*a.u);
+            a.u->on_connection(*a.c);
+        }
+    }
+    fail_waiters_if_hopeless();
+}
+
+void pool::hand_on(pooled_connection& c) {
+    if (_draining) {
+        c.close();
+        return;
+    }
+    auto it = std::ranges::find_if(_waiters, [](const waiter& w) { return !w.fresh; });
+    if (it != _waiters.end()) {
+        user* u = it->u;
+        _waiters.erase(it);
+        answer_later({u, &c, 0, {}});  // attached when it arrives
+        return;
+    }
+    if (_retired) {
+        c.close();  // nobody of this generation waits for it
+        return;
+    }
+    c._state = pooled_connection::state::idle;
+    _idle.push_back(&c);
+    _idle_timers.schedule(c._timer, _env.now_ms);
 }
 
 bool pool::open_one() {
@@ -535,17 +590,7 @@ void pool::on_released(pooled_connection& c, bool reusable) {
         serve_waiters();
         return;
     }
-    auto it = std::ranges::find_if(_waiters, [](const waiter& w) { return !w.fresh; });
-    if (it != _waiters.end()) {
-        user* u = it->u;
-        _waiters.erase(it);
-        c.attach(*u);
-        u->on_connection(c);
-        return;
-    }
-    c._state = pooled_connection::state::idle;
-    _idle.push_back(&c);
-    _idle_timers.schedule(c._timer, _env.now_ms);
+    hand_on(c);
 }
 
 void pool::on_connect_failed(pooled_connection& c, const std::string& cause) {
@@ -607,12 +652,12 @@ void pool::on_closed(pooled_connection& c) {
 
 void pool::tick() {
     while (auto* t = _handshake_timers.expired(_env.now_ms)) {
-        auto* c = static_cast<pooled_connection*>(t->owner);
-        conn::timer_list::remove(*t);
+        auto* c = &t->owner();
+        runtime::deadline_list<pooled_connection>::remove(*t);
         on_connect_failed(*c, "TLS handshake timed out");
     }
     while (auto* t = _response_timers.expired(_env.now_ms)) {
-        auto* c = static_cast<pooled_connection*>(t->owner);
+        auto* c = &t->owner();
         user* u = c->_user;
         c->_user = nullptr;
         c->close();
@@ -621,7 +666,7 @@ void pool::tick() {
         }
     }
     while (auto* t = _idle_timers.expired(_env.now_ms)) {
-        static_cast<pooled_connection*>(t->owner)->close();
+        t->owner().close();
     }
     while (!_waiters.empty() && _waiters.front().deadline_ms <= _env.now_ms) {
         user* u = _waiters.front().u;

@@ -36,8 +36,9 @@
 
 #include "common/byte_queue.h"
 #include "conn/env.h"
-#include "conn/slot_table.h"
-#include "conn/timer_list.h"
+#include "runtime/deadline_list.h"
+#include "runtime/deferred.h"
+#include "runtime/slot_table.h"
 #include "tls/session.h"
 #include "upstream/client_context.h"
 
@@ -67,12 +68,12 @@ class user {
     virtual void on_response_timeout() = 0;
 };
 
-class pooled_connection final : public conn::ring_owner {
+class pooled_connection final : public runtime::ring_owner {
   public:
     pooled_connection(pool& owner, uint32_t slot, uint32_t generation, int fd, std::size_t address);
     ~pooled_connection() override;
 
-    void on_completion(conn::op kind, int res, uint32_t flags) override;
+    void on_completion(runtime::op kind, int res, uint32_t flags) override;
     bool finished() const override { return _state == state::closing && inflight() == 0; }
 
     // For the attached user.
@@ -136,7 +137,8 @@ class pooled_connection final : public conn::ring_owner {
     // inside the delivery that ended the first.
     uint32_t _attachments = 0;
     __kernel_timespec _connect_timeout{};
-    conn::timer_link _timer;  // handshake, idle or response deadline
+    runtime::deadline_link<pooled_connection> _timer{
+        *this};  // handshake, idle or response deadline
     std::size_t _idle_index = 0;
 };
 
@@ -150,11 +152,14 @@ class pool {
     pool& operator=(const pool&) = delete;
 
     // A connection for `u`: returned when an idle one is ready (attached),
-    // else nullptr and `u` hears on_connection or on_no_connection later.
+    // else nullptr and `u` hears on_connection or on_no_connection later,
+    // never inside this call (nor inside release()): such answers go to
+    // the shard's deferred queue.
     // `fresh`: never an idle connection (a retry after one failed); in a
     // full pool the least recently used idle one is closed to make room.
     pooled_connection* acquire(user& u, bool fresh = false);
-    // `u` stopped waiting (its client went away).
+    // `u` stopped waiting (its client went away): it hears nothing more,
+    // and a connection on its way to it goes to the next waiter or idles.
     void cancel(user& u);
 
     // Expires deadlines, keeps min_idle warm. Called on the shard's tick.
@@ -188,6 +193,15 @@ class pool {
         uint64_t deadline_ms;
         bool fresh;
     };
+    // An answer to a user that must not hear it inside the call that
+    // decided it: a connection (released by its last user and handed on)
+    // or a refusal.
+    struct answer {
+        user* u;
+        pooled_connection* c;  // null: a refusal
+        int status = 0;
+        std::string cause;
+    };
 
     bool open_one();
     void on_ready(pooled_connection& c);
@@ -204,6 +218,11 @@ class pool {
     void on_closed(pooled_connection& c);
     void serve_waiters();
     void fail_waiters_if_hopeless();
+    void answer_later(answer a);
+    void deliver_answers();  // the deferred task
+    // `c` is free (released, or its user left before it came): on its way
+    // to a waiter that may have it, else idle.
+    void hand_on(pooled_connection& c);
     std::string down_cause() const;
 
     conn::conn_env& _env;
@@ -214,14 +233,16 @@ class pool {
     std::size_t _next_address = 0;
     std::vector<pooled_connection*> _idle;  // most recently used last
     std::deque<waiter> _waiters;
+    std::deque<answer> _answers;
+    runtime::deferred_call<pool, &pool::deliver_answers> _answer_later{*this};
     std::size_t _open = 0;        // every connection not yet closing
     std::size_t _connecting = 0;  // connecting or handshaking
     bool _draining = false;
     bool _retired = false;
     std::size_t _objects = 0;
-    conn::timer_list _handshake_timers;
-    conn::timer_list _idle_timers;
-    conn::timer_list _response_timers;
+    runtime::deadline_list<pooled_connection> _handshake_timers;
+    runtime::deadline_list<pooled_connection> _idle_timers;
+    runtime::deadline_list<pooled_connection> _response_timers;
 };
 
 }  // namespace tlsterm::upstream

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace tlsterm::ring {
+namespace tlsterm::runtime {
 
 // What this kernel supports, probed once at setup.
 struct features {
@@ -78,4 +78,4 @@ class uring {
     std::vector<std::string> _notes;
 };
 
-}  // namespace tlsterm::ring
+}  // namespace tlsterm::runtime

@@ -1,9 +1,9 @@
-#include "ring/ring.h"
+#include "runtime/ring.h"
 
 #include <cerrno>
 #include <cstring>
 
-namespace tlsterm::ring {
+namespace tlsterm::runtime {
 
 std::expected<std::unique_ptr<uring>, std::string> uring::create(unsigned entries, bool minimal) {
     std::unique_ptr<uring> r(new uring());
@@ -109,4 +109,4 @@ int uring::submit_and_wait(unsigned wait_nr) {
     }
 }
 
-}  // namespace tlsterm::ring
+}  // namespace tlsterm::runtime

@@ -13,11 +13,11 @@
 
 #include <tlsterm/address.h>
 
-#include "ring/buffer_ring.h"
-#include "ring/op_id.h"
-#include "ring/ring.h"
+#include "runtime/buffer_ring.h"
+#include "runtime/op_id.h"
+#include "runtime/ring.h"
 
-namespace tlsterm::conn {
+namespace tlsterm::runtime {
 
 // The kind of a submission, the last field of its user_data.
 enum class op : uint8_t {
@@ -41,7 +41,7 @@ enum class op : uint8_t {
 // not arrived (a multishot counts once), and the receive it arms.
 class ring_owner {
   public:
-    ring_owner(bool client_connection, ring::uring& ring, uint32_t slot, uint32_t generation)
+    ring_owner(bool client_connection, uring& ring, uint32_t slot, uint32_t generation)
         : _ring(ring),
           _slot(slot),
           _generation(generation),
@@ -56,7 +56,7 @@ class ring_owner {
 
   protected:
     uint64_t id(op kind) const {
-        return ring::op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
+        return op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
     }
     // An SQE tagged with this owner's id for `kind`, counted as in flight.
     io_uring_sqe* sqe(op kind) {
@@ -74,7 +74,7 @@ class ring_owner {
     uint32_t inflight() const { return _inflight; }
     // A receive on `fd` into the shard's provided buffers: multishot where
     // the kernel has it.
-    void arm_recv(ring::buffer_ring& buffers, int fd, op kind) {
+    void arm_recv(buffer_ring& buffers, int fd, op kind) {
         io_uring_sqe* s = sqe(kind);
         if (_ring.supported().multishot_recv) {
             io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
@@ -99,7 +99,7 @@ class ring_owner {
         io_uring_prep_link_timeout(sqe(op::connect_timeout), &timeout, 0);
     }
 
-    ring::uring& _ring;
+    uring& _ring;
 
   private:
     uint32_t _slot;
@@ -123,7 +123,7 @@ class slot_table {
             _slots.emplace_back();
             _generations.push_back(0);
         }
-        _generations[slot] = ring::next_generation(_generations[slot]);
+        _generations[slot] = next_generation(_generations[slot]);
         std::unique_ptr<T> owner = make(slot, _generations[slot]);
         T* raw = owner.get();
         _slots[slot] = std::move(owner);
@@ -132,7 +132,7 @@ class slot_table {
     }
 
     // The live owner `id` was submitted for; nullptr for a stale id.
-    ring_owner* find(const ring::op_id& id) const {
+    ring_owner* find(const op_id& id) const {
         if (id.slot >= _slots.size() || !_slots[id.slot] ||
             _generations[id.slot] != id.generation) {
             return nullptr;
@@ -173,4 +173,4 @@ class slot_table {
     std::size_t _used = 0;
 };
 
-}  // namespace tlsterm::conn
+}  // namespace tlsterm::runtime

@@ -1,8 +1,8 @@
-#include "ring/op_id.h"
+#include "runtime/op_id.h"
 
 #include <gtest/gtest.h>
 
-namespace tlsterm::ring {
+namespace tlsterm::runtime {
 namespace {
 
 TEST(OpId, RoundTrips) {
@@ -39,4 +39,4 @@ TEST(OpId, StaleCompletionDiffers) {
 }
 
 }  // namespace
-}  // namespace tlsterm::ring
+}  // namespace tlsterm::runtime

@@ -1,11 +1,11 @@
-#include "ring/buffer_ring.h"
+#include "runtime/buffer_ring.h"
 
 #include <sys/mman.h>
 
 #include <cerrno>
 #include <cstring>
 
-namespace tlsterm::ring {
+namespace tlsterm::runtime {
 
 std::expected<std::unique_ptr<buffer_ring>, std::string> buffer_ring::create(io_uring* ring,
                                                                              uint16_t group,
@@ -63,4 +63,4 @@ void buffer_ring::recycle(uint16_t id) {
     ++_available;
 }
 
-}  // namespace tlsterm::ring
+}  // namespace tlsterm::runtime

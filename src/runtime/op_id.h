@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-namespace tlsterm::ring {
+namespace tlsterm::runtime {
 
 inline constexpr uint32_t generation_mask = 0x00ff'ffff;
 
@@ -38,4 +38,4 @@ constexpr uint32_t next_generation(uint32_t g) {
     return n == 0 ? 1 : n;
 }
 
-}  // namespace tlsterm::ring
+}  // namespace tlsterm::runtime

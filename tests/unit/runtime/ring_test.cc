@@ -1,6 +1,6 @@
 // The ring on a real kernel: socketpairs, multishot recv into a provided
 // buffer ring, buffer recycling.
-#include "ring/ring.h"
+#include "runtime/ring.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "ring/buffer_ring.h"
-#include "ring/op_id.h"
+#include "runtime/buffer_ring.h"
+#include "runtime/op_id.h"
 
-namespace tlsterm::ring {
+namespace tlsterm::runtime {
 namespace {
 
 struct socket_pair {
@@ -157,4 +157,4 @@ TEST(BufferRing, RejectsBadSizes) {
 }
 
 }  // namespace
-}  // namespace tlsterm::ring
+}  // namespace tlsterm::runtime

@@ -17,7 +17,7 @@
 #include <string>
 #include <utility>
 
-namespace tlsterm::ring {
+namespace tlsterm::runtime {
 
 class buffer_ring {
   public:
@@ -91,4 +91,4 @@ class buffer_handle {
     uint32_t _length = 0;
 };
 
-}  // namespace tlsterm::ring
+}  // namespace tlsterm::runtime
