@@ -1,8 +1,6 @@
 #include "conn/connection.h"
 
-#include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,17 +16,6 @@ namespace {
 
 constexpr std::size_t decrypt_chunk = 16 * 1024;
 
-void set_nodelay(int fd) {
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-// A reset is passed on as a reset: close with SO_LINGER {on, 0} sends RST.
-void set_abortive_close(int fd) {
-    linger l{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-}
-
 }  // namespace
 
 connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
@@ -37,18 +24,13 @@ connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
     : ring_owner(true, env.ring, slot, generation),
       _env(env),
       _listener(listener),
-      _client_fd(client_fd),
       _peer(peer),
-      _admitted_as(who) {}
+      _admitted_as(who) {
+    _client.attach(client_fd);
+}
 
 connection::~connection() {
     deadlines::remove(_timer);
-    if (_client_fd >= 0) {
-        ::close(_client_fd);
-    }
-    if (_upstream_fd >= 0) {
-        ::close(_upstream_fd);
-    }
 }
 
 std::string connection::peer() const {
@@ -57,21 +39,15 @@ std::string connection::peer() const {
 }
 
 void connection::start() {
-    set_nodelay(_client_fd);
     _listener.gen->handshake_timers->schedule(_timer, _env.now_ms);
-    arm_recv(_client_fd, op::client_recv);
-}
-
-void connection::arm_recv(int fd, op kind) {
-    ring_owner::arm_recv(_env.buffers, fd, kind);
-    (kind == op::client_recv ? _client_recv_armed : _upstream_recv_armed) = true;
+    _client.arm();
 }
 
 void connection::touch() {
-    if (_deadline != proxy::request_deadline::none) {
+    if (_deadline != request_deadline::none) {
         return;  // a request's deadline is not moved by traffic
     }
-    if (_state == state::connecting || _state == state::proxying) {
+    if (_state == state::proxying) {
         _listener.gen->idle_timers->schedule(_timer, _env.now_ms);
     }
 }
@@ -82,78 +58,65 @@ void connection::on_completion(op kind, int res, uint32_t flags) {
     completed(flags);
     switch (kind) {
         case op::client_recv:
-        case op::upstream_recv:
-            on_recv(kind, res, flags);
+            on_recv(res, flags);
             break;
         case op::client_send:
-        case op::upstream_send:
-            on_send(kind, res);
+            on_send(res);
             break;
         case op::upstream_connect:
-            on_connect(res);
-            break;
         case op::connect_timeout:
-        case op::cancel:
+        case op::upstream_recv:
+        case op::upstream_send:
+            if (_handler) {
+                _handler->on_completion(kind, res, flags);  // the pipe's socket
+            }
+            break;
+        case op::socket_end:
         default:
             break;
     }
+    if (_state == state::closing && inflight() == 0) {
+        // Everything on the sockets has completed: now they may close.
+        _client.release();
+        if (_handler) {
+            _handler->release_sockets();
+        }
+    }
 }
 
-void connection::on_recv(op kind, int res, uint32_t flags) {
-    bool client = kind == op::client_recv;
-    bool final = (flags & IORING_CQE_F_MORE) == 0;
-    if (final) {
-        (client ? _client_recv_armed : _upstream_recv_armed) = false;
-    }
-    if (res > 0) {
-        // The buffer is ours until `held` goes out of scope: its bytes are
-        // copied into TLS (either direction) before that.
-        _env.buffers.taken();
-        runtime::buffer_handle held(&_env.buffers,
-                                    static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
-                                    static_cast<uint32_t>(res));
-        if (_state != state::closing) {
-            client ? on_client_data(held.bytes()) : on_upstream_data(held.bytes());
-        }
-    } else if (res == 0) {
-        if (_state != state::closing) {
-            client ? on_client_eof() : on_upstream_eof();
-        }
-        return;
-    } else if (res != -ENOBUFS && res != -ECANCELED) {
-        // -ENOBUFS: the buffer ring ran dry for a moment; re-arm below.
-        // -ECANCELED: paused for backpressure, or closing.
-        if (_state != state::closing) {
-            on_socket_error(client, "read", res);
-        }
+void connection::on_recv(int res, uint32_t flags) {
+    auto r = _client.on_recv(res, flags);
+    using what = transport::stream::received::what;
+    if (_state == state::closing) {
         return;
     }
-    if (final && _state != state::closing) {
-        if (client && !_client_eof && _client_read_open && !_client_recv_paused &&
-            !_client_recv_armed) {
-            arm_recv(_client_fd, op::client_recv);
-        } else if (!client && _upstream_read_open && !_upstream_recv_paused &&
-                   !_upstream_recv_armed) {
-            arm_recv(_upstream_fd, op::upstream_recv);
-        }
+    switch (r.kind) {
+        case what::bytes:
+            on_client_data(r.buffer.bytes());
+            break;
+        case what::end:
+            on_client_eof();
+            return;
+        case what::error:
+            on_socket_error("read", r.error);
+            return;
+        case what::nothing:
+            break;
+    }
+    if (_state != state::closing) {
+        _client.arm();  // when the receive ended; a no-op while it runs or is paused
     }
 }
 
 // A socket failed (reset, broken pipe): the other side gets a reset too.
-void connection::on_socket_error(bool client, const char* what, int res) {
+void connection::on_socket_error(const char* what, int res) {
     if (_state == state::lingering) {
         close(_finish_reason);  // the client went away after its last answer
         return;
     }
-    TLSTERM_LOG(log_level::debug, "%s: %s %s failed: %s", peer().c_str(),
-                client ? "client" : "upstream", what, std::strerror(-res));
-    if (client) {
-        _reset_upstream = true;
-        close(close_reason::client_reset);
-    } else {
-        _reset_client = true;
-        close(close_reason::upstream_reset);
-    }
+    TLSTERM_LOG(log_level::debug, "%s: client %s failed: %s", peer().c_str(), what,
+                std::strerror(-res));
+    close(close_reason::client_reset);  // a pipe's upstream gets a reset too
 }
 
 // ---- client side --------------------------------------------------------------
@@ -169,7 +132,6 @@ void connection::on_client_data(std::span<const uint8_t> bytes) {
             _tls->cipher_in().append(bytes);
             try_handshake();
             break;
-        case state::connecting:
         case state::proxying:
             _tls->cipher_in().append(bytes);
             decrypt_client();
@@ -181,7 +143,6 @@ void connection::on_client_data(std::span<const uint8_t> bytes) {
 }
 
 void connection::on_client_eof() {
-    _client_eof = true;
     if (_state == state::lingering) {
         close(_finish_reason);
         return;
@@ -248,6 +209,8 @@ void connection::try_hello() {
         close(close_reason::out_of_memory);
         return;
     }
+    _client_records.bind(*_tls);
+    _client.set_records(&_client_records);
     // The hello as whole records, then whatever the client sent after it.
     _tls->cipher_in().append(hello.records);
     _tls->cipher_in().append(std::span<const uint8_t>(_hello).subspan(hello.consumed));
@@ -256,17 +219,11 @@ void connection::try_hello() {
     try_handshake();
 }
 
-// A fatal alert before any TLS session exists, best effort: the socket
-// closes right after (as close() writes its last words).
+// A fatal alert before any TLS session exists, best effort: the caller
+// closes right after.
 void connection::send_plain_alert(tls::alert a) {
     auto record = tls::alert_record(a);
-    send_last_words(record);
-}
-
-// Best effort, written directly: the socket is about to close.
-void connection::send_last_words(std::span<const uint8_t> bytes) {
-    ssize_t n = ::send(_client_fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n;
+    _client.close_with(record);
 }
 
 void connection::try_handshake() {
@@ -317,22 +274,20 @@ void connection::try_handshake() {
         note_client_certificate(*auth);
     }
     deadlines::remove(_timer);
-    if (http_mode()) {
-        // The forwarder is made on the first request byte: an idle
-        // connection carries none.
-        _state = state::proxying;
-        touch();
-        decrypt_client();  // a request that came with the Finished
-        return;
-    }
-    if (_listener.upstream->proxy_v2) {
-        queue_proxy_header();
-    }
-    _state = state::connecting;
+    _client_records.established();  // a clean close now ends with close_notify
+    _state = state::proxying;
     touch();
-    connect_upstream();
+    if (!http_mode()) {
+        if (_listener.upstream->proxy_v2) {
+            queue_proxy_header();
+        }
+        handler();  // the pipe connects to the upstream now
+    }
     if (_state != state::closing) {
-        decrypt_client();  // application data that came with the Finished
+        // Application data (a request) that came with the Finished; in
+        // HTTP mode the forwarder is made on the first request byte, so an
+        // idle connection carries none.
+        decrypt_client();
     }
 }
 
@@ -401,7 +356,7 @@ void connection::note_client_certificate(const tls::client_verifier& auth) {
 void connection::queue_proxy_header() {
     sockaddr_in6 local{};
     socklen_t len = sizeof(local);
-    ::getsockname(_client_fd, reinterpret_cast<sockaddr*>(&local), &len);
+    ::getsockname(_client.fd(), reinterpret_cast<sockaddr*>(&local), &len);
     conn::proxy_v2_info info;
     info.source = reinterpret_cast<const sockaddr*>(&_peer);
     info.destination = reinterpret_cast<const sockaddr*>(&local);
@@ -420,7 +375,7 @@ void connection::queue_proxy_header() {
 }
 
 void connection::decrypt_client() {
-    if (_state != state::connecting && _state != state::proxying) {
+    if (_state != state::proxying) {
         return;
     }
     uint8_t buf[decrypt_chunk];
@@ -437,6 +392,7 @@ void connection::decrypt_client() {
         }
         if (r.status == tls::tls_status::closed) {
             _client_read_open = false;
+            _client.stop_receiving();
             if (_tls->truncated()) {
                 TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify",
                             peer().c_str());
@@ -449,45 +405,42 @@ void connection::decrypt_client() {
         return;
     }
     flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
-    if (http_mode()) {
-        if (!_http && (!_to_upstream.empty() || !_client_read_open)) {
-            make_forwarder();
+    if (_handler || !_to_upstream.empty() || !_client_read_open) {
+        // What the handler consumes comes back as client_input_consumed,
+        // which posts the next round instead of re-entering this one.
+        handler().on_client_input(!_client_read_open);
+        if (_state == state::closing) {
+            return;
         }
-        if (_http) {
-            // What it consumes comes back as client_input_consumed, which
-            // posts the next round instead of re-entering this one.
-            _http->on_client_input(!_client_read_open);
-            if (_state == state::closing) {
-                return;
-            }
-        }
-        update_backpressure();
-        return;
     }
-    flush_upstream();
     update_backpressure();
-    maybe_half_close();
 }
 
 void connection::flush_client() {
-    if (_client_send.in_flight || _client_write_shut || !_tls || _state == state::closing) {
-        return;
+    if (_state != state::closing) {
+        _client.flush();
     }
-    if (_tls->cipher_out().empty()) {
-        return;
-    }
-    _tls->cipher_out().move_into(_client_send.data);
-    _client_send.offset = 0;
-    _client_send.in_flight = true;
-    io_uring_sqe* s = sqe(op::client_send);
-    io_uring_prep_send(s, _client_fd, _client_send.data.data(), _client_send.data.size(),
-                       MSG_NOSIGNAL);
 }
 
-// ---- HTTP mode ------------------------------------------------------------------
+// ---- the stream handler ------------------------------------------------------------
 
-void connection::make_forwarder() {
-    proxy::client_facts facts;
+stream_handler& connection::handler() {
+    if (_handler) {
+        return *_handler;
+    }
+    // A pipe at the end of the handshake; an HTTP forwarder on the first
+    // request byte (or the client's end), so an idle connection holds no
+    // parser state.
+    _handler = _listener.handlers->make(*this, _listener, _env, _to_upstream, make_facts());
+    if (_listener.gen->retired) {
+        _handler->retire();  // replaced since the handshake
+    }
+    _handler->start();
+    return *_handler;
+}
+
+client_facts connection::make_facts() {
+    client_facts facts;
     facts.peer = peer();
     socket_address a =
         socket_address::from(reinterpret_cast<const sockaddr*>(&_peer), sizeof(_peer));
@@ -515,38 +468,34 @@ void connection::make_forwarder() {
             facts.identity += h.name + ": " + h.value + "\r\n";
         }
     }
-    _http = std::make_unique<proxy::http_forwarder>(*this, _listener, _env, _to_upstream,
-                                                    std::move(facts));
-    if (_listener.gen->retired) {
-        _http->retire();  // replaced before the first request
-    }
+    return facts;
 }
 
 void connection::drain() {
-    if (_state != state::proxying || !http_mode()) {
+    if (_state != state::proxying) {
         return;
     }
-    if (_http) {
-        _http->drain();
-    } else {
+    if (_handler) {
+        _handler->drain();
+    } else if (http_mode()) {
         client_finish(close_reason::done);  // no request has begun: a message boundary
     }
 }
 
 void connection::retire() {
     // Without a forwarder yet, the one made later reads gen->retired.
-    if (_http && _state != state::closing) {
-        _http->retire();
+    if (_handler && _state != state::closing) {
+        _handler->retire();
     }
 }
 
 void connection::client_send(std::span<const uint8_t> plaintext) {
-    if (_state == state::closing || _client_write_shut) {
+    if (_state == state::closing || _client.write_shut()) {
         return;
     }
-    if (_tls->write(plaintext) != tls::tls_status::ok) {
+    if (_client.records()->write(plaintext) != tls::tls_status::ok) {
         TLSTERM_LOG(log_level::error, "%s: TLS write failed: %s", peer().c_str(),
-                    _tls->error().c_str());
+                    _tls->error().c_str());  // only wolfSSL fails a write
         close(close_reason::tls_error);
         return;
     }
@@ -554,10 +503,7 @@ void connection::client_send(std::span<const uint8_t> plaintext) {
 }
 
 std::size_t connection::client_backlog() const {
-    if (!_tls) {
-        return 0;
-    }
-    return _tls->cipher_out().size() + (_client_send.data.size() - _client_send.offset);
+    return _client.backlog();
 }
 
 void connection::client_finish(close_reason why) {
@@ -567,33 +513,31 @@ void connection::client_finish(close_reason why) {
     _finish_pending = true;
     _finish_reason = why;
     touch();
-    if (!_client_send.in_flight && _tls->cipher_out().empty()) {
-        finish_http();
+    if (_client.backlog() == 0) {
+        finish();
     }
 }
 
-// The last response is on the socket. A client that may still be sending
-// (the rest of a body the origin did not wait for, pipelined requests)
-// gets close_notify and FIN, and what it sends is read and dropped until it
-// closes or limits.lingering_close_ms passes: closing with its bytes
-// unread would send a reset, and a reset can make the client's kernel
-// discard the response before the client reads it.
-void connection::finish_http() {
+// Everything for the client is on the socket. In HTTP mode, a client that
+// may still be sending (the rest of a body the origin did not wait for,
+// pipelined requests) gets close_notify and FIN, and what it sends is read
+// and dropped until it closes or limits.lingering_close_ms passes: closing
+// with its bytes unread would send a reset, and a reset can make the
+// client's kernel discard the response before the client reads it.
+void connection::finish() {
     const uint32_t linger_ms = _listener.gen->limits->lingering_close_ms;
-    if (_client_eof || !_client_read_open || linger_ms == 0) {
+    if (!http_mode() || _state != state::proxying || _client.input_ended() || !_client_read_open ||
+        linger_ms == 0) {
         close(_finish_reason);
         return;
     }
     _state = state::lingering;
-    _deadline = proxy::request_deadline::none;
+    _deadline = request_deadline::none;
     _listener.gen->linger_timers->schedule(_timer, _env.now_ms);
-    _close_notify_queued = true;
-    _tls->send_close_notify();
-    flush_client();  // its completion sends the FIN
-    _client_recv_paused = false;
-    if (!_client_recv_armed) {
-        arm_recv(_client_fd, op::client_recv);
-    }
+    _client.records()->end_output();  // close_notify
+    _client.end_write();              // FIN once it is sent
+    _client.resume();
+    _client.arm();
 }
 
 void connection::end_lingering() {
@@ -603,236 +547,112 @@ void connection::end_lingering() {
 }
 
 void connection::client_abort(close_reason why) {
-    _reset_client = true;
+    _client.reset_on_close();
     close(why);
 }
 
-void connection::client_deadline(proxy::request_deadline d) {
+void connection::client_deadline(request_deadline d) {
     if (d == _deadline || _state == state::closing) {
         return;
     }
     _deadline = d;
     switch (d) {
-        case proxy::request_deadline::head:
+        case request_deadline::head:
             _listener.gen->header_timers->schedule(_timer, _env.now_ms);
             break;
-        case proxy::request_deadline::body:
+        case request_deadline::body:
             _listener.gen->body_timers->schedule(_timer, _env.now_ms);
             break;
-        case proxy::request_deadline::none:
+        case request_deadline::none:
             touch();  // back on the idle deadline
             break;
     }
 }
 
 void connection::request_timeout() {
-    _deadline = proxy::request_deadline::none;
+    _deadline = request_deadline::none;
     touch();  // the 408 below goes out under the idle deadline
-    if (_http && _state != state::closing) {
-        _http->on_request_timeout();
+    if (_handler && _state == state::proxying) {
+        _handler->on_request_timeout();
     }
 }
 
 void connection::client_input_consumed() {
-    if (_state == state::closing) {
+    if (_state != state::proxying) {
         return;
     }
     update_backpressure();
-    if (_tls->input_pending() && _client_read_open) {
-        _env.later.post(_decrypt_later);  // after the call that consumed it
+    if (_client_read_open && _tls->input_pending()) {
+        // More records wait (in the input queue, or decrypted in wolfSSL):
+        // read them once the handler has returned (it is often called from
+        // inside decrypt_client).
+        _env.later.post(_decrypt_later);
     }
 }
 
-// ---- upstream side --------------------------------------------------------------
-
-void connection::connect_upstream() {
-    const auto& addresses = _listener.upstream->addresses;
-    if (_connect_attempts >= addresses.size()) {
-        TLSTERM_LOG(log_level::warn,
-                    "%s: listener %s: upstream %s is down (no address accepted a connection), "
-                    "closing the client",
-                    peer().c_str(), _listener.config->name.c_str(),
-                    _listener.upstream->name.c_str());
-        close(close_reason::upstream_down);
-        return;
-    }
-    const socket_address& a = addresses[_listener.next_address++ % addresses.size()];
-    _upstream_address = &a;
-    ++_connect_attempts;
-    _upstream_fd = ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (_upstream_fd < 0) {
-        int err = errno;
-        TLSTERM_LOG(log_level::error, "%s: socket() for upstream %s: %s", peer().c_str(),
-                    a.to_string().c_str(), std::strerror(err));
-        close(err == EMFILE || err == ENFILE ? close_reason::out_of_descriptors
-                                             : close_reason::upstream_down);
-        return;
-    }
-    connect(_upstream_fd, a, _listener.upstream->connect_timeout_ms, _connect_timeout);
+void connection::client_touch() {
+    touch();
 }
 
-void connection::on_connect(int res) {
+void connection::client_end_write() {
     if (_state == state::closing) {
         return;
     }
-    if (res == 0) {
-        _env.counters.upstream_connects.fetch_add(1, std::memory_order_relaxed);
-        set_nodelay(_upstream_fd);
-        _state = state::proxying;
-        arm_recv(_upstream_fd, op::upstream_recv);
-        flush_upstream();
-        maybe_half_close();
-        return;
-    }
-    _env.counters.upstream_connect_failures.fetch_add(1, std::memory_order_relaxed);
-    TLSTERM_LOG(log_level::warn, "%s: upstream %s (%s): connect failed: %s", peer().c_str(),
-                _listener.upstream->name.c_str(), _upstream_address->to_string().c_str(),
-                res == -ECANCELED ? "timed out" : std::strerror(-res));
-    ::close(_upstream_fd);
-    _upstream_fd = -1;
-    connect_upstream();
+    _client.records()->end_output();
+    _client.end_write();
 }
 
-void connection::on_upstream_data(std::span<const uint8_t> bytes) {
-    touch();
-    _env.counters.bytes_from_upstream.fetch_add(bytes.size(), std::memory_order_relaxed);
-    client_send(bytes);
-    update_backpressure();  // a no-op once a failed write closed the connection
+bool connection::client_write_shut() const {
+    return _client.write_shut();
 }
 
-void connection::on_upstream_eof() {
-    _upstream_read_open = false;
-    maybe_half_close();
+runtime::ring_owner& connection::client_owner() {
+    return *this;
 }
 
-void connection::flush_upstream() {
-    if (_state != state::proxying || _upstream_send.in_flight || _upstream_write_shut ||
-        _to_upstream.empty()) {
-        return;
-    }
-    _to_upstream.move_into(_upstream_send.data);
-    _upstream_send.offset = 0;
-    _upstream_send.in_flight = true;
-    io_uring_sqe* s = sqe(op::upstream_send);
-    io_uring_prep_send(s, _upstream_fd, _upstream_send.data.data(), _upstream_send.data.size(),
-                       MSG_NOSIGNAL);
-}
+// ---- sends, backpressure ----------------------------------------------------------
 
-// ---- sends, backpressure, half-close ------------------------------------------------
-
-void connection::on_send(op kind, int res) {
-    bool client = kind == op::client_send;
-    send_slot& slot = client ? _client_send : _upstream_send;
-    slot.in_flight = false;
+void connection::on_send(int res) {
+    auto r = _client.on_send(res);
     if (_state == state::closing) {
         return;
     }
-    if (res < 0) {
-        on_socket_error(client, "send", res);
+    if (r.error != 0) {
+        on_socket_error("send", r.error);
         return;
     }
     touch();
-    slot.offset += static_cast<std::size_t>(res);
-    if (slot.offset < slot.data.size()) {
-        slot.in_flight = true;
-        io_uring_sqe* s = sqe(kind);
-        io_uring_prep_send(s, client ? _client_fd : _upstream_fd, slot.data.data() + slot.offset,
-                           slot.data.size() - slot.offset, MSG_NOSIGNAL);
+    if (!r.done) {
+        return;  // the rest of the bytes went out again
+    }
+    flush_client();  // what was queued meanwhile; a pending FIN
+    if (_state == state::lingering) {
         return;
     }
-    std::vector<uint8_t>().swap(slot.data);  // an idle connection keeps no send buffer
-    slot.offset = 0;
-    if (client && _state == state::lingering) {
-        if (!_client_write_shut) {
-            ::shutdown(_client_fd, SHUT_WR);  // after the close_notify
-            _client_write_shut = true;
-        }
+    if (_finish_pending && _client.backlog() == 0) {
+        finish();
         return;
     }
-    if (client && http_mode()) {
-        flush_client();
-        if (_finish_pending && !_client_send.in_flight && _tls->cipher_out().empty()) {
-            finish_http();
-            return;
-        }
-        if (_http) {
-            _http->on_client_drained();
-        }
-        return;
-    }
-    if (client) {
-        flush_client();
-        update_backpressure();
-        maybe_half_close();
-    } else {
-        flush_upstream();
-        decrypt_client();  // resumes what backpressure held back
+    update_backpressure();
+    if (_handler) {
+        _handler->on_client_drained();
     }
 }
 
 void connection::update_backpressure() {
-    if (_state == state::closing || !_tls) {
-        return;
-    }
-    const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
-    // Toward the upstream: plaintext queued + in flight + undecrypted input.
-    std::size_t up = _to_upstream.size() + (_upstream_send.data.size() - _upstream_send.offset) +
-                     _tls->cipher_in().size();
-    // Toward the client: ciphertext queued + in flight.
-    std::size_t down = _tls->cipher_out().size() + (_client_send.data.size() - _client_send.offset);
-
-    if (!_client_recv_paused && up >= limit) {
-        _client_recv_paused = true;
-        if (_client_recv_armed) {
-            io_uring_prep_cancel64(sqe(op::cancel), id(op::client_recv), 0);
-        }
-    } else if (_client_recv_paused && up <= limit / 2) {
-        _client_recv_paused = false;
-        if (!_client_recv_armed && _client_read_open && !_client_eof) {
-            arm_recv(_client_fd, op::client_recv);
-        }
-    }
-    if (_upstream_fd < 0 || _state != state::proxying) {
-        return;
-    }
-    if (!_upstream_recv_paused && down >= limit) {
-        _upstream_recv_paused = true;
-        if (_upstream_recv_armed) {
-            io_uring_prep_cancel64(sqe(op::cancel), id(op::upstream_recv), 0);
-        }
-    } else if (_upstream_recv_paused && down <= limit / 2) {
-        _upstream_recv_paused = false;
-        if (!_upstream_recv_armed && _upstream_read_open) {
-            arm_recv(_upstream_fd, op::upstream_recv);
-        }
-    }
-}
-
-void connection::maybe_half_close() {
     if (_state != state::proxying) {
         return;
     }
-    // Client -> upstream finished: the client closed and everything it sent
-    // was delivered. Pass the end on as a FIN.
-    if (!_client_read_open && !_upstream_write_shut && _to_upstream.empty() &&
-        !_upstream_send.in_flight) {
-        ::shutdown(_upstream_fd, SHUT_WR);
-        _upstream_write_shut = true;
-    }
-    // Upstream -> client finished: close_notify, then FIN once it is sent.
-    if (!_upstream_read_open && !_client_write_shut) {
-        if (!_close_notify_queued) {
-            _close_notify_queued = true;
-            _tls->send_close_notify();
-            flush_client();
-        }
-        if (_tls->cipher_out().empty() && !_client_send.in_flight) {
-            ::shutdown(_client_fd, SHUT_WR);
-            _client_write_shut = true;
-        }
-    }
-    if (_upstream_write_shut && _client_write_shut) {
-        close(close_reason::done);
+    // Toward the upstream: plaintext queued + taken by the handler and not
+    // yet delivered + undecrypted input. (Toward the client, the handler
+    // pauses its own side: client_backlog().)
+    const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
+    std::size_t up =
+        _to_upstream.size() + (_handler ? _handler->backlog() : 0) + _tls->cipher_in().size();
+    if (!_client.paused() && up >= limit) {
+        _client.pause();
+    } else if (_client.paused() && up <= limit / 2) {
+        _client.resume();
     }
 }
 
@@ -842,43 +662,23 @@ void connection::close(close_reason reason) {
     if (_state == state::closing) {
         return;
     }
-    if (_http) {
-        _http->abort();  // out of the pool's queue, off any upstream connection
+    if (_handler) {
+        // Out of the pool's queue, off any upstream connection; a broken
+        // client makes the pipe reset its upstream.
+        _handler->on_client_closing(reason == close_reason::client_reset);
     }
-    bool handshaken = _state == state::connecting || _state == state::proxying;
     _state = state::closing;
     _env.counters.count(reason);
     deadlines::remove(_timer);
-
-    // Last words to the client, written directly when no send is in flight
-    // (a queued send would interleave): the alert of a failed handshake or
-    // of a record-layer error (wolfSSL queues it), or a close_notify for a
-    // clean close after the handshake. Never a close_notify after an error:
-    // the client would take a broken stream for a complete one.
-    bool clean = reason != close_reason::tls_error;
-    if (_tls && !_client_send.in_flight && !_client_write_shut && !_reset_client) {
-        if (handshaken && clean && !_close_notify_queued) {
-            _close_notify_queued = true;
-            _tls->send_close_notify();
-        }
-        if (auto pending = _tls->cipher_out().readable(); !pending.empty()) {
-            send_last_words(pending);
-        }
-    }
-    if (_reset_client) {
-        set_abortive_close(_client_fd);
-    }
-    if (_reset_upstream && _upstream_fd >= 0) {
-        set_abortive_close(_upstream_fd);
-    }
     if (reason != close_reason::done) {
         TLSTERM_LOG(log_level::debug, "%s: closed: %s", peer().c_str(),
                     std::string(to_string(reason)).c_str());
     }
-    io_uring_prep_cancel_fd(sqe(op::cancel), _client_fd, IORING_ASYNC_CANCEL_ALL);
-    if (_upstream_fd >= 0) {
-        io_uring_prep_cancel_fd(sqe(op::cancel), _upstream_fd, IORING_ASYNC_CANCEL_ALL);
-    }
+    // The record layer says what goes out last: a handshake's pending
+    // alert, a close_notify after a clean end of an established session,
+    // never a close_notify after an error (the client would take a broken
+    // stream for a complete one).
+    _client.close(reason != close_reason::tls_error);
 }
 
 }  // namespace tlsterm::conn

@@ -1,29 +1,36 @@
 // One client connection, driven by io_uring completions: an explicit state
-// machine with one dispatch point.
+// machine with one dispatch point, ending at a verified TLS stream.
 //
-//   tcp mode:  hello -> handshaking -> connecting -> proxying -> (closing)
-//   http mode: hello -> handshaking -> proxying -> (lingering) -> (closing)
+//   hello -> handshaking -> proxying -> (lingering) -> closing
 //
-// lingering: the last response, close_notify and FIN are out; what the
-// client still sends is dropped until it closes or lingering_close_ms ends.
+// lingering (HTTP mode): the last response, close_notify and FIN are out;
+// what the client still sends is dropped until it closes or
+// lingering_close_ms ends.
 //
-// In tcp mode the connection owns its one upstream socket and pipes bytes.
-// In http mode a proxy::http_forwarder reads the decrypted input queue and
-// borrows pooled upstream connections (upstream/pool.h) per request; the
-// connection encrypts what the forwarder sends back (proxy::client_side).
+// The client's socket is a transport::stream (receive, one send in
+// flight, FIN, reset, last words and close, all through the ring) with the
+// TLS session's records behind it. Past the handshake, a stream_handler
+// made by the listener's handler_factory reads the decrypted input queue:
+// in tcp mode a proxy::tcp_pipe (its own upstream stream, submitted through
+// this connection's slot, whose completions it is handed), in HTTP mode a
+// proxy::http_forwarder borrowing pooled upstream connections per request,
+// made on the first request byte so an idle connection holds no parser.
+// The connection encrypts what the handler sends back (client_side).
+// conn/ never includes proxy/ or upstream/.
 //
 // Ownership and lifetime:
 //  - The shard owns connections in a slot table (runtime/slot_table.h); every
 //    SQE a connection submits carries op_id{slot, generation, op}, and
 //    ring_owner counts those whose final completion has not arrived.
-//  - close() cancels everything on both sockets; the shard frees the slot
-//    only when finished() (closing and nothing in flight), so no completion
-//    can outlive the memory it refers to.
-//  - Buffers that an in-flight send points into are never touched until that
-//    send completes: new bytes go to a separate pending queue.
+//  - close() cancels everything on every socket; the sockets are closed
+//    (through the ring) once nothing is in flight, and the shard frees the
+//    slot only when finished() (closing and nothing in flight), so no
+//    completion can outlive the memory it refers to.
+//  - A send's bytes stay put until its completion (transport::stream).
+//  - What a handler's call back into the connection would re-enter (the
+//    next round of decryption) runs from the shard's deferred queue.
 #pragma once
 
-#include <linux/time_types.h>
 #include <netinet/in.h>
 
 #include <cstdint>
@@ -36,20 +43,17 @@
 
 #include "common/byte_queue.h"
 #include "conn/env.h"
-#include "crl/manager.h"
-#include "proxy/http_forwarder.h"
-#include "runtime/buffer_ring.h"
+#include "conn/stream_handler.h"
 #include "runtime/deadline_list.h"
 #include "runtime/deferred.h"
-#include "runtime/op_id.h"
-#include "runtime/ring.h"
 #include "runtime/slot_table.h"
-#include "tls/server_context.h"
 #include "tls/session.h"
+#include "transport/records.h"
+#include "transport/stream.h"
 
 namespace tlsterm::conn {
 
-class connection final : public runtime::ring_owner, public proxy::client_side {
+class connection final : public runtime::ring_owner, public client_side {
   public:
     using op = runtime::op;
 
@@ -74,66 +78,53 @@ class connection final : public runtime::ring_owner, public proxy::client_side {
     void close(close_reason reason);
     bool finished() const override { return _state == state::closing && inflight() == 0; }
 
-    runtime::deadline_link<connection>& timer() { return _timer; }
     const address_key& admitted_as() const { return _admitted_as; }
-    bool handshake_done() const { return _state == state::connecting || _state == state::proxying; }
 
-    // proxy::client_side (HTTP mode); client_send also carries the tcp pipe's upstream bytes
+    // client_side: what the stream handler (pipe or HTTP forwarder) uses
     void client_send(std::span<const uint8_t> plaintext) override;
     std::size_t client_backlog() const override;
     void client_finish(close_reason why) override;
     void client_abort(close_reason why) override;
     void client_input_consumed() override;
-    void client_deadline(proxy::request_deadline d) override;
+    void client_deadline(request_deadline d) override;
+    void client_touch() override;
+    void client_end_write() override;
+    bool client_write_shut() const override;
+    runtime::ring_owner& client_owner() override;
     // The request deadline passed (shard tick).
     void request_timeout();
     // limits.lingering_close_ms passed since the last response (shard tick).
     void end_lingering();
 
   private:
-    enum class state : uint8_t { hello, handshaking, connecting, proxying, lingering, closing };
+    enum class state : uint8_t { hello, handshaking, proxying, lingering, closing };
 
-    // An in-flight send's bytes, stable until its completion.
-    struct send_slot {
-        std::vector<uint8_t> data;
-        std::size_t offset = 0;
-        bool in_flight = false;
-    };
-
-    void arm_recv(int fd, op kind);
+    bool http_mode() const { return _listener.config->mode == listener_mode::http; }
+    void on_recv(int res, uint32_t flags);
+    void on_send(int res);
     void on_client_data(std::span<const uint8_t> bytes);
     void on_client_eof();
-    void on_upstream_data(std::span<const uint8_t> bytes);
-    void on_upstream_eof();
-    void on_recv(op kind, int res, uint32_t flags);
-    void on_socket_error(bool client, const char* what, int res);
+    void on_socket_error(const char* what, int res);
 
     void try_hello();
     void send_plain_alert(tls::alert a);
-    void send_last_words(std::span<const uint8_t> bytes);
     void try_handshake();
     void note_resumption();
     void count_ticket_refusal();
     void note_client_certificate(const tls::client_verifier& auth);
     void queue_proxy_header();
-    void make_forwarder();
-    bool http_mode() const { return _listener.config->mode == listener_mode::http; }
+    stream_handler& handler();
+    client_facts make_facts();
     void decrypt_client();
-    void connect_upstream();
-    void on_connect(int res);
     void flush_client();
-    void finish_http();
-    void flush_upstream();
-    void on_send(op kind, int res);
-    void maybe_half_close();
     void update_backpressure();
+    void finish();
     void touch();
     std::string peer() const;
 
     conn_env& _env;
     listener_runtime& _listener;
-    int _client_fd;
-    int _upstream_fd = -1;
+    transport::stream _client{*this, _env, op::client_recv, op::client_send};
     sockaddr_in6 _peer{};  // the client's address (IPv4 or IPv6), for logs
     address_key _admitted_as;
     state _state = state::hello;
@@ -143,33 +134,19 @@ class connection final : public runtime::ring_owner, public proxy::client_side {
     std::string _server_name;     // SNI, kept for a PROXY v2 header and HTTP mode
     client_auth_mode _auth_mode = client_auth_mode::none;  // the policy chosen for the hello
     std::unique_ptr<tls::session> _tls;
-    std::unique_ptr<proxy::http_forwarder> _http;  // HTTP mode, from the first request byte
-    bool _finish_pending = false;  // HTTP mode: close once the client has everything
+    transport::tls_records _client_records;  // bound to _tls once it exists
+    // After the handshake: the pipe at once, the HTTP forwarder from the
+    // first request byte.
+    std::unique_ptr<stream_handler> _handler;
+    bool _finish_pending = false;  // finish once the client has everything
     close_reason _finish_reason = close_reason::done;
     // HTTP mode: _timer is on the header or body deadline list.
-    proxy::request_deadline _deadline = proxy::request_deadline::none;
-    // The next round of decrypt_client, after the forwarder consumed input.
+    request_deadline _deadline = request_deadline::none;
+    // The next round of decrypt_client, after the handler consumed input.
     runtime::deferred_call<connection, &connection::decrypt_client> _decrypt_later{*this};
 
-    byte_queue _to_upstream;  // plaintext waiting for an upstream send
-    send_slot _upstream_send;
-    send_slot _client_send;  // ciphertext (session's cipher_out is the pending queue)
-
-    bool _client_recv_armed = false;
-    bool _upstream_recv_armed = false;
-    bool _client_recv_paused = false;
-    bool _upstream_recv_paused = false;
-    bool _client_read_open = true;    // the client's TLS stream has not ended
-    bool _client_eof = false;         // the client's transport ended (FIN)
-    bool _upstream_read_open = true;  // more may come from the upstream
-    bool _upstream_write_shut = false;
-    bool _client_write_shut = false;
-    bool _close_notify_queued = false;
-    uint32_t _connect_attempts = 0;
-    const socket_address* _upstream_address = nullptr;  // the one being connected to
-    __kernel_timespec _connect_timeout{};
-    bool _reset_client = false;    // propagate an upstream reset as RST
-    bool _reset_upstream = false;  // propagate a client reset as RST
+    byte_queue _to_upstream;        // plaintext from the client, for the stream handler
+    bool _client_read_open = true;  // the client's TLS stream has not ended
 };
 
 }  // namespace tlsterm::conn

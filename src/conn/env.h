@@ -1,6 +1,7 @@
-// What every ring owner of a shard shares: the shard services (ring,
-// buffers, timers, counters, slot table). The operation kinds live with the
-// slot table.
+// What the client connections of a shard share: the shard's runtime
+// services (ring, buffers, counters, slot table, deferred queue), admission,
+// the identity cache, and per generation and listener what their settings
+// say. The operation kinds live with the slot table.
 #pragma once
 
 #include <cstdint>
@@ -11,18 +12,12 @@
 #include <tlsterm/counters.h>
 
 #include "conn/admission.h"
+#include "conn/stream_handler.h"
 #include "crl/manager.h"
-#include "runtime/buffer_ring.h"
 #include "runtime/deadline_list.h"
-#include "runtime/deferred.h"
-#include "runtime/ring.h"
-#include "runtime/slot_table.h"
+#include "runtime/services.h"
 #include "tls/identity_cache.h"
 #include "tls/server_context.h"
-
-namespace tlsterm::upstream {
-class pool;
-}
 
 namespace tlsterm::conn {
 
@@ -55,23 +50,16 @@ struct listener_runtime {
     const listener_config* config = nullptr;
     const upstream_config* upstream = nullptr;
     tls::server_context* tls = nullptr;  // this shard's, owned by the generation
-    // HTTP mode: the pool of each route (same order as config->routes), and
-    // of the default route.
-    std::vector<upstream::pool*> route_pools;
-    upstream::pool* default_pool = nullptr;
-    uint32_t next_address = 0;  // round robin over upstream->addresses
+    // What serves a handshaken connection: the shard's proxy::http_routes
+    // of this listener (HTTP mode) or its proxy::pipe_factory (tcp mode).
+    handler_factory* handlers = nullptr;
+    uint32_t next_address = 0;  // tcp mode: round robin over upstream->addresses
 };
 
-// The shard services a connection uses, whatever its generation.
-struct conn_env {
-    runtime::uring& ring;
-    runtime::buffer_ring& buffers;
-    shard_counters& counters;
-    runtime::deferred_queue& later;   // work run after the completion being handled
-    runtime::slot_table& slots;       // where pooled upstream connections are created
+// The shard services a client connection uses, whatever its generation.
+struct conn_env : runtime::services {
     admission& admit;                 // handshake admission of this shard
     tls::identity_cache& identities;  // the process's client identities of tickets
-    uint64_t now_ms = 0;
 };
 
 }  // namespace tlsterm::conn

@@ -198,9 +198,18 @@ void append_body(std::vector<uint8_t>& out, std::span<const uint8_t> piece, bool
 
 }  // namespace
 
-http_forwarder::http_forwarder(client_side& client, conn::listener_runtime& listener,
-                               conn::conn_env& env, byte_queue& input, client_facts facts)
+std::unique_ptr<conn::stream_handler> http_routes::make(conn::client_side& client,
+                                                        conn::listener_runtime& listener,
+                                                        conn::conn_env& env, byte_queue& input,
+                                                        conn::client_facts facts) {
+    return std::make_unique<http_forwarder>(client, *this, listener, env, input, std::move(facts));
+}
+
+http_forwarder::http_forwarder(conn::client_side& client, const http_routes& routes,
+                               conn::listener_runtime& listener, conn::conn_env& env,
+                               byte_queue& input, conn::client_facts facts)
     : _client(client),
+      _routes(routes),
       _listener(listener),
       _env(env),
       _input(input),
@@ -272,7 +281,7 @@ void http_forwarder::on_request_timeout() {
                           _listener.gen->limits->body_timeout_ms / 1000;
         if (_x.body_progress >= wanted || !_input.empty()) {
             _x.body_progress = 0;
-            _client.client_deadline(request_deadline::body);
+            _client.client_deadline(conn::request_deadline::body);
             return;
         }
         std::string cause =
@@ -360,12 +369,12 @@ void http_forwarder::pump() {
                 break;
             }
             if (r.what == http::message_parser::event::head) {
-                _client.client_deadline(request_deadline::none);
+                _client.client_deadline(conn::request_deadline::none);
                 start_request();
                 continue;
             }
             if (r.consumed > 0) {
-                _client.client_deadline(request_deadline::head);  // no-op when it had
+                _client.client_deadline(conn::request_deadline::head);  // no-op when it had
             }
             if (_input.empty() && _client_eof) {
                 _done = true;  // the client left inside a request head: nothing to answer
@@ -379,7 +388,7 @@ void http_forwarder::pump() {
         }
         if (_req == req::buffering) {
             if (_input.size() >= _x.buffered_body) {
-                _client.client_deadline(request_deadline::none);
+                _client.client_deadline(conn::request_deadline::none);
                 acquire_upstream();
                 continue;
             }
@@ -419,7 +428,7 @@ void http_forwarder::pump() {
                 if (_x.request_chunked) {
                     emit_origin(bytes_of("0\r\n\r\n"));
                 }
-                _client.client_deadline(request_deadline::none);
+                _client.client_deadline(conn::request_deadline::none);
                 _req = req::sent;
                 _x.request_complete = true;
                 if (_resp == resp::none) {
@@ -528,7 +537,7 @@ void http_forwarder::start_request() {
         }
         _x.buffered_body = *head.content_length;
         _req = req::buffering;
-        _client.client_deadline(request_deadline::body);
+        _client.client_deadline(conn::request_deadline::body);
         return;  // pump() goes on once the body is in
     }
     if (head.expect_continue && (head.chunked || head.content_length.value_or(0) > 0)) {
@@ -559,9 +568,9 @@ upstream::pool* http_forwarder::route(std::string_view host, std::string_view pa
         if (!r.path_prefix.empty() && !path.starts_with(r.path_prefix)) {
             continue;
         }
-        return _listener.route_pools[i];
+        return _routes.route_pools[i];
     }
-    return _listener.default_pool;
+    return _routes.default_pool;
 }
 
 void http_forwarder::build_upstream_head(std::string_view authority, std::string_view path) {
@@ -660,7 +669,7 @@ void http_forwarder::on_connection(upstream::pooled_connection& c) {
     _req = req::body;
     if (_listener.gen->limits->body_min_rate != 0) {
         _x.body_progress = 0;
-        _client.client_deadline(request_deadline::body);  // the minimum rate, per period
+        _client.client_deadline(conn::request_deadline::body);  // the minimum rate, per period
     }
     pump();
     flush();

@@ -31,68 +31,51 @@
 
 #include "common/byte_queue.h"
 #include "conn/env.h"
+#include "conn/stream_handler.h"
 #include "http/message_parser.h"
 #include "upstream/pool.h"
 
 namespace tlsterm::proxy {
 
-enum class request_deadline : uint8_t { none, head, body };
-
-// What the forwarder needs from the client connection.
-class client_side {
+// The pools of one HTTP listener's routes (same order as its config's
+// routes) and of its default route, and the factory of its forwarders.
+class http_routes final : public conn::handler_factory {
   public:
-    virtual ~client_side() = default;
-    // Encrypts and sends response bytes.
-    virtual void client_send(std::span<const uint8_t> plaintext) = 0;
-    // Bytes given to client_send not yet on the socket.
-    virtual std::size_t client_backlog() const = 0;
-    // No more responses: send what is queued, close_notify, close (counted
-    // as `why`).
-    virtual void client_finish(close_reason why) = 0;
-    // Close now: the client must see the stream break (a response cut short).
-    virtual void client_abort(close_reason why) = 0;
-    // The forwarder consumed input: reading from the client may resume.
-    virtual void client_input_consumed() = 0;
-    // The deadline a request is under, if any: while one runs (from a
-    // head's first byte: limits.header_timeout_ms; from the end of a head
-    // whose body tlsterm buffers: limits.body_timeout_ms), traffic does not
-    // push it back.
-    virtual void client_deadline(request_deadline d) = 0;
+    std::vector<upstream::pool*> route_pools;
+    upstream::pool* default_pool = nullptr;
+
+    std::unique_ptr<conn::stream_handler> make(conn::client_side& client,
+                                               conn::listener_runtime& listener,
+                                               conn::conn_env& env, byte_queue& input,
+                                               conn::client_facts facts) override;
 };
 
-// Facts of the client connection the forwarder uses.
-struct client_facts {
-    std::string peer;               // "address:port", for logs
-    std::string peer_ip;            // for X-Forwarded-For
-    std::string server_name;        // SNI, lower case; empty when none
-    bool verifies_clients = false;  // the handshake's policy asks for client certificates
-    std::string identity;           // rendered identity header lines ("Name: value\r\n"...)
-};
-
-class http_forwarder final : public upstream::user {
+class http_forwarder final : public conn::stream_handler, public upstream::user {
   public:
-    http_forwarder(client_side& client, conn::listener_runtime& listener, conn::conn_env& env,
-                   byte_queue& input, client_facts facts);
+    http_forwarder(conn::client_side& client, const http_routes& routes,
+                   conn::listener_runtime& listener, conn::conn_env& env, byte_queue& input,
+                   conn::client_facts facts);
     ~http_forwarder() override;
     http_forwarder(const http_forwarder&) = delete;
     http_forwarder& operator=(const http_forwarder&) = delete;
 
     // New plaintext from the client is in `input`; `eof` when the client's
     // stream ended.
-    void on_client_input(bool eof);
+    void on_client_input(bool eof) override;
     // The client's send backlog shrank.
-    void on_client_drained();
+    void on_client_drained() override;
     // The client connection is closing: let go of the pool and connection.
     void abort();
+    void on_client_closing(bool) override { abort(); }
     // Stop after the exchange in progress (now, when between requests).
-    void drain();
+    void drain() override;
     // A newer configuration serves new connections: the current or next
     // response is the last (Connection: close); a keep-alive connection
     // waiting for its next request is not closed under the client, whose
     // request could cross the close.
-    void retire();
+    void retire() override;
     // The request's deadline passed (head or buffered body): 408, close.
-    void on_request_timeout();
+    void on_request_timeout() override;
 
     // upstream::user
     void on_connection(upstream::pooled_connection& c) override;
@@ -126,11 +109,12 @@ class http_forwarder final : public upstream::user {
     void fail_response(const std::string& cause);
     void log_error(int status, const std::string& cause) const;
 
-    client_side& _client;
+    conn::client_side& _client;
+    const http_routes& _routes;
     conn::listener_runtime& _listener;
     conn::conn_env& _env;
     byte_queue& _input;
-    client_facts _facts;
+    conn::client_facts _facts;
     http::message_parser _request;
     http::message_parser _response;
 

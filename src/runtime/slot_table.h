@@ -28,17 +28,19 @@ enum class op : uint8_t {
     connect_timeout,
     upstream_recv,
     upstream_send,
-    cancel,
+    socket_end,  // a stream's shutdown, last words, cancel and close: ignored
     // shard ops
     accept,
     tick,
     control,
     listener_cancel,
+    shard_close,  // a refused or stopped socket's close: ignored
 };
 
 // What every owner of submissions has in common: its slot and generation
-// (the user_data of each SQE), the count of SQEs whose final completion has
-// not arrived (a multishot counts once), and the receive it arms.
+// (the user_data of each SQE) and the count of SQEs whose final completion
+// has not arrived (a multishot counts once). Its sockets are
+// transport::streams, which submit through it.
 class ring_owner {
   public:
     ring_owner(bool client_connection, uring& ring, uint32_t slot, uint32_t generation)
@@ -54,40 +56,21 @@ class ring_owner {
     // Closing and nothing in flight: the slot may be freed.
     virtual bool finished() const = 0;
 
-  protected:
+    // For the owner and its parts (its streams): the user_data of `kind`,
+    // and an SQE tagged with it, counted as in flight.
     uint64_t id(op kind) const {
         return op_id{_slot, _generation, static_cast<uint8_t>(kind)}.encode();
     }
-    // An SQE tagged with this owner's id for `kind`, counted as in flight.
     io_uring_sqe* sqe(op kind) {
         io_uring_sqe* s = _ring.sqe();
         io_uring_sqe_set_data64(s, id(kind));
         ++_inflight;
         return s;
     }
-    // Each completion first: the final one of an SQE ends its flight.
-    void completed(uint32_t flags) {
-        if ((flags & IORING_CQE_F_MORE) == 0) {
-            --_inflight;
-        }
-    }
-    uint32_t inflight() const { return _inflight; }
-    // A receive on `fd` into the shard's provided buffers: multishot where
-    // the kernel has it.
-    void arm_recv(buffer_ring& buffers, int fd, op kind) {
-        io_uring_sqe* s = sqe(kind);
-        if (_ring.supported().multishot_recv) {
-            io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
-        } else {
-            io_uring_prep_recv(s, fd, nullptr, buffers.buffer_size(), 0);
-        }
-        s->flags |= IOSQE_BUFFER_SELECT;
-        s->buf_group = buffers.group();
-    }
 
     // A connect of `fd` to `to` with a linked timeout of `timeout_ms`;
     // completes as op::upstream_connect (-ECANCELED on timeout). `timeout`
-    // is the owner's and must outlive the submission.
+    // is the caller's and must outlive the submission.
     void connect(int fd, const socket_address& to, uint32_t timeout_ms,
                  __kernel_timespec& timeout) {
         timeout.tv_sec = timeout_ms / 1000;
@@ -98,6 +81,15 @@ class ring_owner {
         c->flags |= IOSQE_IO_LINK;
         io_uring_prep_link_timeout(sqe(op::connect_timeout), &timeout, 0);
     }
+
+  protected:
+    // Each completion first: the final one of an SQE ends its flight.
+    void completed(uint32_t flags) {
+        if ((flags & IORING_CQE_F_MORE) == 0) {
+            --_inflight;
+        }
+    }
+    uint32_t inflight() const { return _inflight; }
 
     uring& _ring;
 

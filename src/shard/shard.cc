@@ -13,6 +13,8 @@
 
 #include "common/log.h"
 #include "conn/connection.h"
+#include "proxy/http_forwarder.h"
+#include "proxy/tcp_pipe.h"
 #include "runtime/buffer_ring.h"
 #include "runtime/op_id.h"
 #include "runtime/ring.h"
@@ -77,6 +79,9 @@ struct shard_generation {
     // One pool per upstream that an HTTP listener routes to (indexed like
     // the config's upstreams; null for the others).
     std::vector<std::unique_ptr<upstream::pool>> pools;
+    // The routes of each HTTP listener (indexed like listeners; null for
+    // tcp ones): what its connections' forwarders are made by.
+    std::vector<std::unique_ptr<proxy::http_routes>> routes;
 
     std::size_t pooled_objects() const {
         std::size_t n = 0;
@@ -127,8 +132,9 @@ struct shard::loop {
     // Oldest first; back() is current. Declared before the slots: pooled
     // connections refer to their pool, connections to their generation.
     std::vector<std::unique_ptr<shard_generation>> generations;
-    runtime::deferred_queue later;
     runtime::slot_table slots;
+    runtime::deferred_queue later;  // destroyed first: unlinks what is still queued
+    proxy::pipe_factory pipes;      // every tcp listener's
     conn::conn_env env;
     std::size_t active = 0;  // client connections
     bool draining = false;
@@ -142,7 +148,9 @@ struct shard::loop {
           ring(std::move(r)),
           buffers(std::move(b)),
           admit(s._setup.first.gen->cfg().limits, s._setup.shard_count),
-          env{*ring, *buffers, *s._counters, later, slots, admit, *s._setup.identities, now_ms()} {}
+          env{{*ring, *buffers, *s._counters, slots, later, now_ms()},
+              admit,
+              *s._setup.identities} {}
 
     shard_generation& current() { return *generations.back(); }
     const config& cfg() { return current().gen->cfg(); }
@@ -164,6 +172,9 @@ struct shard::loop {
         l.accept_armed = true;
     }
 
+    // Closes a socket no connection owns (refused, or a stopped listener's).
+    void close_socket(int fd) { io_uring_prep_close(sqe(op::shard_close), fd); }
+
     void arm_tick() { io_uring_prep_timeout(sqe(op::tick), &tick, 0, 0); }
 
     void arm_mailbox() {
@@ -180,7 +191,7 @@ struct shard::loop {
         if (l.accept_armed) {
             io_uring_prep_cancel_fd(sqe(op::listener_cancel), l.fd, IORING_ASYNC_CANCEL_ALL);
         } else if (l.fd >= 0) {
-            ::close(l.fd);
+            close_socket(l.fd);
             l.fd = -1;
         }
     }
@@ -199,6 +210,7 @@ struct shard::loop {
         sg->view.crls = crl::manager::reader(&g->crls());
         sg->pools.resize(c.upstreams.size());
         sg->listeners.resize(c.listeners.size());
+        sg->routes.resize(c.listeners.size());
         auto pool_for = [&](const std::string& wanted) -> upstream::pool* {
             for (std::size_t u = 0; u < c.upstreams.size(); ++u) {
                 if (c.upstreams[u].name != wanted) {
@@ -219,10 +231,15 @@ struct shard::loop {
             lr.upstream = c.find_upstream(lr.config->upstream);
             lr.tls = &g->server_context(owner._setup.index, i);
             if (lr.config->mode == listener_mode::http) {
-                lr.default_pool = pool_for(lr.config->upstream);
+                auto routes = std::make_unique<proxy::http_routes>();
+                routes->default_pool = pool_for(lr.config->upstream);
                 for (const auto& route : lr.config->routes) {
-                    lr.route_pools.push_back(pool_for(route.upstream));
+                    routes->route_pools.push_back(pool_for(route.upstream));
                 }
+                lr.handlers = routes.get();
+                sg->routes[i] = std::move(routes);
+            } else {
+                lr.handlers = &pipes;
             }
         }
         sg->gen = std::move(g);
@@ -301,7 +318,7 @@ struct shard::loop {
                 install(std::move(m.gen), std::move(m.sockets));
             } else {
                 for (auto& h : m.sockets) {
-                    ::close(h.fd);
+                    close_socket(h.fd);
                 }
             }
             if (m.drain) {
@@ -326,10 +343,10 @@ struct shard::loop {
                 l.runtime != nullptr ? l.runtime : find_listener(current(), l.key);
             if (target == nullptr) {
                 env.counters.count(close_reason::drain_deadline);
-                ::close(res);
+                close_socket(res);
             } else if (active >= cfg().limits.max_connections_per_shard) {
                 env.counters.count(close_reason::too_many_connections);
-                ::close(res);
+                close_socket(res);
             } else {
                 // Taken now: after a reset the socket no longer knows its peer.
                 sockaddr_in6 peer{};
@@ -338,7 +355,7 @@ struct shard::loop {
                 auto who = conn::address_key::from(reinterpret_cast<const sockaddr*>(&peer));
                 if (auto refused = admit.admit(who, env.now_ms)) {
                     refuse(*refused, peer, *target);
-                    ::close(res);  // before any TLS: cheap
+                    close_socket(res);  // before any TLS: cheap
                 } else {
                     open_connection(*target, res, peer, who);
                 }
@@ -357,7 +374,7 @@ struct shard::loop {
         if (!l.accept_armed) {
             if (l.stopping) {
                 if (l.fd >= 0) {
-                    ::close(l.fd);
+                    close_socket(l.fd);
                     l.fd = -1;
                 }
             } else if (!l.accept_backoff) {
@@ -524,6 +541,7 @@ struct shard::loop {
                 on_mail();
                 return;
             case op::listener_cancel:
+            case op::shard_close:
                 return;
             default:
                 break;

@@ -1,8 +1,6 @@
 #include "upstream/pool.h"
 
-#include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -18,11 +16,6 @@ namespace {
 constexpr std::size_t decrypt_chunk = 16 * 1024;
 constexpr uint32_t max_backoff_ms = 30000;
 
-void set_nodelay(int fd) {
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
 }  // namespace
 
 // ---- pooled_connection ----------------------------------------------------------
@@ -31,17 +24,16 @@ pooled_connection::pooled_connection(pool& owner, uint32_t slot, uint32_t genera
                                      std::size_t address)
     : ring_owner(false, owner._env.ring, slot, generation),
       _pool(owner),
-      _fd(fd),
+      _sock(*this, owner._env, runtime::op::upstream_recv, runtime::op::upstream_send),
       _address(address) {
+    _sock.attach(fd);
+    _sock.set_records(&_plain);
     ++_pool._objects;
 }
 
 pooled_connection::~pooled_connection() {
     --_pool._objects;
-    runtime::deadline_list<pooled_connection>::remove(_timer);
-    if (_fd >= 0) {
-        ::close(_fd);
-    }
+    connection_deadlines::remove(_timer);
 }
 
 const socket_address& pooled_connection::address() const {
@@ -49,12 +41,7 @@ const socket_address& pooled_connection::address() const {
 }
 
 void pooled_connection::start() {
-    connect(_fd, address(), _pool._config.connect_timeout_ms, _connect_timeout);
-}
-
-void pooled_connection::arm_recv() {
-    ring_owner::arm_recv(_pool._env.buffers, _fd, runtime::op::upstream_recv);
-    _recv_armed = true;
+    connect(_sock.fd(), address(), _pool._config.connect_timeout_ms, _connect_timeout);
 }
 
 void pooled_connection::on_completion(runtime::op kind, int res, uint32_t flags) {
@@ -72,6 +59,9 @@ void pooled_connection::on_completion(runtime::op kind, int res, uint32_t flags)
         default:
             break;
     }
+    if (_state == state::closing && inflight() == 0) {
+        _sock.release();  // everything on the socket completed: now it may close
+    }
 }
 
 void pooled_connection::on_connect(int res) {
@@ -86,8 +76,7 @@ void pooled_connection::on_connect(int res) {
         return;
     }
     env.counters.upstream_connects.fetch_add(1, std::memory_order_relaxed);
-    set_nodelay(_fd);
-    arm_recv();
+    _sock.arm();
     if (_pool._tls == nullptr) {
         _pool.on_ready(*this);
         return;
@@ -101,6 +90,8 @@ void pooled_connection::on_connect(int res) {
         _pool.on_connect_failed(*this, "cannot create a TLS session (out of memory)");
         return;
     }
+    _tls_records.bind(*_tls);
+    _sock.set_records(&_tls_records);
     _state = state::handshaking;
     _pool._handshake_timers.schedule(_timer, env.now_ms);
     try_handshake();
@@ -125,7 +116,8 @@ void pooled_connection::try_handshake() {
         _pool.on_connect_failed(*this, why);
         return;
     }
-    runtime::deadline_list<pooled_connection>::remove(_timer);
+    connection_deadlines::remove(_timer);
+    _tls_records.established();
     if (std::string_view(_tls->version()) != "TLSv1.3") {
         // A TLS 1.2 ticket came with the handshake (a TLS 1.3 one comes
         // after it: see on_released). Kept now, whether or not this
@@ -139,32 +131,26 @@ void pooled_connection::try_handshake() {
 }
 
 void pooled_connection::on_recv(int res, uint32_t flags) {
-    bool final = (flags & IORING_CQE_F_MORE) == 0;
-    if (final) {
-        _recv_armed = false;
+    auto r = _sock.on_recv(res, flags);
+    using what = transport::stream::received::what;
+    if (_state == state::closing) {
+        return;
     }
-    auto& env = _pool._env;
-    if (res > 0) {
-        env.buffers.taken();
-        runtime::buffer_handle held(&env.buffers,
-                                    static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
-                                    static_cast<uint32_t>(res));
-        if (_state != state::closing) {
-            on_bytes(held.bytes());
-        }
-    } else if (res == 0) {
-        if (_state != state::closing) {
+    switch (r.kind) {
+        case what::bytes:
+            on_bytes(r.buffer.bytes());
+            break;
+        case what::end:
             on_eof();
-        }
-        return;
-    } else if (res != -ENOBUFS && res != -ECANCELED) {
-        if (_state != state::closing) {
-            fail(false, std::string("read failed: ") + std::strerror(-res));
-        }
-        return;
+            return;
+        case what::error:
+            fail(false, std::string("read failed: ") + std::strerror(-r.error));
+            return;
+        case what::nothing:
+            break;
     }
-    if (final && _state != state::closing && !_recv_paused && !_recv_armed) {
-        arm_recv();
+    if (_state != state::closing) {
+        _sock.arm();  // when the receive ended; a no-op while it runs or is paused
     }
 }
 
@@ -229,7 +215,7 @@ void pooled_connection::deliver(std::span<const uint8_t> plaintext) {
     if (_state == state::busy && _user != nullptr) {
         if (!_got_response_bytes) {
             _got_response_bytes = true;
-            runtime::deadline_list<pooled_connection>::remove(_timer);
+            connection_deadlines::remove(_timer);
         }
         _pool._env.counters.bytes_from_upstream.fetch_add(plaintext.size(),
                                                           std::memory_order_relaxed);
@@ -249,90 +235,58 @@ void pooled_connection::send(std::span<const uint8_t> plaintext) {
     if (_state == state::closing) {
         return;
     }
-    if (_tls) {
-        if (_tls->write(plaintext) != tls::tls_status::ok) {
-            fail(false, "TLS write: " + _tls->error());
-            return;
-        }
-    } else {
-        _out.append(plaintext);
+    if (_sock.records()->write(plaintext) != tls::tls_status::ok) {
+        fail(false, "TLS write: " + _tls->error());  // only wolfSSL fails a write
+        return;
     }
     flush();
 }
 
 std::size_t pooled_connection::backlog() const {
-    std::size_t queued = _tls ? _tls->cipher_out().size() : _out.size();
-    return queued + (_sending.size() - _sent);
+    return _sock.backlog();
 }
 
 void pooled_connection::shutdown_write() {
-    if (_state == state::closing || _shutdown_pending) {
+    if (_state == state::closing || _sock.write_shut()) {
         return;
     }
-    _shutdown_pending = true;
-    if (_tls) {
-        _tls->send_close_notify();
-    }
-    flush();
+    _sock.records()->end_output();  // close_notify over TLS
+    _sock.end_write();
 }
 
 void pooled_connection::flush() {
-    if (_send_in_flight || _state == state::closing || _write_shut) {
-        return;
+    if (_state != state::closing) {
+        _sock.flush();
     }
-    byte_queue& q = _tls ? _tls->cipher_out() : _out;
-    if (q.empty()) {
-        if (_shutdown_pending) {
-            ::shutdown(_fd, SHUT_WR);
-            _write_shut = true;
-        }
-        return;
-    }
-    q.move_into(_sending);
-    _sent = 0;
-    _send_in_flight = true;
-    io_uring_prep_send(sqe(runtime::op::upstream_send), _fd, _sending.data(), _sending.size(),
-                       MSG_NOSIGNAL);
 }
 
 void pooled_connection::on_send(int res) {
-    _send_in_flight = false;
+    auto r = _sock.on_send(res);
     if (_state == state::closing) {
         return;
     }
-    if (res < 0) {
+    if (r.error != 0) {
         if (_state == state::handshaking) {
-            _pool.on_connect_failed(*this, std::string("send failed: ") + std::strerror(-res));
+            _pool.on_connect_failed(*this, std::string("send failed: ") + std::strerror(-r.error));
         } else {
-            fail(false, std::string("send failed: ") + std::strerror(-res));
+            fail(false, std::string("send failed: ") + std::strerror(-r.error));
         }
         return;
     }
-    _sent += static_cast<std::size_t>(res);
-    if (_sent < _sending.size()) {
-        _send_in_flight = true;
-        io_uring_prep_send(sqe(runtime::op::upstream_send), _fd, _sending.data() + _sent,
-                           _sending.size() - _sent, MSG_NOSIGNAL);
-        return;
+    if (!r.done) {
+        return;  // the rest of the bytes went out again
     }
-    std::vector<uint8_t>().swap(_sending);
-    _sent = 0;
     flush();
-    if (!_send_in_flight && _user != nullptr) {
+    if (!_sock.sending() && _user != nullptr) {
         _user->on_upstream_drained();
     }
 }
 
 void pooled_connection::pause_reads(bool paused) {
-    if (_state == state::closing || paused == _recv_paused) {
+    if (_state == state::closing) {
         return;
     }
-    _recv_paused = paused;
-    if (paused && _recv_armed) {
-        io_uring_prep_cancel64(sqe(runtime::op::cancel), id(runtime::op::upstream_recv), 0);
-    } else if (!paused && !_recv_armed) {
-        arm_recv();
-    }
+    paused ? _sock.pause() : _sock.resume();
 }
 
 void pooled_connection::await_response() {
@@ -350,8 +304,8 @@ void pooled_connection::release(bool reusable) {
                     _pool.name().c_str(), address().to_string().c_str());
         reusable = false;  // they answer no request
     }
-    runtime::deadline_list<pooled_connection>::remove(_timer);
-    if (_recv_paused) {
+    connection_deadlines::remove(_timer);
+    if (_sock.paused()) {
         pause_reads(false);  // an idle connection must see an origin's EOF
     }
     _pool.on_released(*this, reusable);
@@ -359,32 +313,32 @@ void pooled_connection::release(bool reusable) {
 
 void pooled_connection::abandon() {
     _user = nullptr;
-    close();
+    close(false);  // mid-exchange: the origin must not take it for a complete one
 }
 
 void pooled_connection::fail(bool eof, const std::string& cause) {
     user* u = _user;
     _user = nullptr;
-    close();
+    close(false);
     if (u != nullptr) {
         u->on_upstream_closed(eof, cause);
     }
 }
 
-void pooled_connection::close() {
+void pooled_connection::close(bool clean) {
     if (_state == state::closing) {
         return;
     }
-    runtime::deadline_list<pooled_connection>::remove(_timer);
+    connection_deadlines::remove(_timer);
     _pool.on_closed(*this);
     _state = state::closing;
     _user = nullptr;
-    io_uring_prep_cancel_fd(sqe(runtime::op::cancel), _fd, IORING_ASYNC_CANCEL_ALL);
+    _sock.close(clean);  // close_notify first when clean and established
 }
 
 // ---- pool ---------------------------------------------------------------------------
 
-pool::pool(conn::conn_env& env, const upstream_config& config, client_context* tls)
+pool::pool(runtime::services& env, const upstream_config& config, client_context* tls)
     : _env(env),
       _config(config),
       _tls(tls),
@@ -403,7 +357,7 @@ pooled_connection* pool::acquire(user& u, bool fresh) {
     if (!fresh && !_idle.empty()) {
         pooled_connection* c = _idle.back();
         _idle.pop_back();
-        runtime::deadline_list<pooled_connection>::remove(c->_timer);
+        connection_deadlines::remove(c->_timer);
         c->attach(u);
         return c;
     }
@@ -653,7 +607,7 @@ void pool::on_closed(pooled_connection& c) {
 void pool::tick() {
     while (auto* t = _handshake_timers.expired(_env.now_ms)) {
         auto* c = &t->owner();
-        runtime::deadline_list<pooled_connection>::remove(*t);
+        connection_deadlines::remove(*t);
         on_connect_failed(*c, "TLS handshake timed out");
     }
     while (auto* t = _response_timers.expired(_env.now_ms)) {

@@ -35,17 +35,20 @@
 #include <tlsterm/config.h>
 
 #include "common/byte_queue.h"
-#include "conn/env.h"
 #include "runtime/deadline_list.h"
 #include "runtime/deferred.h"
+#include "runtime/services.h"
 #include "runtime/slot_table.h"
 #include "tls/session.h"
+#include "transport/records.h"
+#include "transport/stream.h"
 #include "upstream/client_context.h"
 
 namespace tlsterm::upstream {
 
 class pool;
 class pooled_connection;
+using connection_deadlines = runtime::deadline_list<pooled_connection>;
 
 // The request using (or waiting for) a pooled connection.
 class user {
@@ -95,14 +98,15 @@ class pooled_connection final : public runtime::ring_owner {
 
     uint32_t requests() const { return _requests; }  // exchanges completed on it
     const socket_address& address() const;
-    void close();  // closes without telling anyone (pool drain, idle expiry)
+    // Closes without telling anyone (pool drain, idle expiry); `clean`:
+    // with close_notify when TLS is established.
+    void close(bool clean = true);
 
   private:
     friend class pool;
     enum class state : uint8_t { connecting, handshaking, idle, busy, closing };
 
     void start();
-    void arm_recv();
     void on_connect(int res);
     void on_recv(int res, uint32_t flags);
     void on_send(int res);
@@ -116,25 +120,19 @@ class pooled_connection final : public runtime::ring_owner {
     void fail(bool eof, const std::string& cause);
 
     pool& _pool;
-    int _fd;
+    transport::stream _sock;
     std::size_t _address;  // index into the upstream's addresses
     state _state = state::connecting;
     user* _user = nullptr;
     std::unique_ptr<tls::session> _tls;
-    byte_queue _out;  // plaintext (no TLS) waiting for a send
-    std::vector<uint8_t> _sending;
-    std::size_t _sent = 0;
-    bool _send_in_flight = false;
-    bool _recv_armed = false;
-    bool _recv_paused = false;
+    transport::tls_records _tls_records;  // bound to _tls once it exists
+    transport::plain_records _plain;      // a plain upstream's bytes
     bool _got_response_bytes = false;
-    bool _shutdown_pending = false;
-    bool _write_shut = false;
     bool _offered_session = false;  // the handshake offered the pool's saved session
     uint32_t _requests = 0;
-    // Counts the users attached: plaintext decrypted for one exchange is
-    // never delivered to the next, even when the connection is handed on
-    // inside the delivery that ended the first.
+    // Counts the users attached and released: plaintext decrypted for one
+    // exchange is never delivered to the next, even when the connection
+    // is released inside the delivery that ended the first.
     uint32_t _attachments = 0;
     __kernel_timespec _connect_timeout{};
     runtime::deadline_link<pooled_connection> _timer{
@@ -146,7 +144,7 @@ class pool {
   public:
     // `tls` (null for plain upstreams) belongs to the configuration
     // generation the pool serves, which outlives it.
-    pool(conn::conn_env& env, const upstream_config& config, client_context* tls);
+    pool(runtime::services& env, const upstream_config& config, client_context* tls);
     ~pool();
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;
@@ -225,7 +223,7 @@ class pool {
     void hand_on(pooled_connection& c);
     std::string down_cause() const;
 
-    conn::conn_env& _env;
+    runtime::services& _env;
     const upstream_config& _config;
     client_context* _tls;
     WOLFSSL_SESSION* _resume = nullptr;  // the last session, offered to the next connection
@@ -240,9 +238,9 @@ class pool {
     bool _draining = false;
     bool _retired = false;
     std::size_t _objects = 0;
-    runtime::deadline_list<pooled_connection> _handshake_timers;
-    runtime::deadline_list<pooled_connection> _idle_timers;
-    runtime::deadline_list<pooled_connection> _response_timers;
+    connection_deadlines _handshake_timers;
+    connection_deadlines _idle_timers;
+    connection_deadlines _response_timers;
 };
 
 }  // namespace tlsterm::upstream

@@ -1,0 +1,80 @@
+// The tcp mode of a client connection: one upstream socket per client,
+// connected when the handshake ends (one address after another, round robin
+// per shard, each connect with a linked timeout), and bytes piped both ways
+// as they come. The client's plaintext (after a PROXY v2 header when the
+// upstream wants one) is sent from the connection's input queue as it is;
+// what the upstream sends is encrypted toward the client.
+//
+// Ends: the client's close_notify (or bare FIN) becomes a FIN to the
+// upstream once everything before it is delivered; the upstream's FIN
+// becomes close_notify then FIN to the client; a reset on one side becomes
+// a reset on the other. Backpressure: each direction holds at most
+// limits.max_buffered_bytes (the connection pauses the client's side, the
+// pipe the upstream's).
+#pragma once
+
+#include <linux/time_types.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "common/byte_queue.h"
+#include "conn/env.h"
+#include "conn/stream_handler.h"
+#include "transport/records.h"
+#include "transport/stream.h"
+
+namespace tlsterm::proxy {
+
+class tcp_pipe final : public conn::stream_handler {
+  public:
+    tcp_pipe(conn::client_side& client, conn::listener_runtime& listener, conn::conn_env& env,
+             byte_queue& input, conn::client_facts facts);
+    tcp_pipe(const tcp_pipe&) = delete;
+    tcp_pipe& operator=(const tcp_pipe&) = delete;
+
+    void start() override;  // connects
+    void on_client_input(bool eof) override;
+    void on_client_drained() override;
+    void on_client_closing(bool reset) override;
+    std::size_t backlog() const override { return _upstream.in_flight_bytes(); }
+    void on_completion(runtime::op kind, int res, uint32_t flags) override;
+    void release_sockets() override;
+    // A byte pipe runs until either side ends it.
+    void drain() override {}
+    void retire() override {}
+    void on_request_timeout() override {}
+
+  private:
+    void connect_next();
+    void on_connect(int res);
+    void on_recv(int res, uint32_t flags);
+    void on_send(int res);
+    void on_upstream_error(const char* what, int res);
+    void flush();
+    void half_close();
+
+    conn::client_side& _client;
+    conn::listener_runtime& _listener;
+    conn::conn_env& _env;
+    conn::client_facts _facts;
+    transport::plain_records _records;  // sends the connection's input queue
+    transport::stream _upstream;
+    bool _connected = false;
+    bool _client_ended = false;  // the client's stream ended: FIN once delivered
+    bool _closing = false;
+    uint32_t _connect_attempts = 0;
+    const socket_address* _address = nullptr;  // the one being connected to
+    __kernel_timespec _connect_timeout{};
+};
+
+// What the connections of a tcp listener are piped by.
+class pipe_factory final : public conn::handler_factory {
+  public:
+    std::unique_ptr<conn::stream_handler> make(conn::client_side& client,
+                                               conn::listener_runtime& listener,
+                                               conn::conn_env& env, byte_queue& input,
+                                               conn::client_facts facts) override;
+};
+
+}  // namespace tlsterm::proxy

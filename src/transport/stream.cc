@@ -1,0 +1,221 @@
+#include "transport/stream.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace tlsterm::transport {
+
+stream::~stream() {
+    if (_fd >= 0) {
+        ::close(_fd);  // never closed through the ring (the owner never closed)
+    }
+}
+
+void stream::attach(int fd) {
+    _fd = fd;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void stream::discard() {
+    if (_fd >= 0) {
+        io_uring_prep_close(_owner.sqe(runtime::op::socket_end), _fd);
+        _fd = -1;
+    }
+    _rx = receive_state{};
+    _tx = send_state{};
+}
+
+// ---- receiving ----------------------------------------------------------------
+
+void stream::arm() {
+    if (_fd < 0 || _closing || _rx.armed || _rx.paused || _rx.ended || _rx.done) {
+        return;
+    }
+    submit_recv(_rt.ring.supported().multishot_recv, _rt.buffers.buffer_size());
+}
+
+// Into the shard's provided buffers: multishot, or once for at most `len`.
+void stream::submit_recv(bool multishot, std::size_t len) {
+    io_uring_sqe* s = _owner.sqe(_recv_op);
+    if (multishot) {
+        io_uring_prep_recv_multishot(s, _fd, nullptr, 0, 0);
+    } else {
+        io_uring_prep_recv(s, _fd, nullptr, len, 0);
+    }
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = _rt.buffers.group();
+    _rx.armed = true;
+}
+
+void stream::cancel_recv() {
+    if (_rx.armed && !_closing) {
+        io_uring_prep_cancel64(_owner.sqe(runtime::op::socket_end), _owner.id(_recv_op), 0);
+    }
+}
+
+void stream::pause() {
+    if (_rx.paused) {
+        return;
+    }
+    _rx.paused = true;
+    cancel_recv();
+}
+
+void stream::resume() {
+    if (!_rx.paused) {
+        return;
+    }
+    _rx.paused = false;
+    arm();
+}
+
+stream::received stream::on_recv(int res, uint32_t flags) {
+    received r;
+    if ((flags & IORING_CQE_F_MORE) == 0) {
+        _rx.armed = false;
+    }
+    if (res > 0) {
+        // The buffer is the owner's until `r.buffer` goes: it copies the
+        // bytes (into TLS, or toward the other side) before that.
+        _rt.buffers.taken();
+        r.buffer = runtime::buffer_handle(&_rt.buffers,
+                                          static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
+                                          static_cast<uint32_t>(res));
+        r.kind = received::what::bytes;
+    } else if (res == 0) {
+        _rx.ended = true;
+        r.kind = received::what::end;
+    } else if (res != -ENOBUFS && res != -ECANCELED) {
+        // -ENOBUFS: the buffer ring ran dry for a moment (re-armed by the
+        // owner); -ECANCELED: paused for backpressure, or closing.
+        _rx.ended = true;
+        r.kind = received::what::error;
+        r.error = res;
+    }
+    return r;
+}
+
+// ---- sending ------------------------------------------------------------------
+
+void stream::submit_send(std::size_t from, unsigned flags) {
+    io_uring_prep_send(_owner.sqe(_send_op), _fd, _tx.buffer.data() + from,
+                       _tx.buffer.size() - from, static_cast<int>(MSG_NOSIGNAL | flags));
+    _tx.in_flight = true;
+}
+
+void stream::flush() {
+    if (_fd < 0 || _closing || _tx.in_flight || _tx.shut || _records == nullptr) {
+        return;
+    }
+    byte_queue& q = _records->outgoing();
+    if (q.empty()) {
+        if (_tx.shut_pending) {
+            shutdown_now();
+        }
+        return;
+    }
+    q.move_into(_tx.buffer);
+    _tx.offset = 0;
+    submit_send(0, 0);
+}
+
+stream::sent stream::on_send(int res) {
+    _tx.in_flight = false;
+    sent r;
+    if (_closing) {
+        return r;
+    }
+    if (res < 0) {
+        r.error = res;
+        return r;
+    }
+    _tx.offset += static_cast<std::size_t>(res);
+    if (_tx.offset < _tx.buffer.size()) {
+        submit_send(_tx.offset, 0);  // the rest of the same bytes
+        return r;
+    }
+    std::vector<uint8_t>().swap(_tx.buffer);  // an idle stream keeps no send buffer
+    _tx.offset = 0;
+    r.done = true;
+    return r;
+}
+
+std::size_t stream::backlog() const {
+    std::size_t queued = _records != nullptr ? _records->outgoing().size() : 0;
+    return queued + in_flight_bytes();
+}
+
+void stream::end_write() {
+    if (_tx.shut || _tx.shut_pending) {
+        return;
+    }
+    _tx.shut_pending = true;
+    flush();
+}
+
+void stream::shutdown_now() {
+    _tx.shut = true;
+    io_uring_prep_shutdown(_owner.sqe(runtime::op::socket_end), _fd, SHUT_WR);
+}
+
+// ---- ending -------------------------------------------------------------------
+
+void stream::reset_on_close() {
+    _reset = true;
+}
+
+void stream::close(bool clean) {
+    if (_closing) {
+        return;
+    }
+    if (_records != nullptr && _fd >= 0 && !_tx.in_flight && !_tx.shut && !_reset) {
+        _records->last_words(clean);
+        byte_queue& q = _records->outgoing();
+        if (!q.empty()) {
+            q.move_into(_tx.buffer);
+            _tx.offset = 0;
+            // Never waited for: a peer that does not read loses them.
+            submit_send(0, MSG_DONTWAIT);
+        }
+    }
+    close_with({});
+}
+
+void stream::close_with(std::span<const uint8_t> bytes) {
+    if (_closing) {
+        return;
+    }
+    if (_fd < 0) {
+        _closing = true;
+        return;
+    }
+    if (!bytes.empty() && !_tx.in_flight && !_tx.shut && !_reset) {
+        _tx.buffer.assign(bytes.begin(), bytes.end());
+        _tx.offset = 0;
+        submit_send(0, MSG_DONTWAIT);
+    }
+    _closing = true;
+    if (_reset) {
+        linger l{1, 0};  // the close sends RST
+        ::setsockopt(_fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+    // The last words (issued at once, MSG_DONTWAIT), then the cancel of
+    // whatever else is armed or in flight. The close waits for release().
+    io_uring_prep_cancel_fd(_owner.sqe(runtime::op::socket_end), _fd, IORING_ASYNC_CANCEL_ALL);
+}
+
+bool stream::release() {
+    if (!_closing || _fd < 0) {
+        return false;
+    }
+    io_uring_prep_close(_owner.sqe(runtime::op::socket_end), _fd);
+    _fd = -1;
+    return true;
+}
+
+}  // namespace tlsterm::transport

@@ -1,0 +1,143 @@
+// One TCP socket of a ring owner (a client connection's client or upstream
+// side, a pooled upstream connection), driven through the shard's ring:
+// its receive (armed, paused, ended), one send in flight from a buffer that
+// stays put until it completes, the write shutdown, the reset, the last
+// words and the close. Every socket call goes through the ring but the
+// socket options (TCP_NODELAY, SO_LINGER).
+//
+// The record layer behind the stream (transport/records.h) fills what the
+// stream sends: ciphertext from wolfSSL, or the plain bytes themselves.
+// Received bytes go to the owner as they came (the ClientHello reader, a
+// TLS session, or a plain pipe), since only the owner knows which.
+//
+// The owner dispatches its completions of the stream's two op kinds to
+// on_recv / on_send; the others the stream submits (shutdown, cancel,
+// close) complete as op::socket_end, which owners ignore. Closing is two
+// steps: close() (last words, cancel), then release() once the owner has
+// nothing in flight (the close itself).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "runtime/buffer_ring.h"
+#include "runtime/services.h"
+#include "runtime/slot_table.h"
+#include "transport/records.h"
+
+namespace tlsterm::transport {
+
+class stream {
+  public:
+    // What a receive completion carried.
+    struct received {
+        enum class what : uint8_t { nothing, bytes, end, error };
+        what kind = what::nothing;
+        runtime::buffer_handle buffer;  // bytes: the data, until destroyed
+        int error = 0;                  // kind == error: -errno
+    };
+    // What a send completion meant.
+    struct sent {
+        int error = 0;      // the send failed: -errno
+        bool done = false;  // everything handed to the socket; nothing in flight
+    };
+
+    stream(runtime::ring_owner& owner, runtime::services& rt, runtime::op recv, runtime::op send)
+        : _owner(owner), _rt(rt), _recv_op(recv), _send_op(send) {}
+    ~stream();
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+
+    // Takes `fd` (a connected or connecting socket); TCP_NODELAY on.
+    void attach(int fd);
+    // Closes a socket whose connect failed (nothing else was submitted on
+    // it), so that another may be attached.
+    void discard();
+    int fd() const { return _fd; }
+    bool attached() const { return _fd >= 0; }
+    void set_records(record_layer* r) { _records = r; }
+    record_layer* records() const { return _records; }
+
+    // ---- receiving
+    // Arms a receive into the shard's provided buffers (multishot where the
+    // kernel has it) unless one is armed, receiving is paused or ended.
+    void arm();
+    // Backpressure: stop (cancelling the armed receive) and go on.
+    void pause();
+    void resume();
+    bool paused() const { return _rx.paused; }
+    // A receive is submitted and has not completed for the last time.
+    bool receive_armed() const { return _rx.armed; }
+    // No more input is wanted (the peer's stream ended above the socket):
+    // never re-armed.
+    void stop_receiving() { _rx.done = true; }
+    // The socket's read side ended (FIN) or failed.
+    bool input_ended() const { return _rx.ended; }
+    // A completion of the receive op. The owner re-arms with arm() after
+    // handling it (a no-op while a multishot receive still runs).
+    received on_recv(int res, uint32_t flags);
+
+    // ---- sending
+    // Sends what the record layer queued, when no send is in flight.
+    void flush();
+    // A completion of the send op: a partial send goes on by itself.
+    sent on_send(int res);
+    bool sending() const { return _tx.in_flight; }
+    // Bytes queued by the record layer plus those of the send in flight.
+    std::size_t backlog() const;
+    // Of them, the send in flight's not yet sent.
+    std::size_t in_flight_bytes() const { return _tx.buffer.size() - _tx.offset; }
+    // Ends the write side (FIN) once everything queued has been sent.
+    void end_write();
+    bool write_shut() const { return _tx.shut; }
+
+    // ---- ending
+    // The close sends a reset (SO_LINGER {1, 0}) instead of a FIN.
+    void reset_on_close();
+    // The record layer's last words, when no send is in flight and the
+    // write side is open (best effort, never waited for), then cancels
+    // everything on the socket. `clean`: the owner ends normally (a TLS
+    // stream then ends with close_notify).
+    void close(bool clean);
+    // Before any record layer: `bytes` (an alert) instead of last words.
+    void close_with(std::span<const uint8_t> bytes);
+    bool closing() const { return _closing; }
+    // Once the owner has nothing in flight any more: closes the socket
+    // through the ring; false when there is nothing to close. Only then:
+    // some ops resolve the descriptor when they run (a shutdown runs in an
+    // io-wq worker), so its number must stay this socket's until every op
+    // on it has completed.
+    bool release();
+
+  private:
+    void submit_recv(bool multishot, std::size_t len);
+    void cancel_recv();
+    void submit_send(std::size_t from, unsigned flags);
+    void shutdown_now();
+
+    runtime::ring_owner& _owner;
+    runtime::services& _rt;
+    runtime::op _recv_op;
+    runtime::op _send_op;
+    record_layer* _records = nullptr;
+    int _fd = -1;
+    bool _closing = false;
+    bool _reset = false;
+
+    struct receive_state {
+        bool armed = false;   // a receive is submitted and may complete
+        bool paused = false;  // backpressure
+        bool ended = false;   // FIN or an error: never re-armed
+        bool done = false;    // the owner wants no more
+    } _rx;
+    struct send_state {
+        std::vector<uint8_t> buffer;  // the send in flight's bytes
+        std::size_t offset = 0;       // of them, already sent
+        bool in_flight = false;
+        bool shut_pending = false;  // end_write called; FIN once drained
+        bool shut = false;
+    } _tx;
+};
+
+}  // namespace tlsterm::transport
