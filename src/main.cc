@@ -179,6 +179,12 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
         total(shards, &counters::http_requests), total(shards, &counters::http_client_errors),
         total(shards, &counters::http_upstream_errors), total(shards, &counters::upstream_connects),
         total(shards, &counters::upstream_connect_failures));
+    tlsterm::log::totals lines = tlsterm::log::counted();
+    TLSTERM_LOG(log_level::info,
+                "log: %llu records dropped (a shard's log buffer full), %llu suppressed (over "
+                "%u a second from one place of a shard)",
+                static_cast<unsigned long long>(lines.dropped),
+                static_cast<unsigned long long>(lines.suppressed), tlsterm::log::per_second_limit);
     std::time_t now = std::time(nullptr);
     for (const auto& st : crls.status()) {
         TLSTERM_LOG(log_level::info,
@@ -229,6 +235,9 @@ int serve(const char* path) {
     }
     const tlsterm::config& cfg = (*first)->cfg();
     tlsterm::log::set_level(cfg.runtime.log);
+    // The writer of the shards' log buffers starts here, with the main
+    // thread's name and CPU set (a shard's would be pinned).
+    tlsterm::log::start_writer();
     unsigned shard_count = (*first)->shards();
 
     // Signals are handled by the main thread through a signalfd; shard

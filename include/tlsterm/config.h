@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <tlsterm/address.h>
+#include <tlsterm/log_level.h>
 #include <tlsterm/tls_types.h>
 
 namespace tlsterm {
@@ -49,9 +50,6 @@ struct config_error {
 
     std::string to_string() const;  // "key.path (file:line:column): message"
 };
-
-enum class log_level : uint8_t { error, warn, info, debug };
-std::string_view to_string(log_level);
 
 // One certificate chain and its private key. Served for `names` (exact or
 // "*.suffix" wildcards); when the config gives none, the DNS names of the

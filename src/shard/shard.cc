@@ -580,6 +580,7 @@ struct shard::loop {
                 // it (runtime/deferred.h).
                 later.run();
             });
+            log::wake_writer();  // what this batch logged goes out now
         }
         for (auto& l : sockets) {
             if (l.fd >= 0) {
@@ -620,6 +621,7 @@ std::expected<void, std::string> shard::start() {
         // Visible in top -H, ps -T and /proc/PID/task/*/comm.
         std::string name = "tlsterm-shard-" + std::to_string(_setup.index);
         ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+        log::buffer_lines("shard " + std::to_string(_setup.index));  // never blocks on stderr
         if (_setup.cpu >= 0) {
             cpu_set_t set;
             CPU_ZERO(&set);
