@@ -20,6 +20,8 @@
 #include "tls/client_auth.h"
 #include "tls/credentials.h"
 #include "tls/ticket_keys.h"
+#include "x509/certificate.h"
+#include "x509/name.h"
 
 namespace tlsterm {
 
@@ -1030,7 +1032,7 @@ void check_files(listener_tls_config& tls) {
                 if (!has_crl[i]) {
                     fail(ca.file.origin,
                          ca.file.path.string() + ": CA " +
-                             crl::name_to_string(cas[i].cert.subject_der) + " has crl_policy \"" +
+                             x509::name_to_string(cas[i].cert.subject_der) + " has crl_policy \"" +
                              std::string(to_string(ca.crl)) +
                              "\" but no CRL in crl_files; add its CRL or set crl_policy = "
                              "\"optional\" for it");

@@ -4,8 +4,9 @@
 #include <array>
 
 #include "common/pem.h"
-#include "crl/der.h"
 #include "crl/serial_set.h"
+#include "x509/certificate.h"
+#include "x509/der.h"
 
 namespace tlsterm::crl {
 
@@ -21,7 +22,7 @@ std::vector<uint8_t> integer_value(std::span<const uint8_t> value) {
     if (!i || i->content.empty()) {
         return {};
     }
-    auto n = normalize_serial(i->content);
+    auto n = x509::normalize_serial(i->content);
     return {n.begin(), n.end()};
 }
 
@@ -165,8 +166,8 @@ std::expected<crl_summary, std::string> inspect_crl_der(std::span<const uint8_t>
 }
 
 int compare_crl_numbers(std::span<const uint8_t> a, std::span<const uint8_t> b) {
-    a = normalize_serial(a);
-    b = normalize_serial(b);
+    a = x509::normalize_serial(a);
+    b = x509::normalize_serial(b);
     if (a.size() != b.size()) {
         return a.size() < b.size() ? -1 : 1;
     }

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <new>
 
+#include "x509/certificate.h"
+
 namespace tlsterm::crl {
 
 namespace {
@@ -74,20 +76,13 @@ serial_set::mapped<T> serial_set::map_zeroed(std::size_t count) {
     return mapped<T>(static_cast<T*>(p), mapping_deleter{bytes});
 }
 
-std::span<const uint8_t> normalize_serial(std::span<const uint8_t> serial) {
-    while (serial.size() > 1 && serial[0] == 0) {
-        serial = serial.subspan(1);
-    }
-    return serial;
-}
-
 serial_set::builder::builder(std::size_t expected_entries) {
     _entries.reserve(expected_entries);
     _bytes.reserve(expected_entries * 16);
 }
 
 void serial_set::builder::add(std::span<const uint8_t> serial) {
-    serial = normalize_serial(serial);
+    serial = x509::normalize_serial(serial);
     // A DER INTEGER inside a CRL entry cannot come near 64 KiB; the reader
     // refuses such entries before they get here.
     _entries.emplace_back(_bytes.size(), static_cast<uint16_t>(serial.size()));
@@ -142,7 +137,7 @@ serial_set serial_set::builder::build() && {
 }
 
 bool serial_set::contains(std::span<const uint8_t> serial) const {
-    serial = normalize_serial(serial);
+    serial = x509::normalize_serial(serial);
     if (serial.size() > inline_max) {
         auto less = [](const auto& a, const auto& b) {
             return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());

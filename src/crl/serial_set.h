@@ -74,7 +74,4 @@ class serial_set {
     std::vector<std::vector<uint8_t>> _long;  // sorted; serials over inline_max octets
 };
 
-// Drops leading 0x00 octets, keeping at least one.
-std::span<const uint8_t> normalize_serial(std::span<const uint8_t> serial);
-
 }  // namespace tlsterm::crl

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "crl/crl_file.h"
+#include "x509/name.h"
 
 namespace tlsterm::crl {
 
@@ -37,7 +38,7 @@ bool applies_to(const loaded_crl& delta, const loaded_crl& base) {
 }  // namespace
 
 std::expected<trusted_ca, std::string> make_trusted_ca(std::span<const uint8_t> der) {
-    auto cert = parse_certificate(der);
+    auto cert = x509::parse_certificate(der);
     if (!cert) {
         return std::unexpected(cert.error());
     }
@@ -97,7 +98,7 @@ std::expected<crl_list, std::string> load_crls(std::string_view data, std::strin
             }
         }
         if (!issuer_known) {
-            return std::unexpected(which + "issued by " + name_to_string(s.issuer_der) +
+            return std::unexpected(which + "issued by " + x509::name_to_string(s.issuer_der) +
                                    ", which is not a CA in ca_files");
         }
         if (!ca) {
@@ -156,7 +157,7 @@ std::shared_ptr<const store> store::build(ca_list cas, const crl_list& crls) {
     return s;
 }
 
-std::optional<std::size_t> store::find_issuer(const certificate& c) const {
+std::optional<std::size_t> store::find_issuer(const x509::certificate& c) const {
     auto [first, last] = _by_subject.equal_range(key_of(c.issuer_der));
     std::optional<std::size_t> by_name;
     for (auto it = first; it != last; ++it) {

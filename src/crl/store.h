@@ -22,15 +22,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "crl/certificate.h"
 #include "crl/serial_set.h"
 #include "crl/verify.h"
+#include "x509/certificate.h"
 
 namespace tlsterm::crl {
 
 // A CA certificate from the configured ca_files.
 struct trusted_ca {
-    certificate cert;
+    x509::certificate cert;
 };
 
 // One CRL whose signature verified with its CA's key.
@@ -68,7 +68,7 @@ class store {
     const std::vector<trusted_ca>& cas() const { return *_cas; }
     // The configured CA whose subject is `c`'s issuer (and whose key id is
     // `c`'s authority key id when both are present).
-    std::optional<std::size_t> find_issuer(const certificate& c) const;
+    std::optional<std::size_t> find_issuer(const x509::certificate& c) const;
 
     struct in_force {
         const loaded_crl* base = nullptr;

@@ -12,7 +12,8 @@
 #include <algorithm>
 #include <array>
 
-#include "crl/der.h"
+#include "x509/der.h"
+#include "x509/name.h"
 
 namespace tlsterm::crl {
 
@@ -61,81 +62,7 @@ constexpr std::array<sig_alg, 6> algorithms = {{
      "sha512WithRSAEncryption"},
 }};
 
-struct attribute_name {
-    std::array<uint8_t, 3> oid;  // 2.5.4.x
-    const char* name;
-};
-constexpr std::array<attribute_name, 6> attribute_names = {{
-    {{0x55, 0x04, 0x06}, "C"},
-    {{0x55, 0x04, 0x08}, "ST"},
-    {{0x55, 0x04, 0x07}, "L"},
-    {{0x55, 0x04, 0x0a}, "O"},
-    {{0x55, 0x04, 0x0b}, "OU"},
-    {{0x55, 0x04, 0x03}, "CN"},
-}};
-
 }  // namespace
-
-namespace {
-
-// Calls fn(oid, value) for each attribute of a DER Name, in order. False
-// when `name_der` is not a Name.
-template <typename Fn>
-bool for_each_attribute(std::span<const uint8_t> name_der, Fn&& fn) {
-    der::reader top(name_der);
-    auto name = top.next_if(der::tag_sequence);
-    if (!name) {
-        return false;
-    }
-    der::reader rdns(name->content);
-    while (auto rdn = rdns.next_if(der::tag_set)) {
-        der::reader atvs(rdn->content);
-        while (auto atv = atvs.next_if(der::tag_sequence)) {
-            der::reader fields(atv->content);
-            auto oid = fields.next_if(der::tag_oid);
-            auto value = fields.next();
-            if (oid && value) {
-                fn(oid->content, value->content);
-            }
-        }
-    }
-    return true;
-}
-
-constexpr std::array<uint8_t, 3> oid_common_name = {0x55, 0x04, 0x03};  // 2.5.4.3
-
-std::string text(std::span<const uint8_t> b) {
-    return std::string(b.begin(), b.end());
-}
-
-}  // namespace
-
-std::string name_to_string(std::span<const uint8_t> name_der) {
-    std::string out;
-    bool ok = for_each_attribute(name_der, [&](auto oid, auto value) {
-        std::string key = "?";
-        for (const auto& a : attribute_names) {
-            if (std::ranges::equal(oid, a.oid)) {
-                key = a.name;
-            }
-        }
-        out += "/" + key + "=" + text(value);
-    });
-    if (!ok) {
-        return "(malformed name)";
-    }
-    return out.empty() ? "(empty name)" : out;
-}
-
-std::string common_name(std::span<const uint8_t> name_der) {
-    std::string cn;
-    for_each_attribute(name_der, [&](auto oid, auto value) {
-        if (std::ranges::equal(oid, oid_common_name)) {
-            cn = text(value);
-        }
-    });
-    return cn;
-}
 
 namespace {
 
@@ -144,7 +71,8 @@ namespace {
 std::expected<void, std::string> verify_signature(std::span<const uint8_t> tbs,
                                                   std::span<const uint8_t> alg_oid,
                                                   std::span<const uint8_t> signature,
-                                                  const certificate& issuer, const char* what) {
+                                                  const x509::certificate& issuer,
+                                                  const char* what) {
     const sig_alg* alg = nullptr;
     for (const auto& a : algorithms) {
         if (std::ranges::equal(alg_oid, std::span(a.oid).first(a.oid_len))) {
@@ -171,7 +99,7 @@ std::expected<void, std::string> verify_signature(std::span<const uint8_t> tbs,
                                     signature.data(), sig_len, &key, sizeof(key));
         } else {
             wc_ecc_free(&key);
-            return std::unexpected("CA " + name_to_string(issuer.subject_der) +
+            return std::unexpected("CA " + x509::name_to_string(issuer.subject_der) +
                                    " has no EC key for a " + alg->name + " signature");
         }
         wc_ecc_free(&key);
@@ -187,7 +115,7 @@ std::expected<void, std::string> verify_signature(std::span<const uint8_t> tbs,
                                     signature.data(), sig_len, &key, sizeof(key));
         } else {
             wc_FreeRsaKey(&key);
-            return std::unexpected("CA " + name_to_string(issuer.subject_der) +
+            return std::unexpected("CA " + x509::name_to_string(issuer.subject_der) +
                                    " has no RSA key for a " + alg->name + " signature");
         }
         wc_FreeRsaKey(&key);
@@ -196,7 +124,7 @@ std::expected<void, std::string> verify_signature(std::span<const uint8_t> tbs,
         return std::unexpected(std::string(alg->name) +
                                " signature does not verify with the key "
                                "of CA " +
-                               name_to_string(issuer.subject_der));
+                               x509::name_to_string(issuer.subject_der));
     }
     return {};
 }
@@ -204,13 +132,13 @@ std::expected<void, std::string> verify_signature(std::span<const uint8_t> tbs,
 }  // namespace
 
 std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
-                                                      const certificate& ca) {
+                                                      const x509::certificate& ca) {
     return verify_signature(crl.tbs_der, crl.signature_algorithm, crl.signature, ca, "CRL");
 }
 
 std::expected<void, std::string> verify_certificate_signature(std::span<const uint8_t> cert_der,
-                                                              const certificate& issuer) {
-    auto parts = split_certificate(cert_der);
+                                                              const x509::certificate& issuer) {
+    auto parts = x509::split_certificate(cert_der);
     if (!parts) {
         return std::unexpected(parts.error());
     }

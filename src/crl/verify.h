@@ -11,25 +11,19 @@
 #include <string>
 #include <vector>
 
-#include "crl/certificate.h"
 #include "crl/crl_file.h"
+#include "x509/certificate.h"
 
 namespace tlsterm::crl {
-
-// "/C=../O=../CN=.." from a DER Name (common attributes; others as OIDs).
-std::string name_to_string(std::span<const uint8_t> name_der);
-
-// The last commonName attribute of a DER Name; empty when it has none.
-std::string common_name(std::span<const uint8_t> name_der);
 
 // Checks the CRL's signature with the CA's key. ECDSA and RSA (PKCS#1 v1.5)
 // with SHA-256/384/512 are supported; anything else is an error.
 std::expected<void, std::string> verify_crl_signature(const crl_summary& crl,
-                                                      const certificate& ca);
+                                                      const x509::certificate& ca);
 
 // Checks a certificate's signature (its DER) with its issuer's key; the
 // same algorithms.
 std::expected<void, std::string> verify_certificate_signature(std::span<const uint8_t> cert_der,
-                                                              const certificate& issuer);
+                                                              const x509::certificate& issuer);
 
 }  // namespace tlsterm::crl

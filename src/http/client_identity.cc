@@ -8,8 +8,8 @@
 
 #include <array>
 
-#include "crl/certificate.h"
-#include "crl/verify.h"
+#include "x509/certificate.h"
+#include "x509/name.h"
 
 namespace tlsterm::http {
 
@@ -122,7 +122,7 @@ std::vector<header_field> identity_headers(identity_format format, const client_
     if (!usable) {
         return out;
     }
-    auto cert = crl::parse_certificate(id.leaf_der);
+    auto cert = x509::parse_certificate(id.leaf_der);
     if (!cert) {
         return out;  // wolfSSL verified it; a parse failure here would be a reader bug
     }
@@ -141,7 +141,7 @@ std::vector<header_field> identity_headers(identity_format format, const client_
         case identity_format::xfcc: {
             std::string v = "Hash=" + sha256_hex(id.leaf_der) +
                             ";Cert=" + xfcc_value(url_encode(pem(id.leaf_der)), true) +
-                            ";Subject=" + xfcc_value(crl::name_to_string(cert->subject_der), true);
+                            ";Subject=" + xfcc_value(x509::name_to_string(cert->subject_der), true);
             for (const auto& u : cert->uris) {
                 v += ";URI=" + xfcc_value(u);
             }
@@ -152,9 +152,9 @@ std::vector<header_field> identity_headers(identity_format format, const client_
             break;
         }
         case identity_format::fields:
-            out.push_back({"X-Client-Subject", crl::name_to_string(cert->subject_der)});
-            out.push_back({"X-Client-Issuer", crl::name_to_string(cert->issuer_der)});
-            out.push_back({"X-Client-Serial", crl::serial_hex(cert->serial)});
+            out.push_back({"X-Client-Subject", x509::name_to_string(cert->subject_der)});
+            out.push_back({"X-Client-Issuer", x509::name_to_string(cert->issuer_der)});
+            out.push_back({"X-Client-Serial", x509::serial_hex(cert->serial)});
             out.push_back({"X-Client-Fingerprint", sha256_hex(id.leaf_der)});
             out.push_back({"X-Client-Cert", url_encode(pem(id.leaf_der))});
             break;

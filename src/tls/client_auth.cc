@@ -6,9 +6,10 @@
 
 #include "common/file.h"
 #include "common/log.h"
-#include "crl/certificate.h"
 #include "crl/verify.h"
 #include "tls/credentials.h"
+#include "x509/certificate.h"
+#include "x509/name.h"
 
 #include <wolfssl/wolfcrypt/sha256.h>
 
@@ -16,8 +17,9 @@ namespace tlsterm::tls {
 
 namespace {
 
-std::string describe(const crl::certificate& c) {
-    return "serial " + crl::serial_hex(c.serial) + " (" + crl::name_to_string(c.subject_der) + ")";
+std::string describe(const x509::certificate& c) {
+    return "serial " + x509::serial_hex(c.serial) + " (" + x509::name_to_string(c.subject_der) +
+           ")";
 }
 
 // wolfSSL's verdict on a chain, as a reason.
@@ -49,9 +51,9 @@ cert_reject classify(int error) {
 }
 
 // The issuer of `c` among the client's certificates (not yet on the path).
-const crl::certificate* issuer_among(const crl::certificate& c,
-                                     const std::vector<crl::certificate>& sent,
-                                     const std::vector<const crl::certificate*>& path) {
+const x509::certificate* issuer_among(const x509::certificate& c,
+                                      const std::vector<x509::certificate>& sent,
+                                      const std::vector<const x509::certificate*>& path) {
     for (const auto& s : sent) {
         if (s.subject_der != c.issuer_der || std::ranges::find(path, &s) != path.end()) {
             continue;
@@ -68,7 +70,7 @@ const crl::certificate* issuer_among(const crl::certificate& c,
 }  // namespace
 
 std::string describe_certificate(std::span<const uint8_t> der) {
-    auto c = crl::parse_certificate(der);
+    auto c = x509::parse_certificate(der);
     return c ? describe(*c) : "(unreadable: " + c.error() + ")";
 }
 
@@ -231,7 +233,7 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
         v->_presented = true;
         rejection r{classify(store->error), ""};
         auto depth = static_cast<std::size_t>(std::max(store->error_depth, 0));
-        auto cert = depth < chain.size() ? crl::parse_certificate(chain[depth])
+        auto cert = depth < chain.size() ? x509::parse_certificate(chain[depth])
                                          : std::unexpected(std::string("absent"));
         char text[WOLFSSL_MAX_ERROR_SZ] = {};
         wolfSSL_ERR_error_string_n(static_cast<unsigned long>(store->error), text, sizeof(text));
@@ -252,16 +254,16 @@ int client_verifier::verify_callback(int preverify_ok, WOLFSSL_X509_STORE_CTX* s
 
 std::optional<rejection> client_verifier::check_legacy_leaf(
     std::span<const std::span<const uint8_t>> chain) {
-    std::vector<crl::certificate> sent;
+    std::vector<x509::certificate> sent;
     for (const auto& der : chain) {
-        auto c = crl::parse_certificate(der);
+        auto c = x509::parse_certificate(der);
         if (!c) {
             return rejection{cert_reject::invalid, "certificate " + std::to_string(sent.size()) +
                                                        " of the chain: " + c.error()};
         }
         sent.push_back(std::move(*c));
     }
-    const crl::certificate& leaf = sent[0];
+    const x509::certificate& leaf = sent[0];
     if (leaf.version >= 3 || leaf.has_extensions) {
         // Not the overridable case: a v1/v2 certificate with extensions,
         // which wolfSSL refuses before checking its signature.
@@ -276,8 +278,8 @@ std::optional<rejection> client_verifier::check_legacy_leaf(
     }
     // wolfSSL verified this signature; tlsterm checks it too rather than
     // infer that from an error code.
-    std::vector<const crl::certificate*> path = path_to_anchor(sent);
-    const crl::certificate* issuer = path.size() >= 2 ? path[1] : nullptr;
+    std::vector<const x509::certificate*> path = path_to_anchor(sent);
+    const x509::certificate* issuer = path.size() >= 2 ? path[1] : nullptr;
     if (issuer == nullptr && leaf.self_issued()) {
         issuer = &leaf;  // a self-signed leaf: only as a configured CA (below)
     }
@@ -311,7 +313,7 @@ std::optional<rejection> client_verifier::check_chain(
     _presented = true;
     auto id = std::make_shared<verified_identity>();
     for (std::size_t i = 0; i < chain.size(); ++i) {
-        auto c = crl::parse_certificate(chain[i]);
+        auto c = x509::parse_certificate(chain[i]);
         if (!c) {
             return rejection{cert_reject::invalid,
                              "certificate " + std::to_string(i) + " of the chain: " + c.error()};
@@ -321,24 +323,24 @@ std::optional<rejection> client_verifier::check_chain(
     if (auto r = check_path(id->parsed, now)) {
         return r;
     }
-    const crl::certificate& leaf = id->parsed[0];
+    const x509::certificate& leaf = id->parsed[0];
     for (const auto& der : chain) {
         id->chain.emplace_back(der.begin(), der.end());
     }
     id->x509_version = leaf.version;
     wc_Sha256Hash(chain[0].data(), static_cast<word32>(chain[0].size()), id->leaf_sha256.data());
-    id->subject = crl::name_to_string(leaf.subject_der);
-    id->serial = crl::serial_hex(leaf.serial);
-    id->common_name = crl::common_name(leaf.subject_der);
+    id->subject = x509::name_to_string(leaf.subject_der);
+    id->serial = x509::serial_hex(leaf.serial);
+    id->common_name = x509::common_name(leaf.subject_der);
     _identity = std::move(id);
     _verified = true;
     return std::nullopt;
 }
 
-std::optional<rejection> client_verifier::check_path(const std::vector<crl::certificate>& sent,
+std::optional<rejection> client_verifier::check_path(const std::vector<x509::certificate>& sent,
                                                      std::time_t now) {
-    std::vector<const crl::certificate*> path = path_to_anchor(sent);
-    const crl::certificate& leaf = sent[0];
+    std::vector<const x509::certificate*> path = path_to_anchor(sent);
+    const x509::certificate& leaf = sent[0];
     // wolfSSL checks these on TLS 1.2 only; tlsterm on every version.
     if (std::string why = leaf.client_auth_refusal(); !why.empty()) {
         return rejection{cert_reject::wrong_usage, "certificate " + describe(leaf) + " " + why};
@@ -353,7 +355,7 @@ std::optional<rejection> client_verifier::check_path(const std::vector<crl::cert
     if (auto r = check_revocation(path, now); r) {
         return r;
     }
-    std::string subject = crl::name_to_string(leaf.subject_der);
+    std::string subject = x509::name_to_string(leaf.subject_der);
     if (!_policy->allow_subjects.empty() || !_policy->allow_sans.empty()) {
         bool allowed = std::ranges::any_of(
             _policy->allow_subjects, [&](const std::string& p) { return glob_match(p, subject); });
@@ -378,12 +380,12 @@ std::optional<rejection> client_verifier::check_restored(
     if (!id || id->parsed.empty()) {
         return rejection{cert_reject::invalid, "no identity to restore"};
     }
-    const crl::certificate& leaf = id->parsed[0];
+    const x509::certificate& leaf = id->parsed[0];
     // Its CA must be one this policy trusts now: the first certificate of
     // the path whose issuer is a configured CA names it.
-    std::vector<const crl::certificate*> path = path_to_anchor(id->parsed);
+    std::vector<const x509::certificate*> path = path_to_anchor(id->parsed);
     bool anchored = false;
-    for (const crl::certificate* c : path) {
+    for (const x509::certificate* c : path) {
         auto ca = _crls->find_issuer(*c);
         if (ca) {
             anchored = *ca < _policy->by_ca.size() && _policy->by_ca[*ca].has_value();
@@ -394,7 +396,7 @@ std::optional<rejection> client_verifier::check_restored(
         return rejection{cert_reject::unknown_ca,
                          "certificate " + describe(leaf) + ": its CA is no longer configured"};
     }
-    for (const crl::certificate* c : path) {
+    for (const x509::certificate* c : path) {
         if (now > c->not_after) {
             return rejection{cert_reject::expired, "certificate " + describe(*c) + " expired at " +
                                                        log::utc(c->not_after)};
@@ -497,13 +499,13 @@ std::optional<std::string> authentication_gap(client_auth_mode mode,
     return std::nullopt;
 }
 
-std::vector<const crl::certificate*> client_verifier::path_to_anchor(
-    const std::vector<crl::certificate>& sent) const {
+std::vector<const x509::certificate*> client_verifier::path_to_anchor(
+    const std::vector<x509::certificate>& sent) const {
     // The client's certificates, continued by the configured CAs where the
     // client stopped, up to a self-issued anchor (or the last configured CA).
-    std::vector<const crl::certificate*> path{&sent[0]};
+    std::vector<const x509::certificate*> path{&sent[0]};
     while (!path.back()->self_issued() && path.size() <= 17) {
-        const crl::certificate* next = issuer_among(*path.back(), sent, path);
+        const x509::certificate* next = issuer_among(*path.back(), sent, path);
         if (next == nullptr) {
             auto ca = _crls->find_issuer(*path.back());
             if (!ca || std::ranges::find(path, &_crls->cas()[*ca].cert) != path.end()) {
@@ -517,10 +519,10 @@ std::vector<const crl::certificate*> client_verifier::path_to_anchor(
 }
 
 std::optional<rejection> client_verifier::check_revocation(
-    const std::vector<const crl::certificate*>& path, std::time_t now) {
+    const std::vector<const x509::certificate*>& path, std::time_t now) {
     // Top down, so a revoked intermediate is reported before its leaves.
     for (std::size_t i = path.size(); i-- > 0;) {
-        const crl::certificate& c = *path[i];
+        const x509::certificate& c = *path[i];
         bool leaf = i == 0;
         auto ca = _crls->find_issuer(c);
         if (c.self_issued() || (!leaf && i + 1 == path.size() && !ca)) {
@@ -535,7 +537,7 @@ std::optional<rejection> client_verifier::check_revocation(
         if (rule.policy == crl_policy::leaf_only && !leaf) {
             continue;
         }
-        std::string issuer = crl::name_to_string(c.issuer_der);
+        std::string issuer = x509::name_to_string(c.issuer_der);
         auto answer = ca ? _crls->check(*ca, c.serial) : crl::store::answer{};
         if (answer.result == crl::store::status::no_crl) {
             if (rule.policy == crl_policy::optional) {

@@ -86,7 +86,7 @@ struct auth_policy {
 struct verified_identity {
     std::array<uint8_t, 32> leaf_sha256{};
     std::vector<std::vector<uint8_t>> chain;
-    std::vector<crl::certificate> parsed;  // parallel to chain
+    std::vector<x509::certificate> parsed;  // parallel to chain
     int x509_version = 0;
     std::string subject;
     std::string serial;  // hex
@@ -156,12 +156,13 @@ class client_verifier {
     std::optional<rejection> check_legacy_leaf(std::span<const std::span<const uint8_t>> chain);
 
   private:
-    std::vector<const crl::certificate*> path_to_anchor(
-        const std::vector<crl::certificate>& sent) const;
-    std::optional<rejection> check_revocation(const std::vector<const crl::certificate*>& path,
+    std::vector<const x509::certificate*> path_to_anchor(
+        const std::vector<x509::certificate>& sent) const;
+    std::optional<rejection> check_revocation(const std::vector<const x509::certificate*>& path,
                                               std::time_t now);
     // Usage, depth, revocation and allow-lists of a parsed chain.
-    std::optional<rejection> check_path(const std::vector<crl::certificate>& sent, std::time_t now);
+    std::optional<rejection> check_path(const std::vector<x509::certificate>& sent,
+                                        std::time_t now);
 
     const auth_policy* _policy;
     std::shared_ptr<const crl::store> _crls;

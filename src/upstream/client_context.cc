@@ -4,11 +4,12 @@
 #include <array>
 
 #include "common/file.h"
-#include "crl/certificate.h"
 #include "crl/crl_file.h"
 #include "crl/verify.h"
 #include "tls/credentials.h"
 #include "tls/security_defaults.h"
+#include "x509/certificate.h"
+#include "x509/name.h"
 
 #include <wolfssl/wolfcrypt/sha256.h>
 
@@ -117,14 +118,14 @@ std::string client_context::check_peer(const tls::session& s) const {
     if (der.empty()) {
         return "no certificate to check against pinned_spki";
     }
-    auto leaf = crl::parse_certificate(der);
+    auto leaf = x509::parse_certificate(der);
     if (!leaf) {
         return "origin certificate unreadable: " + leaf.error();
     }
     std::array<uint8_t, 32> digest{};
     wc_Sha256Hash(leaf->spki_der.data(), static_cast<word32>(leaf->spki_der.size()), digest.data());
     if (std::ranges::find(_config->pinned_spki, digest) == _config->pinned_spki.end()) {
-        return "origin certificate " + crl::name_to_string(leaf->subject_der) +
+        return "origin certificate " + x509::name_to_string(leaf->subject_der) +
                " matches no pinned_spki";
     }
     return {};

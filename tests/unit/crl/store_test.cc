@@ -5,6 +5,8 @@
 #include "common/pem.h"
 #include "crl/crl_file.h"
 #include "support/pki.h"
+#include "x509/certificate.h"
+#include "x509/name.h"
 
 namespace tlsterm::crl {
 namespace {
@@ -15,10 +17,10 @@ std::vector<uint8_t> der_of(const std::string& pem_name) {
     return blocks && !blocks->empty() ? (*blocks)[0].der : std::vector<uint8_t>{};
 }
 
-certificate cert_of(const std::string& pem_name) {
-    auto c = parse_certificate(der_of(pem_name));
+x509::certificate cert_of(const std::string& pem_name) {
+    auto c = x509::parse_certificate(der_of(pem_name));
     EXPECT_TRUE(c) << pem_name << ": " << c.error();
-    return c ? *c : certificate{};
+    return c ? *c : x509::certificate{};
 }
 
 // root (0), intermediate (1), revoked intermediate (2)
@@ -67,11 +69,11 @@ TEST(CertificateFields, ReadsWhatChecksNeed) {
     EXPECT_EQ(leaf.emails, std::vector<std::string>{"client-valid@tlsterm.test"});
     EXPECT_EQ(leaf.uris, std::vector<std::string>{"spiffe://tlsterm.test/client/client-valid"});
     EXPECT_LT(leaf.not_before, leaf.not_after);
-    EXPECT_EQ(common_name(leaf.subject_der), "client-valid");
+    EXPECT_EQ(x509::common_name(leaf.subject_der), "client-valid");
     EXPECT_TRUE(leaf.crl_urls.empty());
     EXPECT_EQ(cert_of("intermediate-ca.pem").crl_urls,
               std::vector<std::string>{"http://127.0.0.1/root-ca.crl"});
-    EXPECT_FALSE(parse_certificate(std::vector<uint8_t>{0x30, 0x03, 0x02, 0x01}).has_value());
+    EXPECT_FALSE(x509::parse_certificate(std::vector<uint8_t>{0x30, 0x03, 0x02, 0x01}).has_value());
 }
 
 TEST(CertificateFields, VersionAndExtensions) {
@@ -81,7 +83,7 @@ TEST(CertificateFields, VersionAndExtensions) {
     auto v1 = cert_of("client-v1.pem");
     EXPECT_EQ(v1.version, 1);
     EXPECT_FALSE(v1.has_extensions);
-    EXPECT_EQ(common_name(v1.subject_der), "client-v1");
+    EXPECT_EQ(x509::common_name(v1.subject_der), "client-v1");
     auto forged = cert_of("client-v1-with-extensions.pem");
     EXPECT_EQ(forged.version, 1);
     EXPECT_TRUE(forged.has_extensions);

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "common/pem.h"
-#include "crl/certificate.h"
 #include "support/pki.h"
+#include "x509/certificate.h"
 
 namespace tlsterm::tls {
 namespace {

@@ -1,6 +1,6 @@
-// The fields of an X.509 certificate that revocation and client-identity
-// checks need, read with the bounds-checked DER reader. Signature and chain
-// validation are the TLS library's job; this only extracts.
+// The fields of an X.509 certificate that revocation, client-certificate
+// and client-identity checks need (crl/, tls/ and http/ alike), read with the bounds-checked DER
+// reader. Signature and chain validation are the TLS library's job; this only extracts.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace tlsterm::crl {
+namespace tlsterm::x509 {
 
 struct certificate {
     int version = 1;                   // X.509 version: 1, 2 or 3
@@ -54,7 +54,10 @@ struct signed_parts {
 };
 std::expected<signed_parts, std::string> split_certificate(std::span<const uint8_t> der);
 
+// Drops leading 0x00 octets, keeping at least one.
+std::span<const uint8_t> normalize_serial(std::span<const uint8_t> serial);
+
 // Serial as colon-free upper-case hex, the way `openssl x509 -serial` prints it.
 std::string serial_hex(std::span<const uint8_t> serial);
 
-}  // namespace tlsterm::crl
+}  // namespace tlsterm::x509

@@ -1,4 +1,4 @@
-#include "crl/der.h"
+#include "x509/der.h"
 
 namespace tlsterm::der {
 

@@ -1,12 +1,18 @@
-#include "crl/certificate.h"
+#include "x509/certificate.h"
 
 #include <algorithm>
 #include <array>
 
-#include "crl/der.h"
-#include "crl/serial_set.h"
+#include "x509/der.h"
 
-namespace tlsterm::crl {
+namespace tlsterm::x509 {
+
+std::span<const uint8_t> normalize_serial(std::span<const uint8_t> serial) {
+    while (serial.size() > 1 && serial[0] == 0) {
+        serial = serial.subspan(1);
+    }
+    return serial;
+}
 
 namespace {
 
@@ -269,4 +275,4 @@ std::string serial_hex(std::span<const uint8_t> serial) {
     return out;
 }
 
-}  // namespace tlsterm::crl
+}  // namespace tlsterm::x509
