@@ -18,12 +18,12 @@ constexpr std::size_t decrypt_chunk = 16 * 1024;
 
 }  // namespace
 
-connection::connection(conn_env& env, listener_runtime& listener, uint32_t slot,
+connection::connection(conn_env& env, std::shared_ptr<listener_runtime> listener, uint32_t slot,
                        uint32_t generation, int client_fd, const sockaddr_in6& peer,
                        const address_key& who)
     : ring_owner(true, env.ring, slot, generation),
       _env(env),
-      _listener(listener),
+      _listener(std::move(listener)),
       _peer(peer),
       _admitted_as(who) {
     _client.attach(client_fd);
@@ -39,7 +39,7 @@ std::string connection::peer() const {
 }
 
 void connection::start() {
-    _listener.gen->handshake_timers->schedule(_timer, _env.now_ms);
+    _listener->gen->handshake_timers->schedule(_timer, _env.now_ms);
     _client.arm();
 }
 
@@ -48,7 +48,7 @@ void connection::touch() {
         return;  // a request's deadline is not moved by traffic
     }
     if (_state == state::proxying) {
-        _listener.gen->idle_timers->schedule(_timer, _env.now_ms);
+        _listener->gen->idle_timers->schedule(_timer, _env.now_ms);
     }
 }
 
@@ -164,7 +164,7 @@ void connection::try_hello() {
             return;
         case tls::hello_status::not_tls:
             TLSTERM_LOG(log_level::info, "%s: listener %s: not a TLS ClientHello, closing",
-                        peer().c_str(), _listener.config->name.c_str());
+                        peer().c_str(), _listener->config->name.c_str());
             send_plain_alert(tls::alert_for(status));
             close(close_reason::not_tls);
             return;
@@ -173,16 +173,16 @@ void connection::try_hello() {
         case tls::hello_status::malformed:
         case tls::hello_status::too_large:
             TLSTERM_LOG(log_level::info, "%s: listener %s: %s, closing", peer().c_str(),
-                        _listener.config->name.c_str(), tls::to_string(status));
+                        _listener->config->name.c_str(), tls::to_string(status));
             send_plain_alert(tls::alert_for(status));
             close(close_reason::bad_client_hello);
             return;
         case tls::hello_status::complete:
             break;
     }
-    if (auto refused = _listener.tls->refuse(hello)) {
+    if (auto refused = _listener->tls->refuse(hello)) {
         TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake refused: %s", peer().c_str(),
-                    _listener.config->name.c_str(), refused->reason.c_str());
+                    _listener->config->name.c_str(), refused->reason.c_str());
         send_plain_alert(refused->what);
         close(close_reason::handshake_failed);
         return;
@@ -191,18 +191,18 @@ void connection::try_hello() {
         TLSTERM_LOG(log_level::debug,
                     "%s: listener %s: server name \"%s\" over "
                     "limits.handshake_rate_per_server_name, closing",
-                    peer().c_str(), _listener.config->name.c_str(), hello.server_name.c_str());
+                    peer().c_str(), _listener->config->name.c_str(), hello.server_name.c_str());
         close(close_reason::server_name_rate);
         return;
     }
-    tls::selection chosen = _listener.tls->select(hello);
+    tls::selection chosen = _listener->tls->select(hello);
     _auth_mode = chosen.auth != nullptr ? chosen.auth->mode : client_auth_mode::none;
-    if (_listener.upstream->proxy_v2 || _listener.config->mode == listener_mode::http) {
+    if (_listener->upstream->proxy_v2 || _listener->config->mode == listener_mode::http) {
         _server_name = hello.server_name;
     }
     std::shared_ptr<const crl::store> crls;
     if (chosen.auth != nullptr && chosen.auth->mode != client_auth_mode::none) {
-        crls = _listener.gen->crls.current();
+        crls = _listener->gen->crls.current();
     }
     _tls = tls::session::create(chosen, std::move(crls), &_env.identities);
     if (!_tls) {
@@ -236,7 +236,7 @@ void connection::try_handshake() {
             _env.counters.cert_rejected[static_cast<std::size_t>(r.reason)].fetch_add(
                 1, std::memory_order_relaxed);
             TLSTERM_LOG(log_level::info, "%s: listener %s: client certificate rejected (%s): %s",
-                        peer().c_str(), _listener.config->name.c_str(),
+                        peer().c_str(), _listener->config->name.c_str(),
                         std::string(to_string(r.reason)).c_str(), r.detail.c_str());
         } else {
             // Refused by wolfSSL after tlsterm's callback accepted the
@@ -248,7 +248,7 @@ void connection::try_handshake() {
                        tls::describe_certificate(auth->identity()->chain.front());
             }
             TLSTERM_LOG(log_level::info, "%s: listener %s: TLS handshake failed: %s%s",
-                        peer().c_str(), _listener.config->name.c_str(), _tls->error().c_str(),
+                        peer().c_str(), _listener->config->name.c_str(), _tls->error().c_str(),
                         cert.c_str());
         }
         close(close_reason::handshake_failed);  // sends the pending alert
@@ -264,7 +264,7 @@ void connection::try_handshake() {
     // upstream from a connection its policy does not authenticate.
     if (auto gap = tls::authentication_gap(_auth_mode, _tls->client_auth(), _tls->resumed())) {
         TLSTERM_LOG(log_level::warn, "%s: listener %s: closing an unauthenticated connection: %s",
-                    peer().c_str(), _listener.config->name.c_str(), gap->c_str());
+                    peer().c_str(), _listener->config->name.c_str(), gap->c_str());
         // Still in the handshaking state: no close_notify, which would
         // tell the client its session ended cleanly.
         close(close_reason::unauthenticated);
@@ -278,7 +278,7 @@ void connection::try_handshake() {
     _state = state::proxying;
     touch();
     if (!http_mode()) {
-        if (_listener.upstream->proxy_v2) {
+        if (_listener->upstream->proxy_v2) {
             queue_proxy_header();
         }
         handler();  // the pipe connects to the upstream now
@@ -320,7 +320,7 @@ void connection::note_resumption() {
             }
         }
         TLSTERM_LOG(log_level::debug, "%s: listener %s: %s %s handshake, %s%s%s", peer().c_str(),
-                    _listener.config->name.c_str(), std::string(_tls->version()).c_str(),
+                    _listener->config->name.c_str(), std::string(_tls->version()).c_str(),
                     resumed ? "resumed" : "full", std::string(_tls->cipher()).c_str(),
                     _tls->hello_retried() ? ", after a HelloRetryRequest" : "", why.c_str());
     }
@@ -330,14 +330,14 @@ void connection::note_client_certificate(const tls::client_verifier& auth) {
     for (const auto& w : auth.warnings()) {
         _env.counters.stale_crl_accepted.fetch_add(1, std::memory_order_relaxed);
         TLSTERM_LOG(log_level::warn, "%s: listener %s: %s", peer().c_str(),
-                    _listener.config->name.c_str(), w.c_str());
+                    _listener->config->name.c_str(), w.c_str());
     }
     if (!auth.verified()) {
         return;
     }
     _env.counters.client_certs_verified.fetch_add(1, std::memory_order_relaxed);
     TLSTERM_LOG(log_level::debug, "%s: listener %s: client certificate %s serial %s verified%s",
-                peer().c_str(), _listener.config->name.c_str(), auth.subject().c_str(),
+                peer().c_str(), _listener->config->name.c_str(), auth.subject().c_str(),
                 auth.serial().c_str(), auth.restored() ? " (resumed; checked again now)" : "");
     if (auth.x509_version() < 3) {
         _env.counters.x509v1_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -347,7 +347,7 @@ void connection::note_client_certificate(const tls::client_verifier& auth) {
                         "(no extensions: no key usage or name constraints apply; "
                         "require_x509v3 = true refuses such certificates; logged once per "
                         "certificate)",
-                        peer().c_str(), _listener.config->name.c_str(), auth.x509_version(),
+                        peer().c_str(), _listener->config->name.c_str(), auth.x509_version(),
                         auth.subject().c_str(), auth.serial().c_str());
         }
     }
@@ -379,7 +379,7 @@ void connection::decrypt_client() {
         return;
     }
     uint8_t buf[decrypt_chunk];
-    const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
+    const std::size_t limit = _listener->gen->limits->max_buffered_bytes;
     while (_client_read_open && _to_upstream.size() < limit) {
         auto r = _tls->read(buf);
         if (r.status == tls::tls_status::ok) {
@@ -431,8 +431,8 @@ stream_handler& connection::handler() {
     // A pipe at the end of the handshake; an HTTP forwarder on the first
     // request byte (or the client's end), so an idle connection holds no
     // parser state.
-    _handler = _listener.handlers->make(*this, _listener, _env, _to_upstream, make_facts());
-    if (_listener.gen->retired) {
+    _handler = _listener->handlers->make(*this, *_listener, _env, _to_upstream, make_facts());
+    if (_listener->gen->retired) {
         _handler->retire();  // replaced since the handshake
     }
     _handler->start();
@@ -448,7 +448,7 @@ client_facts connection::make_facts() {
     facts.server_name = _server_name;
     const tls::client_verifier* auth = _tls->client_auth();
     facts.verifies_clients = auth != nullptr;
-    identity_format format = _listener.config->http.client_identity;
+    identity_format format = _listener->config->http.client_identity;
     if (format != identity_format::none) {
         http::client_identity id;
         if (auth != nullptr) {
@@ -525,7 +525,7 @@ void connection::client_finish(close_reason why) {
 // with its bytes unread would send a reset, and a reset can make the
 // client's kernel discard the response before the client reads it.
 void connection::finish() {
-    const uint32_t linger_ms = _listener.gen->limits->lingering_close_ms;
+    const uint32_t linger_ms = _listener->gen->limits->lingering_close_ms;
     if (!http_mode() || _state != state::proxying || _client.input_ended() || !_client_read_open ||
         linger_ms == 0) {
         close(_finish_reason);
@@ -533,7 +533,7 @@ void connection::finish() {
     }
     _state = state::lingering;
     _deadline = request_deadline::none;
-    _listener.gen->linger_timers->schedule(_timer, _env.now_ms);
+    _listener->gen->linger_timers->schedule(_timer, _env.now_ms);
     _client.records()->end_output();  // close_notify
     _client.end_write();              // FIN once it is sent
     _client.resume();
@@ -558,10 +558,10 @@ void connection::client_deadline(request_deadline d) {
     _deadline = d;
     switch (d) {
         case request_deadline::head:
-            _listener.gen->header_timers->schedule(_timer, _env.now_ms);
+            _listener->gen->header_timers->schedule(_timer, _env.now_ms);
             break;
         case request_deadline::body:
-            _listener.gen->body_timers->schedule(_timer, _env.now_ms);
+            _listener->gen->body_timers->schedule(_timer, _env.now_ms);
             break;
         case request_deadline::none:
             touch();  // back on the idle deadline
@@ -646,7 +646,7 @@ void connection::update_backpressure() {
     // Toward the upstream: plaintext queued + taken by the handler and not
     // yet delivered + undecrypted input. (Toward the client, the handler
     // pauses its own side: client_backlog().)
-    const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
+    const std::size_t limit = _listener->gen->limits->max_buffered_bytes;
     std::size_t up =
         _to_upstream.size() + (_handler ? _handler->backlog() : 0) + _tls->cipher_in().size();
     if (!_client.paused() && up >= limit) {

@@ -59,8 +59,11 @@ class connection final : public runtime::ring_owner, public client_side {
 
     // `peer` and `who`: the client's address as accepted and as admission
     // counted it (released with the connection).
-    connection(conn_env& env, listener_runtime& listener, uint32_t slot, uint32_t generation,
-               int client_fd, const sockaddr_in6& peer, const address_key& who);
+    // `listener` keeps its configuration generation alive as long as the
+    // connection lives.
+    connection(conn_env& env, std::shared_ptr<listener_runtime> listener, uint32_t slot,
+               uint32_t generation, int client_fd, const sockaddr_in6& peer,
+               const address_key& who);
     ~connection() override;
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -73,7 +76,7 @@ class connection final : public runtime::ring_owner, public client_side {
     // Its configuration generation was replaced: an HTTP-mode connection
     // ends after its next response (Connection: close).
     void retire();
-    generation_view& generation() const { return *_listener.gen; }
+    generation_view& generation() const { return *_listener->gen; }
     // Closes with `reason` (no-op when already closing).
     void close(close_reason reason);
     bool finished() const override { return _state == state::closing && inflight() == 0; }
@@ -99,7 +102,7 @@ class connection final : public runtime::ring_owner, public client_side {
   private:
     enum class state : uint8_t { hello, handshaking, proxying, lingering, closing };
 
-    bool http_mode() const { return _listener.config->mode == listener_mode::http; }
+    bool http_mode() const { return _listener->config->mode == listener_mode::http; }
     void on_recv(int res, uint32_t flags);
     void on_send(int res);
     void on_client_data(std::span<const uint8_t> bytes);
@@ -123,7 +126,7 @@ class connection final : public runtime::ring_owner, public client_side {
     std::string peer() const;
 
     conn_env& _env;
-    listener_runtime& _listener;
+    const std::shared_ptr<listener_runtime> _listener;  // owns its generation
     transport::stream _client{*this, _env, op::client_recv, op::client_send};
     sockaddr_in6 _peer{};  // the client's address (IPv4 or IPv6), for logs
     address_key _admitted_as;

@@ -26,8 +26,8 @@ using deadlines = runtime::deadline_list<connection>;
 
 // What one configuration generation is to the connections of one shard:
 // its limits, the deadline lists of its timeouts (shared with every other
-// generation that has the same timeout) and its revocation state. Owned by
-// the shard; outlives every connection that refers to it.
+// generation that has the same timeout) and its revocation state. Part of
+// the shard's generation, which every connection of it holds a reference to.
 struct generation_view {
     uint64_t number = 0;
     const limits_config* limits = nullptr;
@@ -37,14 +37,15 @@ struct generation_view {
     deadlines* body_timers = nullptr;    // HTTP mode: a request body being buffered
     deadlines* linger_timers = nullptr;  // HTTP mode: lingering after the last response
     crl::manager::reader crls{nullptr};  // revocation state for client certificates
-    std::size_t connections = 0;         // client connections of this generation here
     // A newer generation took over (or the shard drains): HTTP connections
     // of this one end after their next response.
     bool retired = false;
 };
 
 // What a listener of one generation looks like to its connections on one
-// shard. The listening socket is the shard's, not the generation's.
+// shard. The listening socket is the shard's, not the generation's. A
+// connection holds it as a shared_ptr that owns the whole generation, and
+// reads every setting through it.
 struct listener_runtime {
     generation_view* gen = nullptr;
     const listener_config* config = nullptr;

@@ -131,7 +131,9 @@ struct shard::loop {
     uint64_t admission_swept_ms = 0;
     // Oldest first; back() is current. Declared before the slots: pooled
     // connections refer to their pool, connections to their generation.
-    std::vector<std::unique_ptr<shard_generation>> generations;
+    // Shared with the client connections of each: a connection holds its
+    // generation alive.
+    std::vector<std::shared_ptr<shard_generation>> generations;
     runtime::slot_table slots;
     runtime::deferred_queue later;  // destroyed first: unlinks what is still queued
     proxy::pipe_factory pipes;      // every tcp listener's
@@ -199,7 +201,7 @@ struct shard::loop {
     // Builds this shard's runtime of `g`; it becomes current.
     void install(std::shared_ptr<const generation> g, std::vector<socket_handoff> added) {
         const config& c = g->cfg();
-        auto sg = std::make_unique<shard_generation>();
+        auto sg = std::make_shared<shard_generation>();
         sg->view.number = g->number();
         sg->view.limits = &c.limits;
         sg->view.handshake_timers = handshake_deadlines.get(c.limits.handshake_timeout_ms);
@@ -296,14 +298,16 @@ struct shard::loop {
     void collect_generations() {
         for (std::size_t i = 0; i + 1 < generations.size();) {
             auto& g = *generations[i];
-            if (g.view.connections == 0) {
+            // Only this list holds it: no client connection is left.
+            const bool unused = generations[i].use_count() == 1;
+            if (unused) {
                 for (auto& p : g.pools) {
                     if (p) {
                         p->drain();  // no client of this generation is left
                     }
                 }
             }
-            if (g.view.connections == 0 && g.pooled_objects() == 0) {
+            if (unused && g.pooled_objects() == 0) {
                 generations.erase(generations.begin() + static_cast<std::ptrdiff_t>(i));
                 owner._held.store(generations.size(), std::memory_order_relaxed);
                 continue;
@@ -411,11 +415,18 @@ struct shard::loop {
 
     void open_connection(conn::listener_runtime& l, int fd, const sockaddr_in6& peer,
                          const conn::address_key& who) {
+        // The listener, as a reference to the generation it belongs to.
+        std::shared_ptr<conn::listener_runtime> listener;
+        for (const auto& g : generations) {
+            if (&g->view == l.gen) {
+                listener = std::shared_ptr<conn::listener_runtime>(g, &l);
+            }
+        }
         connection* c = slots.emplace<connection>([&](uint32_t slot, uint32_t generation) {
-            return std::make_unique<connection>(env, l, slot, generation, fd, peer, who);
+            return std::make_unique<connection>(env, std::move(listener), slot, generation, fd,
+                                                peer, who);
         });
         ++active;
-        ++l.gen->connections;
         env.counters.active.store(active, std::memory_order_relaxed);
         c->start();
         release_if_finished(c->slot());
@@ -425,15 +436,11 @@ struct shard::loop {
         auto* o = slots.find_slot(slot);
         bool client = o != nullptr && o->client_connection();
         conn::address_key who;
-        conn::generation_view* gen = nullptr;
         if (client) {
-            auto* c = static_cast<connection*>(o);
-            who = c->admitted_as();
-            gen = &c->generation();
+            who = static_cast<connection*>(o)->admitted_as();
         }
         if (slots.release_if_finished(slot) && client) {
             --active;
-            --gen->connections;
             env.counters.active.store(active, std::memory_order_relaxed);
             admit.release(who);
         }

@@ -129,15 +129,19 @@ def read_body(r, headers):
 
 PAGE = """<!doctype html>
 <html><head><title>origin page</title>
-<link rel="stylesheet" href="style.css"><script src="app.js"></script></head>
+<link rel="stylesheet" href="style.css"><script src="app.js"></script>
+<script>
+// Defined before the images: an image that arrives before a later script is
+// parsed would call an undefined handler, and its result would be lost.
+const seen = {};
+function loaded(name) { seen[name] = "ok"; }
+function failed(name) { seen[name] = "failed"; }
+</script></head>
 <body><p id="styled">styled</p>
 <img src="one.svg" onload="loaded('one')" onerror="failed('one')">
 <img src="two.svg" onload="loaded('two')" onerror="failed('two')">
 <p id="verdict">pending</p>
 <script>
-const seen = {};
-function loaded(name) { seen[name] = "ok"; }
-function failed(name) { seen[name] = "failed"; }
 window.addEventListener("load", async () => {
   seen.css = getComputedStyle(document.getElementById("styled")).color === "rgb(0, 128, 0)"
       ? "ok" : "failed";
