@@ -483,6 +483,11 @@ TEST_F(CrlReloadTest, CrlFetchedOverHttpAndRefreshed) {
     server->process().signal(SIGUSR1);
     ASSERT_TRUE(wait_for_count(*server, "last refresh failed: connect to", 1)) << server->log();
     EXPECT_TRUE(contains(server->log(), "rejected: revoked=2")) << server->log();
+    // ... and what the shards' log buffers dropped or suppressed.
+    EXPECT_TRUE(contains(server->log(),
+                         "log: 0 records dropped (a shard's log buffer full), 0 "
+                         "suppressed"))
+        << server->log();
 }
 
 // ---- resumption and the library's defaults ----------------------------------

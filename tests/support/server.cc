@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -218,16 +219,38 @@ process_result curl(uint16_t port, const std::vector<std::string>& paths,
     return run_process(argv, 180);
 }
 
+// A port below the kernel's ephemeral range (ip_local_port_range), chosen
+// at random among those free now. A port the kernel handed out as free
+// (bind to port 0) is an ephemeral one: any outgoing connection of a test
+// running beside this one may take it as its source port before the server
+// meant for it binds it ("Address already in use").
 uint16_t unused_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
-    socklen_t len = sizeof(sin);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
-    ::close(fd);
-    return ntohs(sin.sin_port);
+    int low = 32768;
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    range >> low;
+    const int first = 10000;
+    if (low <= first + 1000) {
+        low = 65536;  // an unusual range: use the ports above it instead
+    }
+    static std::mt19937 pick(std::random_device{}());
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        int port = low == 65536
+                       ? 0
+                       : first + static_cast<int>(pick() % static_cast<unsigned>(low - first));
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons(static_cast<uint16_t>(port));
+        bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0;
+        socklen_t len = sizeof(sin);
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+        ::close(fd);
+        if (free) {
+            return ntohs(sin.sin_port);
+        }
+    }
+    throw std::runtime_error("no free port below the ephemeral range");
 }
 
 }  // namespace tlsterm::test

@@ -93,7 +93,8 @@ class upstream_server {
 process_result curl(uint16_t port, const std::vector<std::string>& paths,
                     std::vector<std::string> extra = {}, const std::string& host = "localhost");
 
-// A TCP port on 127.0.0.1 that nothing listens on (bound, then closed).
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then closed),
+// below the ephemeral range so no outgoing connection takes it meanwhile.
 uint16_t unused_port();
 
 }  // namespace tlsterm::test
