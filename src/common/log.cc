@@ -100,10 +100,6 @@ class line_buffer {
         }
     }
 
-    bool empty() const {
-        return _head.load(std::memory_order_acquire) == _tail.load(std::memory_order_relaxed);
-    }
-
   private:
     std::string _name;
     std::size_t _capacity;
@@ -316,10 +312,6 @@ void wake_writer() {
         local.unannounced = false;
         the_sink().wake();
     }
-}
-
-void flush() {
-    the_sink().drain_all();
 }
 
 totals counted() {

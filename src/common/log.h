@@ -38,9 +38,6 @@ void start_writer();
 // (the shard loop calls it once per batch of completions): records reach
 // stderr at once instead of within the writer's 10 ms round.
 void wake_writer();
-// Writes every buffered record out now (the writer's work, done by the
-// caller); for a process about to exit or exec.
-void flush();
 
 // Records a buffering thread logs per call site and second, above debug.
 inline constexpr uint32_t per_second_limit = 200;

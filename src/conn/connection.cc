@@ -197,7 +197,7 @@ void connection::try_hello() {
     }
     tls::selection chosen = _listener->tls->select(hello);
     _auth_mode = chosen.auth != nullptr ? chosen.auth->mode : client_auth_mode::none;
-    if (_listener->upstream->proxy_v2 || _listener->config->mode == listener_mode::http) {
+    if (_listener->upstream->proxy_v2 || http_mode()) {
         _server_name = hello.server_name;
     }
     std::shared_ptr<const crl::store> crls;
@@ -534,8 +534,7 @@ void connection::finish() {
     _state = state::lingering;
     _deadline = request_deadline::none;
     _listener->gen->linger_timers->schedule(_timer, _env.now_ms);
-    _client.records()->end_output();  // close_notify
-    _client.end_write();              // FIN once it is sent
+    _client.end_write();  // close_notify, then FIN once it is sent
     _client.resume();
     _client.arm();
 }
@@ -598,7 +597,6 @@ void connection::client_end_write() {
     if (_state == state::closing) {
         return;
     }
-    _client.records()->end_output();
     _client.end_write();
 }
 

@@ -154,6 +154,9 @@ void stream::end_write() {
     if (_tx.shut || _tx.shut_pending) {
         return;
     }
+    if (_records != nullptr) {
+        _records->end_output();  // close_notify over TLS; nothing for plain bytes
+    }
     _tx.shut_pending = true;
     flush();
 }

@@ -67,8 +67,6 @@ class stream {
     void pause();
     void resume();
     bool paused() const { return _rx.paused; }
-    // A receive is submitted and has not completed for the last time.
-    bool receive_armed() const { return _rx.armed; }
     // No more input is wanted (the peer's stream ended above the socket):
     // never re-armed.
     void stop_receiving() { _rx.done = true; }
@@ -88,7 +86,8 @@ class stream {
     std::size_t backlog() const;
     // Of them, the send in flight's not yet sent.
     std::size_t in_flight_bytes() const { return _tx.buffer.size() - _tx.offset; }
-    // Ends the write side (FIN) once everything queued has been sent.
+    // Ends this direction: the record layer's end (a TLS close_notify)
+    // after everything queued, then the write side (FIN) once all is sent.
     void end_write();
     bool write_shut() const { return _tx.shut; }
 

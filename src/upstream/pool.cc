@@ -250,8 +250,7 @@ void pooled_connection::shutdown_write() {
     if (_state == state::closing || _sock.write_shut()) {
         return;
     }
-    _sock.records()->end_output();  // close_notify over TLS
-    _sock.end_write();
+    _sock.end_write();  // close_notify over TLS, then FIN
 }
 
 void pooled_connection::flush() {
@@ -432,7 +431,8 @@ void pool::hand_on(pooled_connection& c) {
         return;
     }
     if (_retired) {
-        c.close();  // nobody of this generation waits for it
+        c.close();        // nobody of this generation waits for it
+        serve_waiters();  // a fresh waiter may have the room it leaves
         return;
     }
     c._state = pooled_connection::state::idle;
@@ -539,12 +539,7 @@ void pool::on_released(pooled_connection& c, bool reusable) {
         serve_waiters();
         return;
     }
-    if (_retired && _waiters.empty()) {
-        c.close();
-        serve_waiters();
-        return;
-    }
-    hand_on(c);
+    hand_on(c);  // to a waiter, else idle (closed when retired)
 }
 
 void pool::on_connect_failed(pooled_connection& c, const std::string& cause) {
