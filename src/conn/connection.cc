@@ -111,7 +111,7 @@ void connection::on_recv(int res, uint32_t flags) {
 // A socket failed (reset, broken pipe): the other side gets a reset too.
 void connection::on_socket_error(const char* what, int res) {
     if (_state == state::lingering) {
-        close(_finish_reason);  // the client went away after its last answer
+        close(*_finishing);  // the client went away after its last answer
         return;
     }
     TLSTERM_LOG(log_level::debug, "%s: client %s failed: %s", peer().c_str(), what,
@@ -144,7 +144,7 @@ void connection::on_client_data(std::span<const uint8_t> bytes) {
 
 void connection::on_client_eof() {
     if (_state == state::lingering) {
-        close(_finish_reason);
+        close(*_finishing);
         return;
     }
     if (_state == state::hello || _state == state::handshaking) {
@@ -380,7 +380,7 @@ void connection::decrypt_client() {
     }
     uint8_t buf[decrypt_chunk];
     const std::size_t limit = _listener->gen->limits->max_buffered_bytes;
-    while (_client_read_open && _to_upstream.size() < limit) {
+    while (!_client.receiving_stopped() && _to_upstream.size() < limit) {
         auto r = _tls->read(buf);
         if (r.status == tls::tls_status::ok) {
             _to_upstream.append(std::span<const uint8_t>(buf, r.bytes));
@@ -391,8 +391,7 @@ void connection::decrypt_client() {
             break;
         }
         if (r.status == tls::tls_status::closed) {
-            _client_read_open = false;
-            _client.stop_receiving();
+            _client.stop_receiving();  // the client's stream ended
             if (_tls->truncated()) {
                 TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify",
                             peer().c_str());
@@ -405,10 +404,10 @@ void connection::decrypt_client() {
         return;
     }
     flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
-    if (_handler || !_to_upstream.empty() || !_client_read_open) {
+    if (_handler || !_to_upstream.empty() || _client.receiving_stopped()) {
         // What the handler consumes comes back as client_input_consumed,
         // which posts the next round instead of re-entering this one.
-        handler().on_client_input(!_client_read_open);
+        handler().on_client_input();
         if (_state == state::closing) {
             return;
         }
@@ -510,8 +509,7 @@ void connection::client_finish(close_reason why) {
     if (_state == state::closing) {
         return;
     }
-    _finish_pending = true;
-    _finish_reason = why;
+    _finishing = why;
     touch();
     if (_client.backlog() == 0) {
         finish();
@@ -526,9 +524,9 @@ void connection::client_finish(close_reason why) {
 // client's kernel discard the response before the client reads it.
 void connection::finish() {
     const uint32_t linger_ms = _listener->gen->limits->lingering_close_ms;
-    if (!http_mode() || _state != state::proxying || _client.input_ended() || !_client_read_open ||
-        linger_ms == 0) {
-        close(_finish_reason);
+    if (!http_mode() || _state != state::proxying || _client.input_ended() ||
+        _client.receiving_stopped() || linger_ms == 0) {
+        close(*_finishing);
         return;
     }
     _state = state::lingering;
@@ -541,7 +539,7 @@ void connection::finish() {
 
 void connection::end_lingering() {
     if (_state == state::lingering) {
-        close(_finish_reason);
+        close(*_finishing);
     }
 }
 
@@ -581,7 +579,7 @@ void connection::client_input_consumed() {
         return;
     }
     update_backpressure();
-    if (_client_read_open && _tls->input_pending()) {
+    if (!_client.receiving_stopped() && _tls->input_pending()) {
         // More records wait (in the input queue, or decrypted in wolfSSL):
         // read them once the handler has returned (it is often called from
         // inside decrypt_client).
@@ -602,6 +600,10 @@ void connection::client_end_write() {
 
 bool connection::client_write_shut() const {
     return _client.write_shut();
+}
+
+bool connection::client_input_ended() const {
+    return _client.receiving_stopped();
 }
 
 runtime::ring_owner& connection::client_owner() {
@@ -627,7 +629,7 @@ void connection::on_send(int res) {
     if (_state == state::lingering) {
         return;
     }
-    if (_finish_pending && _client.backlog() == 0) {
+    if (_finishing && _client.backlog() == 0) {
         finish();
         return;
     }
@@ -656,14 +658,21 @@ void connection::update_backpressure() {
 
 // ---- closing ----------------------------------------------------------------------
 
+void connection::tell_handler_closing() {
+    // A broken client makes the pipe reset its upstream.
+    _handler->on_client_closing(_closed_as == close_reason::client_reset);
+}
+
 void connection::close(close_reason reason) {
     if (_state == state::closing) {
         return;
     }
     if (_handler) {
-        // Out of the pool's queue, off any upstream connection; a broken
-        // client makes the pipe reset its upstream.
-        _handler->on_client_closing(reason == close_reason::client_reset);
+        // Out of the pool's queue, off any upstream connection, after this
+        // call. The close's cancel is in flight until then, so the
+        // connection (and its handler) outlive the task.
+        _closed_as = reason;
+        _env.later.post(_closing_later);
     }
     _state = state::closing;
     _env.counters.count(reason);

@@ -28,13 +28,15 @@
 //    completion can outlive the memory it refers to.
 //  - A send's bytes stay put until its completion (transport::stream).
 //  - What a handler's call back into the connection would re-enter (the
-//    next round of decryption) runs from the shard's deferred queue.
+//    next round of decryption, the news that the connection closed) runs
+//    from the shard's deferred queue, never inside the handler's call.
 #pragma once
 
 #include <netinet/in.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,7 @@ class connection final : public runtime::ring_owner, public client_side {
     void client_touch() override;
     void client_end_write() override;
     bool client_write_shut() const override;
+    bool client_input_ended() const override;
     runtime::ring_owner& client_owner() override;
     // The request deadline passed (shard tick).
     void request_timeout();
@@ -122,6 +125,7 @@ class connection final : public runtime::ring_owner, public client_side {
     void flush_client();
     void update_backpressure();
     void finish();
+    void tell_handler_closing();  // the deferred task of close()
     void touch();
     std::string peer() const;
 
@@ -141,15 +145,21 @@ class connection final : public runtime::ring_owner, public client_side {
     // After the handshake: the pipe at once, the HTTP forwarder from the
     // first request byte.
     std::unique_ptr<stream_handler> _handler;
-    bool _finish_pending = false;  // finish once the client has everything
-    close_reason _finish_reason = close_reason::done;
+    // The handler gave its last answer: finish (as this) once the client
+    // has everything.
+    std::optional<close_reason> _finishing;
     // HTTP mode: _timer is on the header or body deadline list.
     request_deadline _deadline = request_deadline::none;
     // The next round of decrypt_client, after the handler consumed input.
     runtime::deferred_call<connection, &connection::decrypt_client> _decrypt_later{*this};
+    // The handler hears of the close after the call that caused it (which
+    // may be its own: a client_send that failed, client_finish).
+    runtime::deferred_call<connection, &connection::tell_handler_closing> _closing_later{*this};
+    close_reason _closed_as = close_reason::done;
 
-    byte_queue _to_upstream;        // plaintext from the client, for the stream handler
-    bool _client_read_open = true;  // the client's TLS stream has not ended
+    // Plaintext from the client, for the stream handler. Its TLS stream's
+    // end stops the client stream's receiving (receiving_stopped()).
+    byte_queue _to_upstream;
 };
 
 }  // namespace tlsterm::conn

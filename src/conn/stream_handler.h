@@ -45,6 +45,9 @@ class client_side {
     virtual void client_deadline(request_deadline d) = 0;
     // Traffic on the handler's side: the idle deadline starts again.
     virtual void client_touch() = 0;
+    // The client's stream ended (close_notify, or FIN): no input will
+    // follow what is in the input queue.
+    virtual bool client_input_ended() const = 0;
     // Ends the direction toward the client (close_notify, then FIN once
     // everything queued is sent) while its input goes on.
     virtual void client_end_write() = 0;
@@ -68,14 +71,15 @@ class stream_handler {
     virtual ~stream_handler() = default;
     // Made and held by the connection: starts its work.
     virtual void start() {}
-    // New plaintext from the client is in the input queue; `eof` when the
-    // client's stream ended.
-    virtual void on_client_input(bool eof) = 0;
+    // New plaintext from the client is in the input queue, or its stream
+    // ended (client_side::client_input_ended).
+    virtual void on_client_input() = 0;
     // The client's send backlog shrank.
     virtual void on_client_drained() = 0;
     // The client connection is closing: let go of everything upstream;
     // `reset`: the client's side broke, so a socket of the handler's sends
-    // a reset too.
+    // a reset too. Heard after the call that closed it, never inside it
+    // (even when that call was the handler's own).
     virtual void on_client_closing(bool reset) = 0;
     // Plaintext taken from the input queue and not yet delivered.
     virtual std::size_t backlog() const { return 0; }

@@ -225,38 +225,43 @@ http_forwarder::~http_forwarder() {
 }
 
 void http_forwarder::abort() {
-    _done = true;
+    _phase = phase::ended;
     _to_client.clear();
     _to_origin.clear();
-    if (_x.waiting && _x.pool != nullptr) {
+    let_go();
+}
+
+void http_forwarder::let_go() {
+    if (waiting()) {
         _x.pool->cancel(*this);
-        _x.waiting = false;
+        _req = req::head;  // nothing is on its way
     }
     if (_x.conn != nullptr) {
-        auto* c = _x.conn;
-        _x.conn = nullptr;
-        c->abandon();
+        std::exchange(_x.conn, nullptr)->abandon();
     }
 }
 
 void http_forwarder::drain() {
-    if (_done) {
+    if (_phase == phase::ended) {
         return;
     }
-    _draining = true;
+    _phase = phase::last_exchange;
     _x.close_after = true;
     if (_req == req::head && _input.empty()) {
-        _done = true;
+        _phase = phase::ended;
         finish_client(close_reason::done);
     }
 }
 
 void http_forwarder::retire() {
-    _draining = true;  // the next response says Connection: close; an idle wait is not cut
+    // The next response says Connection: close; an idle wait is not cut.
+    if (_phase == phase::serving) {
+        _phase = phase::last_exchange;
+    }
 }
 
 void http_forwarder::on_request_timeout() {
-    if (_done) {
+    if (_phase == phase::ended) {
         return;
     }
     if (_req == req::head) {
@@ -341,23 +346,21 @@ void http_forwarder::finish_client(close_reason why) {
 
 // ---- client side ----------------------------------------------------------------
 
-void http_forwarder::on_client_input(bool eof) {
-    _client_eof = _client_eof || eof;
+void http_forwarder::on_client_input() {
     pump();
 }
 
+// Never re-entered: what it calls answers later (the pool, the client's
+// close) or only changes state (take_connection), and the loop goes on.
 void http_forwarder::pump() {
-    if (_pumping) {
-        return;  // a callback below re-entered; the outer loop continues
-    }
-    _pumping = true;
     std::size_t before = _input.size();
     const std::size_t limit = _listener.gen->limits->max_buffered_bytes;
-    while (!_done) {
+    const bool client_eof = _client.client_input_ended();
+    while (_phase != phase::ended) {
         if (_req == req::head) {
             if (_input.empty()) {
-                if (_client_eof) {
-                    _done = true;
+                if (client_eof) {
+                    _phase = phase::ended;
                     finish_client(close_reason::done);  // between requests: a clean end
                 }
                 break;
@@ -376,8 +379,9 @@ void http_forwarder::pump() {
             if (r.consumed > 0) {
                 _client.client_deadline(conn::request_deadline::head);  // no-op when it had
             }
-            if (_input.empty() && _client_eof) {
-                _done = true;  // the client left inside a request head: nothing to answer
+            if (_input.empty() && client_eof) {
+                // The client left inside a request head: nothing to answer.
+                _phase = phase::ended;
                 finish_client(close_reason::done);
                 break;
             }
@@ -392,7 +396,7 @@ void http_forwarder::pump() {
                 acquire_upstream();
                 continue;
             }
-            if (_client_eof) {
+            if (client_eof) {
                 log_error(0, "client closed the connection inside a request body");
                 abort();
                 _client.client_abort(close_reason::client_reset);
@@ -430,14 +434,13 @@ void http_forwarder::pump() {
                 }
                 _client.client_deadline(conn::request_deadline::none);
                 _req = req::sent;
-                _x.request_complete = true;
                 if (_resp == resp::none) {
                     _x.conn->await_response();
                 }
                 continue;
             }
             if (r.what == http::message_parser::event::need_more) {
-                if (_client_eof) {
+                if (client_eof) {
                     log_error(0, "client closed the connection inside a request body");
                     abort();
                     _client.client_abort(close_reason::client_reset);
@@ -451,10 +454,10 @@ void http_forwarder::pump() {
                 emit_origin(_input.readable());
                 _input.consume(_input.size());
             }
-            if (_client_eof && _x.conn != nullptr && !_x.tunnel_shut) {
+            if (client_eof && _x.conn != nullptr) {
                 // The client's end of the tunnel: passed on once everything
-                // before it is sent; the origin's close then ends the tunnel.
-                _x.tunnel_shut = true;
+                // before it is sent (once); the origin's close then ends
+                // the tunnel.
                 flush();
                 _x.conn->shutdown_write();
             }
@@ -462,7 +465,6 @@ void http_forwarder::pump() {
         }
         break;  // waiting for a connection or a response
     }
-    _pumping = false;
     flush();
     if (_input.size() < before) {
         _client.client_input_consumed();
@@ -475,16 +477,11 @@ void http_forwarder::start_request() {
     // The previous exchange let go of its connection when it ended
     // (on_response_end); were it still attached or queued, its events
     // would reach this exchange.
-    if (_x.conn != nullptr) {
-        std::exchange(_x.conn, nullptr)->abandon();
-    }
-    if (_x.waiting) {
-        _x.pool->cancel(*this);
-    }
+    let_go();
     _x = exchange{};
     _x.method = head.method;
     _x.target = head.target;
-    _x.close_after = !head.keep_alive || _client_eof || _draining;
+    _x.close_after = !head.keep_alive || _client.client_input_ended() || _phase != phase::serving;
     _resp = resp::none;
 
     if (head.method == "CONNECT") {
@@ -548,10 +545,8 @@ void http_forwarder::start_request() {
 
 void http_forwarder::acquire_upstream() {
     _req = req::waiting;
-    _x.waiting = true;
-    upstream::pooled_connection* c = _x.pool->acquire(*this);
-    if (c != nullptr) {
-        on_connection(*c);
+    if (upstream::pooled_connection* c = _x.pool->acquire(*this)) {
+        take_connection(*c);  // pump() goes on with it
     }
 }
 
@@ -648,9 +643,13 @@ void http_forwarder::build_upstream_head(std::string_view authority, std::string
 // ---- upstream side ----------------------------------------------------------------
 
 void http_forwarder::on_connection(upstream::pooled_connection& c) {
-    _x.waiting = false;
+    take_connection(c);
+    pump();
+}
+
+void http_forwarder::take_connection(upstream::pooled_connection& c) {
+    const bool retry = _req == req::retrying;
     _x.conn = &c;
-    _x.conn_was_reused = c.requests() > 0;
     // The response is read from this connection's next byte on, by a
     // parser that knows nothing of the connection that answered before.
     _response.reset();
@@ -660,10 +659,9 @@ void http_forwarder::on_connection(upstream::pooled_connection& c) {
         _x.expect_continue_pending = false;
         emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
     }
-    if (_x.request_complete) {
-        _req = req::sent;  // a retry: the request had no body
+    if (retry) {
+        _req = req::sent;  // the request had no body
         _x.conn->await_response();
-        flush();
         return;
     }
     _req = req::body;
@@ -671,12 +669,10 @@ void http_forwarder::on_connection(upstream::pooled_connection& c) {
         _x.body_progress = 0;
         _client.client_deadline(conn::request_deadline::body);  // the minimum rate, per period
     }
-    pump();
-    flush();
 }
 
 void http_forwarder::on_no_connection(int status, const std::string& cause) {
-    _x.waiting = false;
+    _req = req::head;  // nothing is on its way
     reply_error(status, cause);
 }
 
@@ -698,26 +694,26 @@ void http_forwarder::on_response_timeout() {
 }
 
 void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
+    // Still alive (closing): whether it had served a request before.
+    const bool was_reused = _x.conn != nullptr && _x.conn->requests() > 0;
     _x.conn = nullptr;
     if (_resp == resp::tunnel) {
-        _done = true;
+        _phase = phase::ended;
         finish_client(close_reason::done);
         return;
     }
     if (_resp == resp::none) {
         const http::message_head& head = _request.head();
         bool bodyless = !head.chunked && head.content_length.value_or(0) == 0;
-        if (_x.conn_was_reused && !_x.retried && !_x.response_bytes_seen && idempotent(_x.method) &&
-            bodyless) {
+        if (was_reused && !_x.retried && !_x.response_bytes_seen && idempotent(_x.method) &&
+            bodyless && _req == req::sent) {
             // The origin closed a kept-alive connection as the request
             // went out: an ordinary race; one more try on a new connection.
             _x.retried = true;
-            _req = req::waiting;
-            _x.waiting = true;
+            _req = req::retrying;
             if (upstream::pooled_connection* fresh = _x.pool->acquire(*this, /*fresh=*/true)) {
                 on_connection(*fresh);
             }
-            flush();
             return;
         }
         reply_error(502, "upstream " + _x.pool->name() + ": " + cause + " before a response");
@@ -738,16 +734,14 @@ void http_forwarder::on_upstream_closed(bool eof, const std::string& cause) {
 void http_forwarder::on_upstream_data(std::span<const uint8_t> bytes) {
     read_response(bytes);
     flush();
-    if (_x.conn != nullptr && !_x.upstream_paused &&
-        client_backlog() >= _listener.gen->limits->max_buffered_bytes) {
-        _x.upstream_paused = true;
-        _x.conn->pause_reads(true);
+    if (_x.conn != nullptr && client_backlog() >= _listener.gen->limits->max_buffered_bytes) {
+        _x.conn->pause_reads(true);  // the client reads slower than the origin sends
     }
 }
 
 void http_forwarder::read_response(std::span<const uint8_t> bytes) {
     _x.response_bytes_seen = true;
-    while (!_done) {
+    while (_phase != phase::ended) {
         if (_resp == resp::tunnel) {
             if (!bytes.empty()) {
                 emit_client(bytes);
@@ -815,7 +809,7 @@ void http_forwarder::on_response_head() {
         emit_client(bytes_of(out));
         _resp = resp::tunnel;
         _req = req::tunnel;
-        pump();  // what the client sent after its request belongs to the tunnel
+        _env.later.post(_pump_later);  // what the client sent after its request is the tunnel's
         return;
     }
     if (request.upgrade && head.status >= 200) {
@@ -891,28 +885,24 @@ void http_forwarder::on_response_end(bool extra_bytes) {
             c->abandon();
         }
     } else if (_x.conn != nullptr) {
-        auto* c = _x.conn;
-        _x.conn = nullptr;
-        if (_x.upstream_paused) {
-            c->pause_reads(false);
-        }
-        c->release(_response.head().keep_alive && !extra_bytes);
+        // Released reading: an idle connection must see the origin's EOF.
+        std::exchange(_x.conn, nullptr)->release(_response.head().keep_alive && !extra_bytes);
     }
-    _x.upstream_paused = false;
-    if (_x.close_after || _done) {
-        _done = true;
+    if (_x.close_after || _phase == phase::ended) {
+        _phase = phase::ended;
         finish_client(close_reason::done);
         return;
     }
     _req = req::head;
     _resp = resp::none;
-    pump();  // the next pipelined request, if it already came
+    // The next pipelined request, if it already came, once this response's
+    // delivery has returned.
+    _env.later.post(_pump_later);
 }
 
 void http_forwarder::on_client_drained() {
-    if (_x.conn != nullptr && _x.upstream_paused &&
+    if (_x.conn != nullptr && _x.conn->reads_paused() &&
         client_backlog() <= _listener.gen->limits->max_buffered_bytes / 2) {
-        _x.upstream_paused = false;
         _x.conn->pause_reads(false);
     }
 }
@@ -920,16 +910,8 @@ void http_forwarder::on_client_drained() {
 void http_forwarder::reply_error(int status, const std::string& cause,
                                  std::optional<close_reason> why) {
     log_error(status, cause);
-    _done = true;
-    if (_x.conn != nullptr) {
-        auto* c = _x.conn;
-        _x.conn = nullptr;
-        c->abandon();
-    }
-    if (_x.waiting) {
-        _x.pool->cancel(*this);
-        _x.waiting = false;
-    }
+    _phase = phase::ended;
+    let_go();
     bool upstream_failed = status == 502 || status == 503 || status == 504;
     if (upstream_failed) {
         _env.counters.http_upstream_errors.fetch_add(1, std::memory_order_relaxed);

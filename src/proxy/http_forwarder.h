@@ -59,9 +59,8 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     http_forwarder(const http_forwarder&) = delete;
     http_forwarder& operator=(const http_forwarder&) = delete;
 
-    // New plaintext from the client is in `input`; `eof` when the client's
-    // stream ended.
-    void on_client_input(bool eof) override;
+    // New plaintext from the client is in `input`, or its stream ended.
+    void on_client_input() override;
     // The client's send backlog shrank.
     void on_client_drained() override;
     // The client connection is closing: let go of the pool and connection.
@@ -86,9 +85,18 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     void on_response_timeout() override;
 
   private:
-    enum class req : uint8_t { head, buffering, waiting, body, sent, tunnel };
+    // How many more requests: all; the current (or next) one is the last
+    // (draining, retired); none (an error was answered, the client left).
+    enum class phase : uint8_t { serving, last_exchange, ended };
+    // The request direction: reading a head; buffering a small body before
+    // a connection is taken; waiting for a connection; sending the body;
+    // sent whole; a complete bodiless request waiting for a fresh
+    // connection after its reused one closed (once); an upgraded tunnel.
+    enum class req : uint8_t { head, buffering, waiting, body, sent, retrying, tunnel };
+    // The response direction.
     enum class resp : uint8_t { none, head_sent_interim, body, done, tunnel };
 
+    bool waiting() const { return _req == req::waiting || _req == req::retrying; }
     void pump();
     void read_response(std::span<const uint8_t> bytes);
     void emit_client(std::span<const uint8_t> bytes);
@@ -98,6 +106,11 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     void finish_client(close_reason why);
     void start_request();
     void acquire_upstream();
+    // The exchange's connection: its request head goes out, its body
+    // follows in pump().
+    void take_connection(upstream::pooled_connection& c);
+    // Off the pool's queue and off the exchange's connection (abandoned).
+    void let_go();
     upstream::pool* route(std::string_view host, std::string_view path) const;
     void build_upstream_head(std::string_view host, std::string_view path);
     void on_response_head();
@@ -118,12 +131,9 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     http::message_parser _request;
     http::message_parser _response;
 
+    phase _phase = phase::serving;
     req _req = req::head;
     resp _resp = resp::none;
-    bool _done = false;        // no further requests: an error was answered or the client left
-    bool _client_eof = false;  // the client's stream ended
-    bool _pumping = false;
-    bool _draining = false;  // draining or retired: no request after the current one
 
     // One request and its response. Everything here begins anew with each
     // request head (start_request), and the response parser with each
@@ -133,19 +143,14 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     struct exchange {
         upstream::pool* pool = nullptr;
         upstream::pooled_connection* conn = nullptr;
-        bool waiting = false;  // queued in pool
-        bool conn_was_reused = false;
-        bool request_complete = false;         // the whole request was parsed
         bool response_bytes_seen = false;      // the origin has begun to answer
         bool expect_continue_pending = false;  // send 100 Continue once a connection is attached
         bool retried = false;
         bool request_chunked = false;   // re-encode the request body as chunked
         bool response_chunked = false;  // re-encode the response body as chunked
         bool close_after = false;       // close the client after this response
-        bool upstream_paused = false;
-        bool tunnel_shut = false;    // the client's end of a tunnel was passed on
-        uint64_t buffered_body = 0;  // req::buffering: body bytes to have in _input first
-        uint64_t body_progress = 0;  // req::body: bytes taken from the client this period
+        uint64_t buffered_body = 0;     // req::buffering: body bytes to have in _input first
+        uint64_t body_progress = 0;     // req::body: bytes taken from the client this period
         std::string method;
         std::string target;
         std::string upstream_head;  // kept until a response begins, for a retry
@@ -153,6 +158,8 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     exchange _x;
     std::vector<uint8_t> _to_client;  // collected by emit_client, sent by flush
     std::vector<uint8_t> _to_origin;  // collected by emit_origin, sent by flush
+    // pump() after the call in progress (a response's end, an upgrade).
+    runtime::deferred_call<http_forwarder, &http_forwarder::pump> _pump_later{*this};
 };
 
 }  // namespace tlsterm::proxy

@@ -76,12 +76,12 @@ void tcp_pipe::on_completion(runtime::op kind, int res, uint32_t flags) {
 }
 
 void tcp_pipe::on_connect(int res) {
-    if (_closing) {
+    if (_state == state::closing) {
         return;
     }
     if (res == 0) {
         _env.counters.upstream_connects.fetch_add(1, std::memory_order_relaxed);
-        _connected = true;
+        _state = state::open;
         _upstream.arm();
         flush();
         half_close();
@@ -97,7 +97,7 @@ void tcp_pipe::on_connect(int res) {
 
 void tcp_pipe::on_recv(int res, uint32_t flags) {
     auto r = _upstream.on_recv(res, flags);
-    if (_closing) {
+    if (_state == state::closing) {
         return;
     }
     using what = transport::stream::received::what;
@@ -106,10 +106,7 @@ void tcp_pipe::on_recv(int res, uint32_t flags) {
             auto bytes = r.buffer.bytes();
             _client.client_touch();
             _env.counters.bytes_from_upstream.fetch_add(bytes.size(), std::memory_order_relaxed);
-            _client.client_send(bytes);
-            if (_closing) {
-                return;  // the write failed and closed the connection
-            }
+            _client.client_send(bytes);  // a failed write closes (heard later)
             if (_client.client_backlog() >= _listener.gen->limits->max_buffered_bytes) {
                 _upstream.pause();  // the client reads slower than the upstream sends
             }
@@ -129,7 +126,7 @@ void tcp_pipe::on_recv(int res, uint32_t flags) {
 
 void tcp_pipe::on_send(int res) {
     auto r = _upstream.on_send(res);
-    if (_closing) {
+    if (_state == state::closing) {
         return;
     }
     if (r.error != 0) {
@@ -142,9 +139,7 @@ void tcp_pipe::on_send(int res) {
     }
     flush();
     half_close();
-    if (!_closing) {
-        _client.client_input_consumed();  // reads what backpressure held back
-    }
+    _client.client_input_consumed();  // reads what backpressure held back
 }
 
 // The upstream socket failed (reset, broken pipe): the client gets a reset too.
@@ -155,19 +150,18 @@ void tcp_pipe::on_upstream_error(const char* what, int res) {
 }
 
 void tcp_pipe::flush() {
-    if (_connected && !_closing) {
+    if (_state == state::open) {
         _upstream.flush();
     }
 }
 
-void tcp_pipe::on_client_input(bool eof) {
-    _client_ended = _client_ended || eof;
+void tcp_pipe::on_client_input() {
     flush();
     half_close();
 }
 
 void tcp_pipe::on_client_drained() {
-    if (_closing) {
+    if (_state == state::closing) {
         return;
     }
     if (_upstream.paused() &&
@@ -178,13 +172,13 @@ void tcp_pipe::on_client_drained() {
 }
 
 void tcp_pipe::half_close() {
-    if (!_connected || _closing) {
+    if (_state != state::open) {
         return;
     }
     // Client -> upstream finished: the client's stream ended and everything
     // it sent was delivered (end_write waits for the queue). Pass it on as
     // a FIN.
-    if (_client_ended) {
+    if (_client.client_input_ended()) {
         _upstream.end_write();
     }
     // Upstream -> client finished: close_notify, then FIN once it is sent.
@@ -197,10 +191,10 @@ void tcp_pipe::half_close() {
 }
 
 void tcp_pipe::on_client_closing(bool reset) {
-    if (_closing) {
+    if (_state == state::closing) {
         return;
     }
-    _closing = true;
+    _state = state::closing;
     if (reset) {
         _upstream.reset_on_close();
     }

@@ -34,7 +34,7 @@ class tcp_pipe final : public conn::stream_handler {
     tcp_pipe& operator=(const tcp_pipe&) = delete;
 
     void start() override;  // connects
-    void on_client_input(bool eof) override;
+    void on_client_input() override;
     void on_client_drained() override;
     void on_client_closing(bool reset) override;
     std::size_t backlog() const override { return _upstream.in_flight_bytes(); }
@@ -46,6 +46,8 @@ class tcp_pipe final : public conn::stream_handler {
     void on_request_timeout() override {}
 
   private:
+    enum class state : uint8_t { connecting, open, closing };
+
     void connect_next();
     void on_connect(int res);
     void on_recv(int res, uint32_t flags);
@@ -60,9 +62,7 @@ class tcp_pipe final : public conn::stream_handler {
     conn::client_facts _facts;
     transport::plain_records _records;  // sends the connection's input queue
     transport::stream _upstream;
-    bool _connected = false;
-    bool _client_ended = false;  // the client's stream ended: FIN once delivered
-    bool _closing = false;
+    state _state = state::connecting;
     uint32_t _connect_attempts = 0;
     const socket_address* _address = nullptr;  // the one being connected to
     __kernel_timespec _connect_timeout{};

@@ -50,6 +50,28 @@ std::expected<std::unique_ptr<buffer_ring>, std::string> buffer_ring::create(io_
     return b;
 }
 
+std::unique_ptr<buffer_ring> buffer_ring::scripted(uint16_t count, uint32_t size) {
+    std::unique_ptr<buffer_ring> b(new buffer_ring());
+    b->_count = count;
+    b->_size = size;
+    b->_memory = std::make_unique_for_overwrite<uint8_t[]>(static_cast<std::size_t>(count) * size);
+    for (uint16_t id = count; id > 0; --id) {
+        b->_free.push_back(static_cast<uint16_t>(id - 1));
+    }
+    b->_available = count;
+    return b;
+}
+
+std::optional<uint16_t> buffer_ring::fill(std::span<const uint8_t> bytes) {
+    if (_free.empty() || bytes.size() > _size) {
+        return std::nullopt;
+    }
+    uint16_t id = _free.back();
+    _free.pop_back();
+    std::memcpy(data(id).data(), bytes.data(), bytes.size());
+    return id;
+}
+
 buffer_ring::~buffer_ring() {
     if (_br != nullptr) {
         io_uring_unregister_buf_ring(_ring, _group);
@@ -58,6 +80,11 @@ buffer_ring::~buffer_ring() {
 }
 
 void buffer_ring::recycle(uint16_t id) {
+    if (_br == nullptr) {  // scripted
+        _free.push_back(id);
+        ++_available;
+        return;
+    }
     io_uring_buf_ring_add(_br, data(id).data(), _size, id, io_uring_buf_ring_mask(_count), 0);
     io_uring_buf_ring_advance(_br, 1);
     ++_available;

@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace tlsterm::runtime {
 
@@ -26,6 +28,9 @@ class buffer_ring {
                                                                            uint16_t group,
                                                                            uint16_t count,
                                                                            uint32_t size);
+    // Buffers no kernel fills: a test puts received bytes in one with
+    // fill() and names it in the completion it scripts.
+    static std::unique_ptr<buffer_ring> scripted(uint16_t count, uint32_t size);
     ~buffer_ring();
     buffer_ring(const buffer_ring&) = delete;
     buffer_ring& operator=(const buffer_ring&) = delete;
@@ -42,6 +47,9 @@ class buffer_ring {
     void taken() { --_available; }
     // Gives buffer `id` back to the kernel.
     void recycle(uint16_t id);
+    // Scripted: copies `bytes` into a free buffer and returns its id, as the
+    // kernel would pick it for a receive (nullopt when none is free).
+    std::optional<uint16_t> fill(std::span<const uint8_t> bytes);
 
   private:
     buffer_ring() = default;
@@ -53,6 +61,7 @@ class buffer_ring {
     uint16_t _count = 0;
     uint32_t _size = 0;
     uint32_t _available = 0;
+    std::vector<uint16_t> _free;  // scripted: the buffers no completion holds
 };
 
 // Move-only ownership of one received buffer's bytes.

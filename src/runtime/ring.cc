@@ -78,11 +78,24 @@ std::expected<std::unique_ptr<uring>, std::string> uring::create(unsigned entrie
     return r;
 }
 
+std::unique_ptr<uring> uring::scripted(const features& f) {
+    std::unique_ptr<uring> r(new uring());
+    r->_scripted = true;
+    r->_features = f;
+    r->_notes.emplace_back("scripted ring: nothing is submitted");
+    return r;
+}
+
 uring::~uring() {
-    io_uring_queue_exit(&_ring);
+    if (!_scripted) {
+        io_uring_queue_exit(&_ring);
+    }
 }
 
 io_uring_sqe* uring::sqe() {
+    if (_scripted) {
+        return &_entries.emplace_back();  // zeroed, like a fresh kernel entry
+    }
     io_uring_sqe* s = io_uring_get_sqe(&_ring);
     while (s == nullptr) {
         io_uring_submit(&_ring);
@@ -92,12 +105,18 @@ io_uring_sqe* uring::sqe() {
 }
 
 void uring::reserve(unsigned n) {
+    if (_scripted) {
+        return;
+    }
     if (io_uring_sq_space_left(&_ring) < n) {
         io_uring_submit(&_ring);
     }
 }
 
 int uring::submit_and_wait(unsigned wait_nr) {
+    if (_scripted) {
+        return 0;
+    }
     for (;;) {
         int rc = io_uring_submit_and_wait(&_ring, wait_nr);
         if (rc >= 0) {

@@ -7,11 +7,15 @@
 //    what is queued and takes a fresh entry.
 //  - Completions are handed out by user_data (see op_id.h); the ring never
 //    interprets them.
+//  - A scripted ring (scripted()) has no kernel side: what is submitted to
+//    it stays in entries() for a test to read and answer by hand
+//    (tests/unit/harness), one thread, no syscalls, no timing.
 #pragma once
 
 #include <liburing.h>
 
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <memory>
 #include <string>
@@ -37,6 +41,8 @@ class uring {
     // to exercise and diagnose the fallback paths on a new kernel.
     static std::expected<std::unique_ptr<uring>, std::string> create(unsigned entries,
                                                                      bool minimal = false);
+    // A ring that submits nothing and completes nothing, claiming `f`.
+    static std::unique_ptr<uring> scripted(const features& f);
     ~uring();
     uring(const uring&) = delete;
     uring& operator=(const uring&) = delete;
@@ -57,6 +63,9 @@ class uring {
     // marks them seen. Returns how many.
     template <typename F>
     unsigned drain(F&& on_cqe) {
+        if (_scripted) {
+            return 0;
+        }
         unsigned head;
         unsigned count = 0;
         io_uring_cqe* cqe;
@@ -70,12 +79,18 @@ class uring {
 
     io_uring* raw() { return &_ring; }
 
+    // A scripted ring's submissions, oldest first (the test removes those
+    // it has read).
+    std::deque<io_uring_sqe>& entries() { return _entries; }
+
   private:
     uring() = default;
 
     io_uring _ring{};
     features _features;
     std::vector<std::string> _notes;
+    bool _scripted = false;
+    std::deque<io_uring_sqe> _entries;  // scripted: stable addresses, front removed
 };
 
 }  // namespace tlsterm::runtime

@@ -70,6 +70,7 @@ class stream {
     // No more input is wanted (the peer's stream ended above the socket):
     // never re-armed.
     void stop_receiving() { _rx.done = true; }
+    bool receiving_stopped() const { return _rx.done; }
     // The socket's read side ended (FIN) or failed.
     bool input_ended() const { return _rx.ended; }
     // A completion of the receive op. The owner re-arms with arm() after

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "common/log.h"
 #include "runtime/op_id.h"
@@ -289,12 +290,19 @@ void pooled_connection::pause_reads(bool paused) {
 }
 
 void pooled_connection::await_response() {
+    if (_state == state::closing) {
+        return;
+    }
     _got_response_bytes = false;
     _pool._response_timers.schedule(_timer, _pool._env.now_ms);
 }
 
 void pooled_connection::release(bool reusable) {
     _user = nullptr;
+    if (_state == state::closing) {
+        _tell_later.cancel();  // the user let go before it heard
+        return;
+    }
     ++_attachments;  // the decrypt loop delivering the end of this exchange stops
     ++_requests;
     if (reusable && _tls && _tls->input_pending()) {
@@ -312,6 +320,7 @@ void pooled_connection::release(bool reusable) {
 
 void pooled_connection::abandon() {
     _user = nullptr;
+    _tell_later.cancel();
     close(false);  // mid-exchange: the origin must not take it for a complete one
 }
 
@@ -320,8 +329,14 @@ void pooled_connection::fail(bool eof, const std::string& cause) {
     _user = nullptr;
     close(false);
     if (u != nullptr) {
-        u->on_upstream_closed(eof, cause);
+        _news = closed_news{u, eof, cause};
+        _pool._env.later.post(_tell_later);
     }
+}
+
+void pooled_connection::tell_closed() {
+    closed_news n = std::exchange(_news, closed_news{});
+    n.u->on_upstream_closed(n.eof, n.cause);
 }
 
 void pooled_connection::close(bool clean) {

@@ -62,7 +62,8 @@ class user {
     // Response bytes (plaintext).
     virtual void on_upstream_data(std::span<const uint8_t> bytes) = 0;
     // The origin ended its stream (cleanly: eof; else reset or TLS error).
-    // The connection is detached and closing.
+    // The connection is detached and closing. Never inside a call the user
+    // made (a send that failed tells it after the call).
     virtual void on_upstream_closed(bool eof, const std::string& cause) = 0;
     // Everything sent so far reached the socket.
     virtual void on_upstream_drained() = 0;
@@ -83,6 +84,7 @@ class pooled_connection final : public runtime::ring_owner {
     void send(std::span<const uint8_t> plaintext);
     std::size_t backlog() const;  // bytes accepted by send() not yet on the socket
     void pause_reads(bool paused);
+    bool reads_paused() const { return _sock.paused(); }
     // The request is sent: a response head must begin within
     // response_timeout_ms.
     void await_response();
@@ -117,7 +119,10 @@ class pooled_connection final : public runtime::ring_owner {
     void deliver(std::span<const uint8_t> plaintext);
     void attach(user& u);
     void flush();
+    // Closes, and tells the user after the call that failed (from the
+    // deferred queue: the user may be the caller).
     void fail(bool eof, const std::string& cause);
+    void tell_closed();  // the deferred task
 
     pool& _pool;
     transport::stream _sock;
@@ -134,6 +139,14 @@ class pooled_connection final : public runtime::ring_owner {
     // exchange is never delivered to the next, even when the connection
     // is released inside the delivery that ended the first.
     uint32_t _attachments = 0;
+    // fail(): who hears of it, and what, after the call.
+    struct closed_news {
+        user* u = nullptr;
+        bool eof = false;
+        std::string cause;
+    };
+    closed_news _news;
+    runtime::deferred_call<pooled_connection, &pooled_connection::tell_closed> _tell_later{*this};
     __kernel_timespec _connect_timeout{};
     runtime::deadline_link<pooled_connection> _timer{
         *this};  // handshake, idle or response deadline

@@ -1,0 +1,239 @@
+#include "unit/harness/script.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+namespace tlsterm::test {
+
+submission submission::of(const io_uring_sqe& sqe) {
+    submission s;
+    s.opcode = sqe.opcode;
+    s.flags = sqe.flags;
+    s.ioprio = sqe.ioprio;
+    s.fd = sqe.fd;
+    s.addr = sqe.addr;
+    s.len = sqe.len;
+    s.op_flags = sqe.msg_flags;  // one union with rw_flags, cancel_flags...
+    s.user_data = sqe.user_data;
+    s.id = runtime::op_id::decode(sqe.user_data);
+    return s;
+}
+
+std::string submission::bytes() const {
+    const auto* p = reinterpret_cast<const char*>(static_cast<uintptr_t>(addr));
+    return std::string(p, len);
+}
+
+runtime::features script::multishot() {
+    runtime::features f;
+    f.multishot_accept = true;
+    f.multishot_recv = true;
+    return f;
+}
+
+runtime::features script::single_shot() {
+    return runtime::features{};
+}
+
+script::script(const runtime::features& f, uint16_t buffer_count, uint32_t buffer_size)
+    : ring(runtime::uring::scripted(f)),
+      buffers(runtime::buffer_ring::scripted(buffer_count, buffer_size)),
+      rt{*ring, *buffers, counters, slots, later, 1'000'000} {}
+
+script::~script() = default;
+
+void script::collect() {
+    auto& entries = ring->entries();
+    while (!entries.empty()) {
+        _pending.push_back(submission::of(entries.front()));
+        entries.pop_front();
+    }
+}
+
+const std::vector<submission>& script::pending() {
+    collect();
+    return _pending;
+}
+
+std::vector<submission> script::find(const runtime::ring_owner& owner, runtime::op kind) {
+    collect();
+    std::vector<submission> out;
+    for (const auto& s : _pending) {
+        if (s.id.slot == owner.slot() && s.op() == kind && s.user_data == owner.id(kind)) {
+            out.push_back(s);
+        }
+    }
+    return out;
+}
+
+std::optional<submission> script::one(const runtime::ring_owner& owner, runtime::op kind) {
+    auto found = find(owner, kind);
+    if (found.size() != 1) {
+        ADD_FAILURE() << found.size() << " pending submissions of op " << static_cast<int>(kind)
+                      << " where one was expected";
+        return std::nullopt;
+    }
+    return found.front();
+}
+
+void script::remove(const submission& s) {
+    auto it = std::ranges::find_if(_pending, [&](const submission& p) {
+        return p.user_data == s.user_data && p.opcode == s.opcode && p.addr == s.addr &&
+               p.fd == s.fd;
+    });
+    if (it != _pending.end()) {
+        _pending.erase(it);
+    }
+}
+
+void script::complete(const submission& s, int res, uint32_t flags) {
+    collect();
+    if ((flags & IORING_CQE_F_MORE) == 0) {
+        remove(s);
+    }
+    runtime::ring_owner* target = slots.find(s.id);
+    if (target == nullptr) {
+        ADD_FAILURE() << "a completion for a freed slot " << s.id.slot << " (op "
+                      << static_cast<int>(s.id.op) << ")";
+        if ((flags & IORING_CQE_F_BUFFER) != 0) {
+            buffers->taken();
+            buffers->recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+        }
+        return;
+    }
+    target->on_completion(s.op(), res, flags);
+    slots.release_if_finished(s.id.slot);
+    later.run();
+}
+
+bool script::receive(const runtime::ring_owner& owner, runtime::op kind, std::string_view bytes) {
+    auto found = find(owner, kind);
+    if (found.empty()) {
+        return false;
+    }
+    const submission s = found.front();
+    auto id =
+        buffers->fill(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    if (!id) {
+        ADD_FAILURE() << "no free provided buffer for " << bytes.size() << " bytes";
+        return false;
+    }
+    uint32_t flags = IORING_CQE_F_BUFFER | (static_cast<uint32_t>(*id) << IORING_CQE_BUFFER_SHIFT);
+    if (s.multishot()) {
+        flags |= IORING_CQE_F_MORE;
+    }
+    complete(s, static_cast<int>(bytes.size()), flags);
+    return true;
+}
+
+bool script::receive_end(const runtime::ring_owner& owner, runtime::op kind, int res) {
+    auto found = find(owner, kind);
+    if (found.empty()) {
+        return false;
+    }
+    complete(found.front(), res, 0);
+    return true;
+}
+
+std::string script::send(const runtime::ring_owner& owner, runtime::op kind,
+                         std::optional<std::size_t> n) {
+    auto found = find(owner, kind);
+    if (found.empty()) {
+        return {};
+    }
+    const submission s = found.front();
+    std::string all = s.bytes();
+    std::size_t sent = std::min(n.value_or(all.size()), all.size());
+    complete(s, static_cast<int>(sent));
+    return all.substr(0, sent);
+}
+
+std::string script::send_all(const runtime::ring_owner& owner, runtime::op kind) {
+    std::string out;
+    for (int rounds = 0; rounds < 10000 && has(owner, kind); ++rounds) {
+        out += send(owner, kind);
+    }
+    return out;
+}
+
+void script::connect(const runtime::ring_owner& owner, int res) {
+    auto c = one(owner, runtime::op::upstream_connect);
+    if (!c) {
+        return;
+    }
+    auto timeout = find(owner, runtime::op::connect_timeout);
+    if (res == -ETIME) {
+        // The linked timeout fires: it completes first, the connect is
+        // cancelled.
+        for (const auto& t : timeout) {
+            complete(t, -ETIME);
+        }
+        complete(*c, -ECANCELED);
+        return;
+    }
+    complete(*c, res);
+    for (const auto& t : timeout) {
+        complete(t, -ECANCELED);
+    }
+}
+
+void script::settle() {
+    for (int rounds = 0; rounds < 1000; ++rounds) {
+        collect();
+        auto it = std::ranges::find_if(_pending, [](const submission& s) {
+            return s.opcode == IORING_OP_ASYNC_CANCEL || s.opcode == IORING_OP_CLOSE ||
+                   s.opcode == IORING_OP_SHUTDOWN;
+        });
+        if (it == _pending.end()) {
+            return;
+        }
+        const submission s = *it;
+        if (s.opcode == IORING_OP_CLOSE) {
+            ::close(s.fd);
+            complete(s, 0);
+            continue;
+        }
+        if (s.opcode == IORING_OP_SHUTDOWN) {
+            complete(s, 0);
+            continue;
+        }
+        // A cancel: by descriptor (every op on it) or by user_data.
+        std::vector<submission> targets;
+        for (const auto& p : _pending) {
+            if (p.opcode == IORING_OP_ASYNC_CANCEL || p.opcode == IORING_OP_CLOSE) {
+                continue;
+            }
+            bool by_fd = (s.op_flags & IORING_ASYNC_CANCEL_FD) != 0;
+            if (by_fd ? p.fd == s.fd : p.user_data == s.addr) {
+                targets.push_back(p);
+            }
+        }
+        remove(s);
+        for (const auto& t : targets) {
+            complete(t, -ECANCELED);
+            if (t.op() == runtime::op::upstream_connect) {
+                for (const auto& timeout : find(*slots.find(t.id), runtime::op::connect_timeout)) {
+                    complete(timeout, -ECANCELED);
+                }
+            }
+        }
+        // The cancel's own completion, after what it cancelled.
+        _pending.push_back(s);
+        complete(s, targets.empty() ? -ENOENT : static_cast<int>(targets.size()));
+    }
+    ADD_FAILURE() << "settle() did not end";
+}
+
+std::size_t script::open_descriptors() {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace tlsterm::test
