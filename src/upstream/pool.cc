@@ -434,7 +434,7 @@ void pool::deliver_answers() {
 }
 
 void pool::hand_on(pooled_connection& c) {
-    if (_draining) {
+    if (_phase == phase::draining) {
         c.close();
         return;
     }
@@ -445,7 +445,7 @@ void pool::hand_on(pooled_connection& c) {
         answer_later({u, &c, 0, {}});  // attached when it arrives
         return;
     }
-    if (_retired) {
+    if (_phase == phase::retired) {
         c.close();        // nobody of this generation waits for it
         serve_waiters();  // a fresh waiter may have the room it leaves
         return;
@@ -483,7 +483,7 @@ bool pool::open_one() {
 }
 
 void pool::serve_waiters() {
-    if (_draining) {
+    if (_phase == phase::draining) {
         return;
     }
     while (_waiters.size() > _connecting && _open < _config.pool.max_connections) {
@@ -511,7 +511,7 @@ void pool::fail_waiters_if_hopeless() {
     }
     bool any_up = std::ranges::any_of(
         _endpoints, [&](const endpoint& e) { return e.down_until_ms <= _env.now_ms; });
-    if (any_up && !_draining) {
+    if (any_up && _phase != phase::draining) {
         return;
     }
     std::string cause = down_cause();
@@ -535,7 +535,7 @@ void pool::on_ready(pooled_connection& c) {
         return;
     }
     c._state = pooled_connection::state::idle;
-    if (_draining || _retired) {
+    if (_phase != phase::serving) {
         c.close();  // opened before the drain began; nobody will use it
         return;
     }
@@ -549,7 +549,7 @@ void pool::on_released(pooled_connection& c, bool reusable) {
         // session was kept at the handshake).
         keep_session(*c._tls);
     }
-    if (!reusable || _draining || c._requests >= _config.pool.max_requests) {
+    if (!reusable || _phase == phase::draining || c._requests >= _config.pool.max_requests) {
         c.close();
         serve_waiters();
         return;
@@ -643,7 +643,7 @@ void pool::tick() {
     }
     serve_waiters();
     fail_waiters_if_hopeless();
-    while (!_draining && !_retired && _idle.size() + _connecting < _config.pool.min_idle &&
+    while (_phase == phase::serving && _idle.size() + _connecting < _config.pool.min_idle &&
            _open < _config.pool.max_connections) {
         if (!open_one()) {
             break;
@@ -652,14 +652,16 @@ void pool::tick() {
 }
 
 void pool::retire() {
-    _retired = true;
+    if (_phase == phase::serving) {
+        _phase = phase::retired;
+    }
     while (!_idle.empty()) {
         _idle.back()->close();
     }
 }
 
 void pool::drain() {
-    _draining = true;
+    _phase = phase::draining;
     while (!_idle.empty()) {
         _idle.back()->close();  // on_closed removes it
     }

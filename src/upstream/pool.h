@@ -248,8 +248,11 @@ class pool {
     runtime::deferred_call<pool, &pool::deliver_answers> _answer_later{*this};
     std::size_t _open = 0;        // every connection not yet closing
     std::size_t _connecting = 0;  // connecting or handshaking
-    bool _draining = false;
-    bool _retired = false;
+    // Serving; retired (a newer generation serves new requests: nothing
+    // pre-warmed, a released connection only to a waiter); draining
+    // (nothing reused, nothing opened).
+    enum class phase : uint8_t { serving, retired, draining };
+    phase _phase = phase::serving;
     std::size_t _objects = 0;
     connection_deadlines _handshake_timers;
     connection_deadlines _idle_timers;
