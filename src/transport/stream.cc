@@ -109,12 +109,12 @@ void stream::submit_send(std::size_t from, unsigned flags) {
 }
 
 void stream::flush() {
-    if (_fd < 0 || _closing || _tx.in_flight || _tx.shut || _records == nullptr) {
+    if (_fd < 0 || _closing || _tx.in_flight || _tx.end == write_end::shut || _records == nullptr) {
         return;
     }
     byte_queue& q = _records->outgoing();
     if (q.empty()) {
-        if (_tx.shut_pending) {
+        if (_tx.end == write_end::ending) {
             shutdown_now();
         }
         return;
@@ -151,18 +151,18 @@ std::size_t stream::backlog() const {
 }
 
 void stream::end_write() {
-    if (_tx.shut || _tx.shut_pending) {
+    if (_tx.end != write_end::open) {
         return;
     }
     if (_records != nullptr) {
         _records->end_output();  // close_notify over TLS; nothing for plain bytes
     }
-    _tx.shut_pending = true;
+    _tx.end = write_end::ending;
     flush();
 }
 
 void stream::shutdown_now() {
-    _tx.shut = true;
+    _tx.end = write_end::shut;
     io_uring_prep_shutdown(_owner.sqe(runtime::op::socket_end), _fd, SHUT_WR);
 }
 
@@ -176,7 +176,8 @@ void stream::close(bool clean) {
     if (_closing) {
         return;
     }
-    if (_records != nullptr && _fd >= 0 && !_tx.in_flight && !_tx.shut && !_reset) {
+    if (_records != nullptr && _fd >= 0 && !_tx.in_flight && _tx.end != write_end::shut &&
+        !_reset) {
         _records->last_words(clean);
         byte_queue& q = _records->outgoing();
         if (!q.empty()) {
@@ -197,7 +198,7 @@ void stream::close_with(std::span<const uint8_t> bytes) {
         _closing = true;
         return;
     }
-    if (!bytes.empty() && !_tx.in_flight && !_tx.shut && !_reset) {
+    if (!bytes.empty() && !_tx.in_flight && _tx.end != write_end::shut && !_reset) {
         _tx.buffer.assign(bytes.begin(), bytes.end());
         _tx.offset = 0;
         submit_send(0, MSG_DONTWAIT);

@@ -90,7 +90,7 @@ class stream {
     // Ends this direction: the record layer's end (a TLS close_notify)
     // after everything queued, then the write side (FIN) once all is sent.
     void end_write();
-    bool write_shut() const { return _tx.shut; }
+    bool write_shut() const { return _tx.end == write_end::shut; }
 
     // ---- ending
     // The close sends a reset (SO_LINGER {1, 0}) instead of a FIN.
@@ -131,12 +131,14 @@ class stream {
         bool ended = false;   // FIN or an error: never re-armed
         bool done = false;    // the owner wants no more
     } _rx;
+    // The write side: open; ending (end_write called: the FIN once
+    // everything queued is sent); shut (the FIN submitted).
+    enum class write_end : uint8_t { open, ending, shut };
     struct send_state {
         std::vector<uint8_t> buffer;  // the send in flight's bytes
         std::size_t offset = 0;       // of them, already sent
         bool in_flight = false;
-        bool shut_pending = false;  // end_write called; FIN once drained
-        bool shut = false;
+        write_end end = write_end::open;
     } _tx;
 };
 

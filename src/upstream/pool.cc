@@ -214,10 +214,7 @@ void pooled_connection::decrypt() {
 
 void pooled_connection::deliver(std::span<const uint8_t> plaintext) {
     if (_state == state::busy && _user != nullptr) {
-        if (!_got_response_bytes) {
-            _got_response_bytes = true;
-            connection_deadlines::remove(_timer);
-        }
+        connection_deadlines::remove(_timer);  // the response began (a no-op after)
         _pool._env.counters.bytes_from_upstream.fetch_add(plaintext.size(),
                                                           std::memory_order_relaxed);
         _user->on_upstream_data(plaintext);
@@ -293,7 +290,6 @@ void pooled_connection::await_response() {
     if (_state == state::closing) {
         return;
     }
-    _got_response_bytes = false;
     _pool._response_timers.schedule(_timer, _pool._env.now_ms);
 }
 

@@ -132,8 +132,7 @@ class pooled_connection final : public runtime::ring_owner {
     std::unique_ptr<tls::session> _tls;
     transport::tls_records _tls_records;  // bound to _tls once it exists
     transport::plain_records _plain;      // a plain upstream's bytes
-    bool _got_response_bytes = false;
-    bool _offered_session = false;  // the handshake offered the pool's saved session
+    bool _offered_session = false;        // the handshake offered the pool's saved session
     uint32_t _requests = 0;
     // Counts the users attached and released: plaintext decrypted for one
     // exchange is never delivered to the next, even when the connection
