@@ -117,10 +117,7 @@ class ConnectionScript : public ::testing::Test {
             c->close(close_reason::done);
         }
         sc.settle();
-        EXPECT_EQ(sc.slots.used(), 0u) << "the connection never finished";
-        EXPECT_TRUE(sc.pending().empty());
-        EXPECT_EQ(sc.buffers->available(), sc.buffers->count());
-        EXPECT_EQ(test::script::open_descriptors(), descriptors);
+        sc.expect_all_returned(descriptors);
     }
 
     void accept(listener_mode mode = listener_mode::tcp) {

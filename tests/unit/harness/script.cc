@@ -228,6 +228,14 @@ void script::settle() {
     ADD_FAILURE() << "settle() did not end";
 }
 
+void script::expect_all_returned(std::size_t descriptors) {
+    EXPECT_EQ(slots.used(), 0u) << "an owner never finished";
+    EXPECT_TRUE(pending().empty()) << pending().size() << " submissions never completed";
+    EXPECT_TRUE(later.empty()) << "deferred work never ran";
+    EXPECT_EQ(buffers->available(), buffers->count()) << "a provided buffer was kept";
+    EXPECT_EQ(open_descriptors(), descriptors) << "a descriptor was not closed";
+}
+
 std::size_t script::open_descriptors() {
     std::size_t n = 0;
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {

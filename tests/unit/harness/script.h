@@ -99,6 +99,10 @@ class script {
 
     // Descriptors this process has open (/proc/self/fd).
     static std::size_t open_descriptors();
+    // Everything was given back: no owner in the slot table, nothing
+    // pending, every provided buffer returned, and `descriptors` open (the
+    // count before the test). Test failures say what was not.
+    void expect_all_returned(std::size_t descriptors);
 
     std::unique_ptr<runtime::uring> ring;
     std::unique_ptr<runtime::buffer_ring> buffers;

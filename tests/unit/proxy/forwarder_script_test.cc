@@ -108,11 +108,8 @@ class ForwarderScript : public ::testing::Test {
         p->drain();
         sc.settle();
         EXPECT_EQ(p->objects(), 0u);
-        EXPECT_EQ(sc.slots.used(), 0u);
-        EXPECT_TRUE(sc.pending().empty());
-        EXPECT_EQ(sc.buffers->available(), sc.buffers->count());
         p.reset();
-        EXPECT_EQ(test::script::open_descriptors(), descriptors);
+        sc.expect_all_returned(descriptors);
     }
 
     // The client's bytes arrive (and its stream ends: `eof`), as the

@@ -13,6 +13,7 @@
 #include "transport/records.h"
 #include "transport/stream.h"
 #include "unit/harness/script.h"
+#include "unit/transport/recording_owner.h"
 
 namespace tlsterm::transport {
 namespace {
@@ -36,64 +37,17 @@ class marked_records final : public record_layer {
     byte_queue out;
 };
 
-// The stream's owner, as a connection would drive it.
-class owner final : public runtime::ring_owner {
-  public:
-    owner(runtime::services& rt, uint32_t slot, uint32_t generation)
-        : ring_owner(false, rt.ring, slot, generation),
-          s(*this, rt, op::client_recv, op::client_send) {}
-    void on_completion(op kind, int res, uint32_t flags) override {
-        completed(flags);
-        if (kind == op::client_recv) {
-            auto r = s.on_recv(res, flags);
-            using what = stream::received::what;
-            if (r.kind == what::bytes) {
-                auto b = r.buffer.bytes();
-                received.append(reinterpret_cast<const char*>(b.data()), b.size());
-            } else if (r.kind == what::end) {
-                ended = true;
-            } else if (r.kind == what::error) {
-                error = r.error;
-            }
-            s.arm();
-        } else if (kind == op::client_send) {
-            auto r = s.on_send(res);
-            if (r.done) {
-                ++drained;
-                s.flush();
-            }
-            if (r.error != 0) {
-                error = r.error;
-            }
-        }
-        if (s.closing() && inflight() == 0) {
-            s.release();
-        }
-    }
-    bool finished() const override { return s.closing() && inflight() == 0 && !s.attached(); }
-    void write(std::string_view bytes) {
-        records.put(bytes);
-        s.flush();
-    }
-
-    stream s;
-    marked_records records;
-    std::string received;
-    bool ended = false;
-    int error = 0;
-    int drained = 0;
-};
-
 class StreamScript : public ::testing::TestWithParam<bool> {
   protected:
     StreamScript()
         : sc(GetParam() ? test::script::multishot() : test::script::single_shot()),
           descriptors(test::script::open_descriptors()) {
-        o = sc.slots.emplace<owner>([&](uint32_t slot, uint32_t generation) {
-            return std::make_unique<owner>(sc.rt, slot, generation);
+        o = sc.slots.emplace<test::recording_owner>([&](uint32_t slot, uint32_t generation) {
+            return std::make_unique<test::recording_owner>(sc.rt, slot, generation, op::client_recv,
+                                                           op::client_send);
         });
         o->s.attach(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        o->s.set_records(&o->records);
+        o->s.set_records(&records);
     }
 
     // Closes and answers everything: the slot is freed, every buffer and
@@ -101,15 +55,18 @@ class StreamScript : public ::testing::TestWithParam<bool> {
     void close_and_check(bool clean = true) {
         o->s.close(clean);
         sc.settle();
-        EXPECT_EQ(sc.slots.used(), 0u) << "the owner was not finished";
-        EXPECT_TRUE(sc.pending().empty());
-        EXPECT_EQ(sc.buffers->available(), sc.buffers->count());
-        EXPECT_EQ(test::script::open_descriptors(), descriptors);
+        sc.expect_all_returned(descriptors);
     }
 
     test::script sc;
     std::size_t descriptors;
-    owner* o = nullptr;
+    void write(std::string_view bytes) {
+        records.put(bytes);
+        o->s.flush();
+    }
+
+    marked_records records;
+    test::recording_owner* o = nullptr;
 };
 
 TEST_P(StreamScript, ReceivesWhileArmedAndReturnsEveryBuffer) {
@@ -178,11 +135,11 @@ TEST_P(StreamScript, PauseCancelsTheReceiveAndResumeArmsIt) {
 }
 
 TEST_P(StreamScript, ShortSendsGoOnFromTheSameBytesOneSendInFlight) {
-    o->write("0123456789");
+    write("0123456789");
     auto first = sc.one(*o, op::client_send);
     ASSERT_TRUE(first);
     EXPECT_EQ(first->bytes(), "0123456789");
-    o->write("abc");  // queued behind the send in flight
+    write("abc");  // queued behind the send in flight
     EXPECT_EQ(sc.find(*o, op::client_send).size(), 1u);
     EXPECT_EQ(o->s.backlog(), 13u);
     EXPECT_EQ(sc.send(*o, op::client_send, 4), "0123");
@@ -197,14 +154,14 @@ TEST_P(StreamScript, ShortSendsGoOnFromTheSameBytesOneSendInFlight) {
 }
 
 TEST_P(StreamScript, SendErrorIsReported) {
-    o->write("lost");
+    write("lost");
     sc.complete(*sc.one(*o, op::client_send), -EPIPE);
     EXPECT_EQ(o->error, -EPIPE);
     close_and_check(false);
 }
 
 TEST_P(StreamScript, EndWriteSendsTheEndThenFinAfterEverythingQueued) {
-    o->write("data");
+    write("data");
     o->s.end_write();
     EXPECT_FALSE(o->s.write_shut());  // the FIN waits for the bytes
     for (const auto& s : sc.pending()) {
@@ -217,7 +174,7 @@ TEST_P(StreamScript, EndWriteSendsTheEndThenFinAfterEverythingQueued) {
         shutdown = shutdown || (s.opcode == IORING_OP_SHUTDOWN && s.len == SHUT_WR);
     }
     EXPECT_TRUE(shutdown);
-    o->write("too late");  // the write side is shut
+    write("too late");  // the write side is shut
     EXPECT_FALSE(sc.has(*o, op::client_send));
     close_and_check();
 }
@@ -241,7 +198,7 @@ TEST_P(StreamScript, FailedCloseSendsTheAlert) {
 }
 
 TEST_P(StreamScript, CloseWithASendInFlightAddsNoWords) {
-    o->write("in flight");
+    write("in flight");
     o->s.close(true);
     EXPECT_EQ(sc.find(*o, op::client_send).size(), 1u);  // only the one in flight
     EXPECT_EQ(sc.find(*o, op::client_send).front().bytes(), "in flight");
@@ -264,7 +221,7 @@ TEST_P(StreamScript, ResetCloseLingersZeroAndSaysNothing) {
 
 TEST_P(StreamScript, TheSocketClosesOnlyAfterEverythingOnItCompleted) {
     o->s.arm();
-    o->write("x");
+    write("x");
     o->s.close(true);
     // The cancel is pending, the receive and the send still in flight: no
     // close yet (its descriptor number must stay this socket's).

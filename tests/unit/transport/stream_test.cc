@@ -10,6 +10,7 @@
 #include <string>
 
 #include "unit/transport/loopback.h"
+#include "unit/transport/recording_owner.h"
 
 namespace tlsterm::transport {
 namespace {
@@ -17,52 +18,7 @@ namespace {
 using runtime::op;
 using test::tcp_pair;
 
-// The ring owner the stream belongs to, recording what it is told.
-class owner final : public runtime::ring_owner {
-  public:
-    explicit owner(runtime::services& rt)
-        : ring_owner(false, rt.ring, 1, 1), s(*this, rt, op::upstream_recv, op::upstream_send) {}
-    void on_completion(op kind, int res, uint32_t flags) override {
-        completed(flags);
-        if (kind == op::upstream_recv) {
-            auto r = s.on_recv(res, flags);
-            using what = stream::received::what;
-            if (r.kind == what::bytes) {
-                auto b = r.buffer.bytes();
-                received.append(reinterpret_cast<const char*>(b.data()), b.size());
-            } else if (r.kind == what::end) {
-                ended = true;
-            } else if (r.kind == what::error) {
-                error = r.error;
-            }
-            s.arm();
-        } else if (kind == op::upstream_send) {
-            auto r = s.on_send(res);
-            if (r.done) {
-                ++drained;
-                s.flush();  // what was queued meanwhile, or the FIN
-            }
-            if (r.error != 0) {
-                error = r.error;
-            }
-        }
-        if (kind == op::socket_end && res == -EBADF) {
-            ++bad_descriptor;  // an op that ran after the socket was closed
-        }
-        if (s.closing() && inflight() == 0) {
-            released += s.release() ? 1 : 0;  // the close, once nothing else is in flight
-        }
-    }
-    bool finished() const override { return s.closing() && inflight() == 0 && !s.attached(); }
-
-    stream s;
-    std::string received;
-    bool ended = false;
-    int error = 0;
-    int drained = 0;
-    int released = 0;
-    int bad_descriptor = 0;
-};
+using owner = tlsterm::test::recording_owner;
 
 class StreamTest : public test::ring_test {
   protected:

@@ -86,11 +86,8 @@ class PoolScript : public ::testing::Test {
             sc.settle();
         }
         EXPECT_EQ(p->objects(), 0u);
-        EXPECT_EQ(sc.slots.used(), 0u);
-        EXPECT_TRUE(sc.pending().empty());
-        EXPECT_EQ(sc.buffers->available(), sc.buffers->count());
         p.reset();
-        EXPECT_EQ(test::script::open_descriptors(), descriptors);
+        sc.expect_all_returned(descriptors);
     }
 
     // `u` asks the pool for a connection, as a request does: any answer
@@ -104,6 +101,12 @@ class PoolScript : public ::testing::Test {
         }
         sc.later.run();  // the shard runs the deferred queue after the call's completion
         return c;
+    }
+    // `u` gets a new connection: asked for, connected, given.
+    void connected(recording_user& u) {
+        acquire(u);
+        sc.connect(*connecting(), 0);
+        ASSERT_NE(u.conn, nullptr);
     }
     // The pooled connection with a pending connect (the newest).
     runtime::ring_owner* connecting() {
@@ -163,8 +166,7 @@ TEST_F(PoolScript, ConnectsOnDemandAndReusesAnIdleConnection) {
 
 TEST_F(PoolScript, IdleConnectionClosedByTheOriginLeavesThePool) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     exchange(a, "OK");
     auto* c = a.conn;
     release(a, true);
@@ -182,8 +184,7 @@ TEST_F(PoolScript, IdleConnectionClosedByTheOriginLeavesThePool) {
 
 TEST_F(PoolScript, BytesOnAnIdleConnectionCloseIt) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     exchange(a, "OK");
     auto* c = a.conn;
     release(a, true);
@@ -194,8 +195,7 @@ TEST_F(PoolScript, BytesOnAnIdleConnectionCloseIt) {
 
 TEST_F(PoolScript, OriginEndingABusyConnectionTellsItsUserOnce) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     auto* c = a.conn;
     ASSERT_TRUE(sc.receive(*c, op::upstream_recv, "HTTP/1.0 200 OK\r\n\r\nbody"));
     ASSERT_TRUE(sc.receive_end(*c, op::upstream_recv, 0));
@@ -206,8 +206,7 @@ TEST_F(PoolScript, OriginEndingABusyConnectionTellsItsUserOnce) {
 
 TEST_F(PoolScript, OriginResetOnABusyConnectionIsAnError) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     ASSERT_TRUE(sc.receive_end(*a.conn, op::upstream_recv, -ECONNRESET));
     EXPECT_EQ(a.events, (std::vector<std::string>{"connection", "closed error"}));
     EXPECT_NE(a.last_cause.find("Connection reset"), std::string::npos) << a.last_cause;
@@ -215,8 +214,7 @@ TEST_F(PoolScript, OriginResetOnABusyConnectionIsAnError) {
 
 TEST_F(PoolScript, SendFailureOnABusyConnectionIsAnError) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     a.inside = true;
     a.conn->send(std::span(reinterpret_cast<const uint8_t*>("GET"), 3));
     a.inside = false;
@@ -291,8 +289,7 @@ TEST_F(PoolScript, QueueTimeoutAnswers503OnTheTick) {
 
 TEST_F(PoolScript, ResponseTimeoutClosesTheConnection) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     a.conn->send(std::span(reinterpret_cast<const uint8_t*>("GET"), 3));
     a.conn->await_response();
     sc.send_all(*a.conn, op::upstream_send);
@@ -304,8 +301,7 @@ TEST_F(PoolScript, ResponseTimeoutClosesTheConnection) {
 
 TEST_F(PoolScript, IdleTimeoutClosesIdleConnections) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     exchange(a, "OK");
     release(a, true);
     EXPECT_EQ(p->open_connections(), 1u);
@@ -316,8 +312,7 @@ TEST_F(PoolScript, IdleTimeoutClosesIdleConnections) {
 
 TEST_F(PoolScript, MaxRequestsRetiresAConnection) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     for (uint32_t i = 0; i < cfg.pool.max_requests; ++i) {
         if (a.conn == nullptr) {
             ASSERT_NE(acquire(a), nullptr);
@@ -361,8 +356,7 @@ TEST_F(PoolScript, CancelledWaiterHearsNothingAndItsConnectionIdles) {
 
 TEST_F(PoolScript, BackpressurePausesAndResumesReads) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     a.conn->pause_reads(true);
     sc.settle();  // the receive is cancelled
     EXPECT_FALSE(sc.has(*a.conn, op::upstream_recv));
@@ -374,8 +368,7 @@ TEST_F(PoolScript, BackpressurePausesAndResumesReads) {
 
 TEST_F(PoolScript, DrainClosesIdleAndRefusesNewConnections) {
     recording_user a;
-    acquire(a);
-    sc.connect(*connecting(), 0);
+    connected(a);
     exchange(a, "OK");
     release(a, true);
     p->drain();
