@@ -171,6 +171,22 @@ class ConnectionScript : public ::testing::Test {
         }
         return false;
     }
+    // The shard's tick over this generation's deadlines.
+    void tick() {
+        while (auto* t = handshake_timers.expired(sc.rt.now_ms)) {
+            t->owner().close(close_reason::handshake_timeout);
+        }
+        while (auto* t = idle_timers.expired(sc.rt.now_ms)) {
+            t->owner().close(close_reason::idle_timeout);
+        }
+        while (auto* t = linger_timers.expired(sc.rt.now_ms)) {
+            t->owner().end_lingering();
+        }
+        sc.later.run();
+    }
+    uint64_t closed(close_reason r) const {
+        return sc.counters.closed[static_cast<std::size_t>(r)].load();
+    }
     static bool got_close_notify(test::memory_client& tc) {
         tc.read_all();
         return (wolfSSL_get_shutdown(tc.ssl()) & WOLFSSL_RECEIVED_SHUTDOWN) != 0;
@@ -225,7 +241,7 @@ TEST_P(ConnectionScriptVersions, HandshakeThenTheVerifiedStreamBothWays) {
     EXPECT_TRUE(got_close_notify(tc));
     sc.settle();
     EXPECT_FALSE(open());
-    EXPECT_EQ(sc.counters.closed[static_cast<std::size_t>(close_reason::done)].load(), 1u);
+    EXPECT_EQ(closed(close_reason::done), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, ConnectionScriptVersions, ::testing::Values(0, TLS1_2_VERSION),
@@ -240,7 +256,7 @@ TEST_F(ConnectionScript, NotAClientHelloGetsAnAlertAndTheSocketCloses) {
     sc.settle();
     EXPECT_FALSE(open());
     EXPECT_EQ(factory.made, nullptr);
-    EXPECT_EQ(sc.counters.closed[static_cast<std::size_t>(close_reason::not_tls)].load(), 1u);
+    EXPECT_EQ(closed(close_reason::not_tls), 1u);
 }
 
 TEST_F(ConnectionScript, FailedHandshakeSendsItsAlertAndNoHandlerIsMade) {
@@ -257,8 +273,7 @@ TEST_F(ConnectionScript, FailedHandshakeSendsItsAlertAndNoHandlerIsMade) {
     sc.settle();
     EXPECT_FALSE(open());
     EXPECT_EQ(factory.made, nullptr);
-    EXPECT_EQ(sc.counters.closed[static_cast<std::size_t>(close_reason::handshake_failed)].load(),
-              1u);
+    EXPECT_EQ(closed(close_reason::handshake_failed), 1u);
 }
 
 TEST_F(ConnectionScript, ClientLeavingDuringTheHandshake) {
@@ -275,14 +290,10 @@ TEST_F(ConnectionScript, HandshakeDeadline) {
     accept();
     ASSERT_TRUE(sc.receive(*c, op::client_recv, std::string("\x16\x03\x01", 3)));  // then nothing
     sc.rt.now_ms += limits.handshake_timeout_ms;
-    while (auto* t = handshake_timers.expired(sc.rt.now_ms)) {  // the shard's tick
-        t->owner().close(close_reason::handshake_timeout);
-    }
-    sc.later.run();
+    tick();
     sc.settle();
     EXPECT_FALSE(open());
-    EXPECT_EQ(sc.counters.closed[static_cast<std::size_t>(close_reason::handshake_timeout)].load(),
-              1u);
+    EXPECT_EQ(closed(close_reason::handshake_timeout), 1u);
 }
 
 TEST_F(ConnectionScript, ClientResetIsHeardAsAReset) {
@@ -294,7 +305,7 @@ TEST_F(ConnectionScript, ClientResetIsHeardAsAReset) {
     EXPECT_EQ(h->closing, "reset");
     sc.settle();
     EXPECT_FALSE(open());
-    EXPECT_EQ(sc.counters.closed[static_cast<std::size_t>(close_reason::client_reset)].load(), 1u);
+    EXPECT_EQ(closed(close_reason::client_reset), 1u);
 }
 
 TEST_F(ConnectionScript, ClientFinWithoutCloseNotifyEndsTheInput) {
@@ -405,7 +416,7 @@ TEST_F(ConnectionScript, HttpFinishLingersThenClosesOnTheClientsEnd) {
     ASSERT_TRUE(sc.receive_end(*c, op::client_recv, 0));
     sc.settle();
     EXPECT_FALSE(open());
-    EXPECT_EQ(sc.counters.closed[static_cast<std::size_t>(close_reason::bad_request)].load(), 1u);
+    EXPECT_EQ(closed(close_reason::bad_request), 1u);
 }
 
 TEST_F(ConnectionScript, LingeringEndsAtItsDeadline) {
@@ -417,10 +428,7 @@ TEST_F(ConnectionScript, LingeringEndsAtItsDeadline) {
     factory.made->act([](client_side& cs) { cs.client_finish(close_reason::done); });
     server_to_client(tc);
     sc.rt.now_ms += limits.lingering_close_ms;
-    while (auto* t = linger_timers.expired(sc.rt.now_ms)) {
-        t->owner().end_lingering();
-    }
-    sc.later.run();
+    tick();
     sc.settle();
     EXPECT_FALSE(open());
 }
@@ -433,6 +441,83 @@ TEST_F(ConnectionScript, HttpDrainWithoutARequestFinishes) {
     sc.later.run();
     server_to_client(tc);
     EXPECT_TRUE(got_close_notify(tc));
+}
+
+TEST_F(ConnectionScript, MalformedHelloGetsItsAlert) {
+    accept();
+    // A handshake record that holds a ServerHello.
+    ASSERT_TRUE(
+        sc.receive(*c, op::client_recv, std::string("\x16\x03\x03\x00\x04\x02\x00\x00\x00", 9)));
+    auto alert = sc.find(*c, op::client_send);
+    ASSERT_EQ(alert.size(), 1u);
+    EXPECT_EQ(alert.front().bytes().substr(0, 1), "\x15");
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::bad_client_hello), 1u);
+}
+
+TEST_F(ConnectionScript, CorruptRecordAfterTheHandshakeIsATlsError) {
+    accept();
+    test::memory_client tc(test::client_options{});
+    ASSERT_TRUE(handshake(tc));
+    auto* h = factory.made;
+    std::string record("\x17\x03\x03\x00\x20", 5);
+    record.append(32, '\x5a');
+    ASSERT_TRUE(sc.receive(*c, op::client_recv, record));
+    EXPECT_EQ(h->closing, "closed");
+    EXPECT_EQ(closed(close_reason::tls_error), 1u);
+    server_to_client(tc);
+    EXPECT_FALSE(got_close_notify(tc)) << "a broken stream must not look complete";
+    sc.settle();
+    EXPECT_FALSE(open());
+}
+
+TEST_F(ConnectionScript, IdleDeadlineClosesAndRestartsWithTraffic) {
+    accept();
+    test::memory_client tc(test::client_options{});
+    ASSERT_TRUE(handshake(tc));
+    sc.rt.now_ms += limits.idle_timeout_ms - 1;
+    tc.write("keepalive");
+    client_to_server(tc);  // traffic: the deadline starts again
+    sc.rt.now_ms += limits.idle_timeout_ms - 1;
+    tick();
+    EXPECT_TRUE(open());
+    sc.rt.now_ms += 1;
+    tick();
+    EXPECT_EQ(factory.made->closing, "closed");
+    EXPECT_EQ(closed(close_reason::idle_timeout), 1u);
+    sc.settle();
+    EXPECT_FALSE(open());
+}
+
+TEST_F(ConnectionScript, SendErrorIsHeardAsAReset) {
+    accept();
+    test::memory_client tc(test::client_options{});
+    ASSERT_TRUE(handshake(tc));
+    auto* h = factory.made;
+    h->act([](client_side& cs) {
+        cs.client_send(std::span(reinterpret_cast<const uint8_t*>("lost"), 4));
+    });
+    sc.complete(*sc.one(*c, op::client_send), -EPIPE);
+    EXPECT_EQ(h->closing, "reset");
+    EXPECT_EQ(closed(close_reason::client_reset), 1u);
+    sc.settle();
+    EXPECT_FALSE(open());
+}
+
+TEST_F(ConnectionScript, ResetWhileLingeringCountsTheFinish) {
+    accept(listener_mode::http);
+    test::memory_client tc(test::client_options{});
+    ASSERT_TRUE(handshake(tc));
+    tc.write("G");
+    client_to_server(tc);
+    factory.made->act([](client_side& cs) { cs.client_finish(close_reason::bad_request); });
+    server_to_client(tc);
+    ASSERT_TRUE(sc.receive_end(*c, op::client_recv, -ECONNRESET));
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::bad_request), 1u);
+    EXPECT_EQ(closed(close_reason::client_reset), 0u);
 }
 
 }  // namespace
