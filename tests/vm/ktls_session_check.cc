@@ -146,9 +146,11 @@ void one(const tls::server_context& ctx, const char* suite, int max_version) {
         ::send(p.ours, down.data(), down.size(), 0);
         // One record: header, then what the suite adds around the bytes.
         std::string header = read_n(p.theirs, 5);
-        std::size_t len = header.size() == 5 ? (static_cast<uint8_t>(header[3]) << 8) |
-                                                   static_cast<uint8_t>(header[4])
-                                             : 0;
+        std::size_t len = 0;
+        if (header.size() == 5) {
+            len = static_cast<std::size_t>(static_cast<uint8_t>(header[3])) << 8 |
+                  static_cast<uint8_t>(header[4]);
+        }
         std::string record = header + read_n(p.theirs, len);
         c.in().append(std::span(reinterpret_cast<const uint8_t*>(record.data()), record.size()));
         check(c.read_all() == down, label + ": record " + std::to_string(i) +
