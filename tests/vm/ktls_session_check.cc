@@ -6,11 +6,7 @@
 // what the client's wolfSSL reads, and the client's records what the
 // kernel decrypts: every suite and both versions. Prints one line per
 // check; exits 0 when all pass. TLSTERM_TEST_PKI names the test PKI.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -20,60 +16,15 @@
 #include "tls/server_context.h"
 #include "transport/kernel_tls.h"
 #include "unit/tls/memory_peer.h"
+#include "vm/vm_check.h"
 
 namespace {
 
 using namespace tlsterm;
 
-int failures = 0;
-
-bool check(bool ok, const std::string& what) {
-    std::printf("%s: %s\n", ok ? "ok" : "FAILED", what.c_str());
-    failures += ok ? 0 : 1;
-    return ok;
-}
-
-struct pair {
-    int ours = -1;    // the server's socket, whose records the kernel does
-    int theirs = -1;  // the client's end, raw bytes
-    ~pair() {
-        ::close(ours);
-        ::close(theirs);
-    }
-};
-
-bool connect_pair(pair& p) {
-    int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t n = sizeof(a);
-    bool ok = ::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 && ::listen(l, 1) == 0 &&
-              ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &n) == 0;
-    p.theirs = ::socket(AF_INET, SOCK_STREAM, 0);
-    ok = ok && ::connect(p.theirs, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    p.ours = ok ? ::accept(l, nullptr, nullptr) : -1;
-    ::close(l);
-    // A record the kernel refuses must fail the check, not hang it.
-    timeval t{5, 0};
-    for (int fd : {p.ours, p.theirs}) {
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof(t));
-    }
-    return p.ours >= 0;
-}
-
-std::string read_n(int fd, std::size_t n) {
-    std::string out;
-    char buf[4096];
-    while (out.size() < n) {
-        ssize_t r = ::recv(fd, buf, std::min(sizeof(buf), n - out.size()), 0);
-        if (r <= 0) {
-            break;
-        }
-        out.append(buf, static_cast<std::size_t>(r));
-    }
-    return out;
-}
+using vm::check;
+using vm::loopback;
+using vm::read_n;
 
 // The server's pending records to the client, and the client's to the
 // server, through wolfSSL in memory.
@@ -130,28 +81,30 @@ void one(const tls::server_context& ctx, const char* suite, int max_version) {
     std::printf("   %s: tx sequence %llu, rx sequence %llu\n", label.c_str(),
                 static_cast<unsigned long long>(tx->sequence),
                 static_cast<unsigned long long>(rx->sequence));
-    pair p;
-    if (!check(connect_pair(p), label + ": loopback connection")) {
+    // The server's socket (whose records the kernel does) is the accepted
+    // end; the client's wolfSSL reads and writes raw bytes on the other.
+    loopback p;
+    if (!check(p.connected(), label + ": loopback connection")) {
         return;
     }
-    auto ulp = transport::attach_tls_ulp(p.ours);
-    auto in_tx = ulp ? transport::install_keys(p.ours, true, tx->view()) : ulp;
-    auto in_rx = in_tx ? transport::install_keys(p.ours, false, rx->view()) : in_tx;
+    auto ulp = transport::attach_tls_ulp(p.accepted);
+    auto in_tx = ulp ? transport::install_keys(p.accepted, true, tx->view()) : ulp;
+    auto in_rx = in_tx ? transport::install_keys(p.accepted, false, rx->view()) : in_tx;
     if (!check(bool(in_rx), label + ": kernel TX and RX installed" +
                                 (in_rx ? "" : " (" + in_rx.error() + ")"))) {
         return;
     }
     for (int i = 0; i < 3; ++i) {
         std::string down = "kernel to client " + std::to_string(i) + " " + label;
-        ::send(p.ours, down.data(), down.size(), 0);
+        ::send(p.accepted, down.data(), down.size(), 0);
         // One record: header, then what the suite adds around the bytes.
-        std::string header = read_n(p.theirs, 5);
+        std::string header = read_n(p.dialed, 5);
         std::size_t len = 0;
         if (header.size() == 5) {
             len = static_cast<std::size_t>(static_cast<uint8_t>(header[3])) << 8 |
                   static_cast<uint8_t>(header[4]);
         }
-        std::string record = header + read_n(p.theirs, len);
+        std::string record = header + read_n(p.dialed, len);
         c.in().append(std::span(reinterpret_cast<const uint8_t*>(record.data()), record.size()));
         check(c.read_all() == down, label + ": record " + std::to_string(i) +
                                         " from the kernel read by the client's wolfSSL");
@@ -159,9 +112,9 @@ void one(const tls::server_context& ctx, const char* suite, int max_version) {
         std::string up = "client to kernel " + std::to_string(i) + " " + label;
         c.write(up);
         auto bytes = c.out().readable();
-        ::send(p.theirs, bytes.data(), bytes.size(), 0);
+        ::send(p.dialed, bytes.data(), bytes.size(), 0);
         c.out().clear();
-        check(read_n(p.ours, up.size()) == up,
+        check(read_n(p.accepted, up.size()) == up,
               label + ": record " + std::to_string(i) + " from the client decrypted by the kernel");
     }
 }
@@ -186,6 +139,6 @@ int main() {
                               "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"}) {
         one(**ctx, suite, TLS1_2_VERSION);
     }
-    std::printf("%d failed\n", failures);
-    return failures == 0 ? 0 : 1;
+    std::printf("%d failed\n", vm::failures);
+    return vm::failures == 0 ? 0 : 1;
 }
