@@ -6,6 +6,7 @@
 #include <linux/tls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,13 +56,21 @@ std::expected<void, std::string> install(int fd, bool tx, const kernel_keys& k, 
     std::ranges::copy(k.iv.subspan(salt_size), info.iv);
     uint64_t be = htobe64(k.sequence);
     std::memcpy(info.rec_seq, &be, sizeof(info.rec_seq));
-    if (::setsockopt(fd, SOL_TLS, tx ? TLS_TX : TLS_RX, &info, sizeof(info)) != 0) {
-        return std::unexpected(std::string(tx ? "TLS_TX" : "TLS_RX") + ": " + errno_text(errno));
+    int rc = ::setsockopt(fd, SOL_TLS, tx ? TLS_TX : TLS_RX, &info, sizeof(info));
+    int e = errno;
+    ::explicit_bzero(&info, sizeof(info));  // the kernel keeps its own copy
+    if (rc != 0) {
+        return std::unexpected(std::string(tx ? "TLS_TX" : "TLS_RX") + ": " + errno_text(e));
     }
     return {};
 }
 
 }  // namespace
+
+kernel_key_material::~kernel_key_material() {
+    ::explicit_bzero(key.data(), key.size());
+    ::explicit_bzero(iv.data(), iv.size());
+}
 
 std::expected<kernel_key_material, std::string> kernel_keys_of(tls::session& s, bool tx) {
     WOLFSSL* ssl = s.raw();

@@ -31,6 +31,7 @@ struct kernel_keys {
 
 // A session's keys for one direction, copied out of wolfSSL once its
 // handshake is done (and whatever it had to send or read is through it).
+// The copy is wiped when it goes.
 struct kernel_key_material {
     kernel_cipher cipher = kernel_cipher::aes_128_gcm;
     bool tls13 = true;
@@ -38,6 +39,11 @@ struct kernel_key_material {
     std::size_t key_size = 0;
     std::array<uint8_t, 12> iv{};
     uint64_t sequence = 0;
+
+    kernel_key_material() = default;
+    kernel_key_material(const kernel_key_material&) = default;
+    kernel_key_material& operator=(const kernel_key_material&) = default;
+    ~kernel_key_material();
 
     kernel_keys view() const {
         return kernel_keys{cipher, tls13, std::span(key).first(key_size), iv, sequence};
