@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace tlsterm {
 
 namespace {
@@ -28,27 +30,11 @@ std::string describe_errno(int err, const std::filesystem::path& path) {
     }
 }
 
-class fd_guard {
-  public:
-    explicit fd_guard(int fd) : _fd(fd) {}
-    ~fd_guard() {
-        if (_fd >= 0) {
-            ::close(_fd);
-        }
-    }
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-    int get() const { return _fd; }
-
-  private:
-    int _fd;
-};
-
 }  // namespace
 
 std::expected<std::string, std::string> read_file(const std::filesystem::path& path,
                                                   std::size_t max_bytes) {
-    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
         return std::unexpected(describe_errno(errno, path));
     }

@@ -9,21 +9,15 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <utility>
+
+#include "common/unique_fd.h"
 
 namespace tlsterm::crl {
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-struct fd_closer {
-    int fd = -1;
-    ~fd_closer() {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
-};
 
 struct url_parts {
     std::string host;
@@ -103,15 +97,15 @@ std::expected<std::string, std::string> http_get(std::string_view url, uint32_t 
         return std::unexpected("resolve " + where + ": " + ::gai_strerror(rc));
     }
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addrs(found, &::freeaddrinfo);
-    fd_closer sock;
+    unique_fd sock;
     std::string connect_error = "no address";
-    for (addrinfo* a = addrs.get(); a != nullptr && sock.fd < 0; a = a->ai_next) {
+    for (addrinfo* a = addrs.get(); a != nullptr && !sock.valid(); a = a->ai_next) {
         int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             connect_error = std::strerror(errno);
             continue;
         }
-        fd_closer attempt{fd};
+        unique_fd attempt(fd);
         if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
             connect_error = std::strerror(errno);
             continue;
@@ -126,10 +120,9 @@ std::expected<std::string, std::string> http_get(std::string_view url, uint32_t 
             connect_error = std::strerror(err);
             continue;
         }
-        sock.fd = attempt.fd;
-        attempt.fd = -1;
+        sock = std::move(attempt);
     }
-    if (sock.fd < 0) {
+    if (!sock.valid()) {
         return std::unexpected("connect to " + where + ": " + connect_error);
     }
 
@@ -137,10 +130,10 @@ std::expected<std::string, std::string> http_get(std::string_view url, uint32_t 
                           "\r\nUser-Agent: tlsterm\r\nAccept: */*\r\nConnection: close\r\n\r\n";
     std::size_t sent = 0;
     while (sent < request.size()) {
-        if (!wait_for(sock.fd, POLLOUT, deadline)) {
+        if (!wait_for(sock.get(), POLLOUT, deadline)) {
             return std::unexpected("send to " + where + ": " + timed_out);
         }
-        ssize_t n = ::send(sock.fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+        ssize_t n = ::send(sock.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             return std::unexpected("send to " + where + ": " + std::strerror(errno));
         }
@@ -151,10 +144,10 @@ std::expected<std::string, std::string> http_get(std::string_view url, uint32_t 
     std::string response;
     char buf[64 * 1024];
     for (;;) {
-        if (!wait_for(sock.fd, POLLIN, deadline)) {
+        if (!wait_for(sock.get(), POLLIN, deadline)) {
             return std::unexpected("read from " + where + ": " + timed_out);
         }
-        ssize_t n = ::recv(sock.fd, buf, sizeof(buf), 0);
+        ssize_t n = ::recv(sock.get(), buf, sizeof(buf), 0);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 continue;

@@ -1,7 +1,5 @@
 #include "transport/kernel_tls.h"
 
-#include "tls/wolfssl.h"
-
 #include <arpa/inet.h>
 #include <linux/tls.h>
 #include <netinet/in.h>
@@ -15,6 +13,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+#include "tls/wolfssl.h"
+
 namespace tlsterm::transport {
 
 namespace {
@@ -22,23 +23,6 @@ namespace {
 std::string errno_text(int e) {
     return std::strerror(e);
 }
-
-// A descriptor closed when it goes.
-class descriptor {
-  public:
-    explicit descriptor(int fd) : _fd(fd) {}
-    ~descriptor() {
-        if (_fd >= 0) {
-            ::close(_fd);
-        }
-    }
-    descriptor(const descriptor&) = delete;
-    descriptor& operator=(const descriptor&) = delete;
-    int get() const { return _fd; }
-
-  private:
-    int _fd;
-};
 
 // Fills the kernel's crypto_info for `k` (one struct per cipher; the
 // fields differ only in their sizes).
@@ -160,8 +144,8 @@ std::expected<void, std::string> install_keys(int fd, bool tx, const kernel_keys
 }
 
 std::expected<void, std::string> probe_kernel_tls() {
-    descriptor listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    descriptor client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    unique_fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    unique_fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (listener.get() < 0 || client.get() < 0) {
         return std::unexpected("socket(): " + errno_text(errno));
     }
