@@ -172,6 +172,11 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
     TLSTERM_LOG(log_level::info,
                 "handshakes: %llu completed, %llu of them after a HelloRetryRequest",
                 total(shards, &counters::handshakes), total(shards, &counters::hello_retries));
+    TLSTERM_LOG(log_level::info,
+                "kernel TLS: %llu connections' records in the kernel, %llu kept in userspace "
+                "(a suite or socket the kernel would not take)",
+                total(shards, &counters::ktls_connections),
+                total(shards, &counters::ktls_fallbacks));
     TLSTERM_LOG(
         log_level::info,
         "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); "

@@ -105,6 +105,15 @@ struct crl_url {
     config_origin origin;
 };
 
+// Whether a connection's TLS records go to the kernel (kTLS) after the
+// handshake.
+enum class ktls_mode : uint8_t {
+    automatic,  // where the kernel can and it is known to win (tcp mode); else userspace
+    on,         // always (a kernel without the "tls" module refuses the configuration)
+    off,        // never: wolfSSL makes every record
+};
+std::string_view to_string(ktls_mode);
+
 struct listener_tls_config {
     tls_version min_version = tls_version::tls1_2;
     tls_version max_version = tls_version::tls1_3;
@@ -131,6 +140,9 @@ struct listener_tls_config {
     uint32_t session_tickets_per_handshake = 2;       // TLS 1.3 tickets after a full handshake
     std::optional<file_ref> session_ticket_key_file;  // 80-byte keys; none: generated
     uint32_t session_ticket_key_rotation_s = 3600;    // generated keys only
+
+    ktls_mode ktls = ktls_mode::automatic;
+    config_origin ktls_origin;  // the ktls key, or the table when it is not set
 };
 
 // What a listener does with the decrypted stream.

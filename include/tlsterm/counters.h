@@ -36,6 +36,9 @@ enum class close_reason : uint8_t {
     address_limit,     // at accept: limits.max_connections_per_address reached
     handshake_rate,    // at accept: limits.handshake_rate(_per_address) exceeded
     server_name_rate,  // after the ClientHello: limits.handshake_rate_per_server_name exceeded
+    // Kernel records: the peer sent a TLS 1.3 KeyUpdate, which the kernel
+    // cannot follow before Linux 6.14; closed cleanly (close_notify).
+    ktls_key_update,
     count_
 };
 
@@ -98,6 +101,11 @@ struct shard_counters {
     std::atomic<uint64_t> hello_retries{0};       // handshakes completed after a HelloRetryRequest
     std::atomic<uint64_t> tickets_issued{0};
     std::array<std::atomic<uint64_t>, ticket_refusal_count> tickets_refused{};
+    // Connections whose records went to the kernel after the handshake
+    // (kTLS), and those of a kernel-records listener that stayed in
+    // userspace (a suite the kernel cannot take, the ULP refused).
+    std::atomic<uint64_t> ktls_connections{0};
+    std::atomic<uint64_t> ktls_fallbacks{0};
     std::atomic<uint64_t> http_requests{0};         // HTTP mode: request heads received
     std::atomic<uint64_t> http_client_errors{0};    // refused by tlsterm (4xx, 501)
     std::atomic<uint64_t> http_upstream_errors{0};  // 502/503/504 answered, or a response cut short

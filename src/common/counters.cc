@@ -48,6 +48,8 @@ std::string_view to_string(close_reason r) {
             return "handshake_rate";
         case close_reason::server_name_rate:
             return "server_name_rate";
+        case close_reason::ktls_key_update:
+            return "ktls_key_update";
         case close_reason::count_:
             break;
     }

@@ -685,6 +685,10 @@ listener_tls_config parse_listener_tls(table_reader& t, const parse_context& ctx
                   "session_ticket_key_rotation_s has no effect with session_ticket_key_file "
                   "(rotate by rewriting the file: first key seals, all keys open)");
     }
+    c.ktls = parse_enum(
+        t, "ktls", c.ktls,
+        {{"auto", ktls_mode::automatic}, {"on", ktls_mode::on}, {"off", ktls_mode::off}});
+    c.ktls_origin = t.has("ktls") ? t.origin_of("ktls", *t.node("ktls")) : t.origin();
     bool has_crls = !c.crl_files.empty() || !c.crl_urls.empty() || c.crl_distribution_points;
 
     // The listener's settings, then each [[sni]] table over them.

@@ -21,6 +21,18 @@ std::string_view to_string(listener_mode m) {
     return m == listener_mode::http ? "http" : "tcp";
 }
 
+std::string_view to_string(ktls_mode m) {
+    switch (m) {
+        case ktls_mode::on:
+            return "on";
+        case ktls_mode::off:
+            return "off";
+        case ktls_mode::automatic:
+            break;
+    }
+    return "auto";
+}
+
 std::string_view to_string(upstream_tls_mode m) {
     switch (m) {
         case upstream_tls_mode::tls:

@@ -9,6 +9,7 @@
 #include "conn/proxy_protocol.h"
 #include "http/client_identity.h"
 #include "tls/ciphers.h"
+#include "transport/kernel_tls.h"
 
 namespace tlsterm::conn {
 
@@ -75,6 +76,9 @@ void connection::on_completion(op kind, int res, uint32_t flags) {
         default:
             break;
     }
+    if (_records_at == records::to_kernel) {
+        continue_to_kernel();
+    }
     if (_state == state::closing && inflight() == 0) {
         // Everything on the sockets has completed: now they may close.
         _client.release();
@@ -92,13 +96,21 @@ void connection::on_recv(int res, uint32_t flags) {
     }
     switch (r.kind) {
         case what::bytes:
-            on_client_data(r.buffer.bytes());
+            if (_kernel) {
+                on_kernel_record(r.record_type, r.buffer.bytes());
+            } else {
+                on_client_data(r.buffer.bytes());
+            }
             break;
         case what::end:
             on_client_eof();
             return;
         case what::error:
-            on_socket_error("read", r.error);
+            if (_kernel) {
+                on_kernel_receive_error(r.error);
+            } else {
+                on_socket_error("read", r.error);
+            }
             return;
         case what::nothing:
             break;
@@ -150,6 +162,13 @@ void connection::on_client_eof() {
     if (_state == state::hello || _state == state::handshaking) {
         TLSTERM_LOG(log_level::debug, "%s: client closed during the handshake", peer().c_str());
         close(close_reason::handshake_failed);
+        return;
+    }
+    if (!_tls) {
+        // Kernel records: a FIN without close_notify, passed on as the end.
+        TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify", peer().c_str());
+        _client.stop_receiving();
+        pass_input();
         return;
     }
     _tls->set_transport_eof();
@@ -283,6 +302,9 @@ void connection::try_handshake() {
         }
         handler();  // the pipe connects to the upstream now
     }
+    if (_listener->kernel_records && _state != state::closing) {
+        begin_kernel_records();
+    }
     if (_state != state::closing) {
         // Application data (a request) that came with the Finished; in
         // HTTP mode the forwarder is made on the first request byte, so an
@@ -375,7 +397,7 @@ void connection::queue_proxy_header() {
 }
 
 void connection::decrypt_client() {
-    if (_state != state::proxying) {
+    if (_state != state::proxying || !_tls) {
         return;
     }
     uint8_t buf[decrypt_chunk];
@@ -404,6 +426,14 @@ void connection::decrypt_client() {
         return;
     }
     flush_client();  // post-handshake messages (e.g. KeyUpdate replies)
+    pass_input();
+    if (_records_at == records::to_kernel && _state == state::proxying) {
+        continue_to_kernel();
+    }
+}
+
+// The handler hears of new plaintext (or of the client's end).
+void connection::pass_input() {
     if (_handler || !_to_upstream.empty() || _client.receiving_stopped()) {
         // What the handler consumes comes back as client_input_consumed,
         // which posts the next round instead of re-entering this one.
@@ -421,6 +451,165 @@ void connection::flush_client() {
     }
 }
 
+// ---- kernel records (kTLS) ---------------------------------------------------------
+//
+// After the handshake, on a listener whose records go to the kernel: the
+// ULP is attached at once (a kernel or suite that cannot take them leaves
+// the connection with wolfSSL, counted), and the receive stops. What it
+// still delivers, wolfSSL decrypts (it is given whole records only); what
+// the handler sends meanwhile is held. Once nothing is in flight, wolfSSL
+// holds no record and the input queue at most the start of one, the rest
+// of that record is read exactly; then the keys and sequence numbers go to
+// the kernel (TX after everything wolfSSL wrote, tickets included) and the
+// WOLFSSL is freed.
+
+void connection::begin_kernel_records() {
+    if (auto keys = transport::kernel_keys_of(*_tls, true); !keys) {
+        TLSTERM_LOG(log_level::debug, "%s: listener %s: TLS records stay in userspace: %s",
+                    peer().c_str(), _listener->config->name.c_str(), keys.error().c_str());
+        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    if (auto attached = transport::attach_tls_ulp(_client.fd()); !attached) {
+        TLSTERM_LOG(log_level::info, "%s: listener %s: TLS records stay in userspace: %s",
+                    peer().c_str(), _listener->config->name.c_str(), attached.error().c_str());
+        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    _records_at = records::to_kernel;
+    _client.pause();  // cancels the receive: its last bytes still come, for wolfSSL
+}
+
+// The switch is left (the connection is ending): wolfSSL keeps the records
+// and gets what was held.
+void connection::keep_userspace_records() {
+    _records_at = records::wolfssl;
+    if (!_held.empty()) {
+        std::vector<uint8_t> held;
+        _held.move_into(held);
+        client_send(held);
+    }
+    _client.resume();
+    update_backpressure();
+}
+
+void connection::continue_to_kernel() {
+    if (_records_at != records::to_kernel || _state != state::proxying) {
+        return;
+    }
+    if (_client.receiving_stopped() || _client.input_ended()) {
+        keep_userspace_records();  // the client's stream ended on the way
+        return;
+    }
+    if (_client.receive_armed() || _client.backlog() != 0) {
+        return;  // a receive or a send still to complete
+    }
+    if (_tls->input_pending() && _tls->record_remainder() == 0) {
+        return;  // whole records or plaintext wait for the handler to consume
+    }
+    if (std::size_t missing = _tls->record_remainder()) {
+        _client.arm_exactly(missing);  // the rest of a record, and not a byte more
+        return;
+    }
+    hand_records_to_kernel();
+}
+
+void connection::hand_records_to_kernel() {
+    auto tx = transport::kernel_keys_of(*_tls, true);
+    auto rx = transport::kernel_keys_of(*_tls, false);
+    if (!tx || !rx) {
+        TLSTERM_LOG(log_level::info, "%s: TLS records stay in userspace: %s", peer().c_str(),
+                    (!tx ? tx.error() : rx.error()).c_str());
+        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
+        keep_userspace_records();
+        return;
+    }
+    if (auto installed = transport::install_keys(_client.fd(), true, tx->view()); !installed) {
+        // Nothing changed yet: the ULP without keys passes bytes as they are.
+        TLSTERM_LOG(log_level::info, "%s: TLS records stay in userspace: %s", peer().c_str(),
+                    installed.error().c_str());
+        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
+        keep_userspace_records();
+        return;
+    }
+    if (auto installed = transport::install_keys(_client.fd(), false, rx->view()); !installed) {
+        // The kernel writes the records already: there is no way back.
+        TLSTERM_LOG(log_level::error, "%s: kernel TLS receive keys refused: %s", peer().c_str(),
+                    installed.error().c_str());
+        close(close_reason::tls_error);
+        return;
+    }
+    if (!_handler) {
+        _facts = std::make_unique<client_facts>(make_facts());
+    }
+    TLSTERM_LOG(log_level::debug, "%s: TLS records in the kernel (%s %s)", peer().c_str(),
+                std::string(_tls->version()).c_str(), std::string(_tls->cipher()).c_str());
+    _kernel = std::make_unique<transport::kernel_records>();
+    _client.set_records(_kernel.get());
+    _tls.reset();  // the WOLFSSL and its buffers
+    _records_at = records::kernel;
+    _env.counters.ktls_connections.fetch_add(1, std::memory_order_relaxed);
+    if (!_held.empty()) {
+        _kernel->write(_held.readable());
+        _held.clear();
+    }
+    _client.resume();
+    flush_client();
+    update_backpressure();
+}
+
+void connection::on_kernel_record(uint8_t type, std::span<const uint8_t> bytes) {
+    touch();
+    if (_state != state::proxying) {
+        return;  // lingering: the client's bytes are dropped
+    }
+    if (type == transport::record_application_data) {
+        _to_upstream.append(bytes);
+        _env.counters.bytes_from_client.fetch_add(bytes.size(), std::memory_order_relaxed);
+        pass_input();
+        return;
+    }
+    using what = transport::control_verdict::what;
+    auto v = transport::read_control_record(type, bytes, true);
+    switch (v.kind) {
+        case what::ignore:
+            return;
+        case what::end:
+            _client.stop_receiving();  // after every byte before it
+            pass_input();
+            return;
+        case what::key_update:
+            TLSTERM_LOG(log_level::debug,
+                        "%s: client sent a TLS KeyUpdate, which kernel TLS cannot follow: "
+                        "closing",
+                        peer().c_str());
+            close(close_reason::ktls_key_update);  // close_notify under the old keys
+            return;
+        case what::peer_alert:
+            TLSTERM_LOG(log_level::info, "%s: TLS error from client: alert %u", peer().c_str(),
+                        static_cast<unsigned>(v.description));
+            close(close_reason::tls_error);
+            return;
+        case what::refuse:
+            TLSTERM_LOG(log_level::info, "%s: TLS error from client: a record of type %u refused",
+                        peer().c_str(), static_cast<unsigned>(type));
+            _kernel->fail(v.answer);
+            close(close_reason::tls_error);
+            return;
+    }
+}
+
+void connection::on_kernel_receive_error(int res) {
+    if (_state == state::lingering || (res != -EBADMSG && res != -EMSGSIZE && res != -EINVAL)) {
+        on_socket_error("read", res);
+        return;
+    }
+    TLSTERM_LOG(log_level::info, "%s: TLS error from client: the kernel refused a record: %s",
+                peer().c_str(), std::strerror(-res));
+    _kernel->fail(transport::alert_for_receive_error(res));
+    close(close_reason::tls_error);
+}
+
 // ---- the stream handler ------------------------------------------------------------
 
 stream_handler& connection::handler() {
@@ -430,7 +619,9 @@ stream_handler& connection::handler() {
     // A pipe at the end of the handshake; an HTTP forwarder on the first
     // request byte (or the client's end), so an idle connection holds no
     // parser state.
-    _handler = _listener->handlers->make(*this, *_listener, _env, _to_upstream, make_facts());
+    _handler = _listener->handlers->make(*this, *_listener, _env, _to_upstream,
+                                         _facts ? std::move(*_facts) : make_facts());
+    _facts.reset();
     if (_listener->gen->retired) {
         _handler->retire();  // replaced since the handshake
     }
@@ -492,6 +683,10 @@ void connection::client_send(std::span<const uint8_t> plaintext) {
     if (_state == state::closing || _client.write_shut()) {
         return;
     }
+    if (_records_at == records::to_kernel) {
+        _held.append(plaintext);  // the kernel encrypts it once it has the records
+        return;
+    }
     if (_client.records()->write(plaintext) != tls::tls_status::ok) {
         TLSTERM_LOG(log_level::error, "%s: TLS write failed: %s", peer().c_str(),
                     _tls->error().c_str());  // only wolfSSL fails a write
@@ -502,7 +697,7 @@ void connection::client_send(std::span<const uint8_t> plaintext) {
 }
 
 std::size_t connection::client_backlog() const {
-    return _client.backlog();
+    return _client.backlog() + _held.size();
 }
 
 void connection::client_finish(close_reason why) {
@@ -511,7 +706,10 @@ void connection::client_finish(close_reason why) {
     }
     _finishing = why;
     touch();
-    if (_client.backlog() == 0) {
+    if (_records_at == records::to_kernel) {
+        keep_userspace_records();  // the connection ends: no need to move
+    }
+    if (client_backlog() == 0) {
         finish();
     }
 }
@@ -579,7 +777,7 @@ void connection::client_input_consumed() {
         return;
     }
     update_backpressure();
-    if (!_client.receiving_stopped() && _tls->input_pending()) {
+    if (_tls && !_client.receiving_stopped() && _tls->input_pending()) {
         // More records wait (in the input queue, or decrypted in wolfSSL):
         // read them once the handler has returned (it is often called from
         // inside decrypt_client).
@@ -629,7 +827,7 @@ void connection::on_send(int res) {
     if (_state == state::lingering) {
         return;
     }
-    if (_finishing && _client.backlog() == 0) {
+    if (_finishing && client_backlog() == 0) {
         finish();
         return;
     }
@@ -640,15 +838,15 @@ void connection::on_send(int res) {
 }
 
 void connection::update_backpressure() {
-    if (_state != state::proxying) {
-        return;
+    if (_state != state::proxying || _records_at == records::to_kernel) {
+        return;  // moving to the kernel: receiving waits for the boundary
     }
     // Toward the upstream: plaintext queued + taken by the handler and not
     // yet delivered + undecrypted input. (Toward the client, the handler
     // pauses its own side: client_backlog().)
     const std::size_t limit = _listener->gen->limits->max_buffered_bytes;
-    std::size_t up =
-        _to_upstream.size() + (_handler ? _handler->backlog() : 0) + _tls->cipher_in().size();
+    std::size_t up = _to_upstream.size() + (_handler ? _handler->backlog() : 0) +
+                     (_tls ? _tls->cipher_in().size() : 0);
     if (!_client.paused() && up >= limit) {
         _client.pause();
     } else if (_client.paused() && up <= limit / 2) {

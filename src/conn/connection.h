@@ -9,12 +9,13 @@
 //
 // The client's socket is a transport::stream (receive, one send in
 // flight, FIN, reset, last words and close, all through the ring) with the
-// TLS session's records behind it. Past the handshake, a stream_handler
-// made by the listener's handler_factory reads the decrypted input queue:
-// in tcp mode a proxy::tcp_pipe (its own upstream stream, submitted through
-// this connection's slot, whose completions it is handed), in HTTP mode a
-// proxy::http_forwarder borrowing pooled upstream connections per request,
-// made on the first request byte so an idle connection holds no parser.
+// TLS session's records behind it. On a listener whose records go to the
+// kernel (kTLS), the connection hands them over after the handshake, at a
+// record boundary, and frees its WOLFSSL (see hand_records_to_kernel). Past the handshake, a
+// stream_handler made by the listener's handler_factory reads the decrypted input queue: in tcp
+// mode a proxy::tcp_pipe (its own upstream stream, submitted through this connection's slot, whose
+// completions it is handed), in HTTP mode a proxy::http_forwarder borrowing pooled upstream
+// connections per request, made on the first request byte so an idle connection holds no parser.
 // The connection encrypts what the handler sends back (client_side).
 // conn/ never includes proxy/ or upstream/.
 //
@@ -50,6 +51,7 @@
 #include "runtime/deferred.h"
 #include "runtime/slot_table.h"
 #include "tls/session.h"
+#include "transport/kernel_records.h"
 #include "transport/records.h"
 #include "transport/stream.h"
 
@@ -122,7 +124,14 @@ class connection final : public runtime::ring_owner, public client_side {
     stream_handler& handler();
     client_facts make_facts();
     void decrypt_client();
+    void pass_input();
     void flush_client();
+    void begin_kernel_records();
+    void continue_to_kernel();
+    void hand_records_to_kernel();
+    void keep_userspace_records();
+    void on_kernel_record(uint8_t type, std::span<const uint8_t> bytes);
+    void on_kernel_receive_error(int res);
     void update_backpressure();
     void finish();
     void tell_handler_closing();  // the deferred task of close()
@@ -140,8 +149,19 @@ class connection final : public runtime::ring_owner, public client_side {
     std::vector<uint8_t> _hello;  // ClientHello bytes before a session exists
     std::string _server_name;     // SNI, kept for a PROXY v2 header and HTTP mode
     client_auth_mode _auth_mode = client_auth_mode::none;  // the policy chosen for the hello
-    std::unique_ptr<tls::session> _tls;
-    transport::tls_records _client_records;  // bound to _tls once it exists
+    std::unique_ptr<tls::session> _tls;                    // freed once the kernel has the records
+    transport::tls_records _client_records;                // bound to _tls once it exists
+    // Where the client's records are made: by wolfSSL; on the way to the
+    // kernel (waiting for a record boundary with nothing in flight); by the
+    // kernel (_kernel, and no _tls).
+    enum class records : uint8_t { wolfssl, to_kernel, kernel };
+    records _records_at = records::wolfssl;
+    std::unique_ptr<transport::kernel_records> _kernel;
+    // Plaintext for the client while the records move to the kernel.
+    byte_queue _held;
+    // HTTP mode: the facts of a connection whose session went to the
+    // kernel before its forwarder was made.
+    std::unique_ptr<client_facts> _facts;
     // After the handshake: the pipe at once, the HTTP forwarder from the
     // first request byte.
     std::unique_ptr<stream_handler> _handler;

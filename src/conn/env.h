@@ -55,6 +55,9 @@ struct listener_runtime {
     // of this listener (HTTP mode) or its proxy::pipe_factory (tcp mode).
     handler_factory* handlers = nullptr;
     uint32_t next_address = 0;  // tcp mode: round robin over upstream->addresses
+    // After the handshake the kernel takes the records over (kTLS) where
+    // the suite allows (listeners.tls.ktls, probed by the generation).
+    bool kernel_records = false;
 };
 
 // The shard services a client connection uses, whatever its generation.

@@ -21,9 +21,11 @@ std::vector<socket_handoff> handoffs(const std::vector<const listener_sockets*>&
     return out;
 }
 
-void log_listening(const listener_config& l, const listener_sockets& s) {
-    TLSTERM_LOG(log_level::info, "listener %s listening on %s -> upstream %s", l.name.c_str(),
-                s.bound.to_string().c_str(), l.upstream.c_str());
+void log_listening(const listener_config& l, const listener_sockets& s,
+                   const generation::record_choice& records) {
+    TLSTERM_LOG(log_level::info, "listener %s listening on %s -> upstream %s; TLS records %s (%s)",
+                l.name.c_str(), s.bound.to_string().c_str(), l.upstream.c_str(),
+                records.kernel ? "in the kernel (kTLS)" : "in userspace", records.why.c_str());
 }
 
 }  // namespace
@@ -92,7 +94,7 @@ std::expected<void, std::string> controller::start(std::vector<listener_sockets>
     }
     _current->crls().start();
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
-        log_listening(cfg.listeners[i], _sockets[i]);
+        log_listening(cfg.listeners[i], _sockets[i], _current->records(i));
     }
     return {};
 }
@@ -164,8 +166,23 @@ bool controller::reload(const std::string& why, bool quiet_repeat) {
         TLSTERM_LOG(log_level::info, "listener %s removed: stopped accepting", s.key.c_str());
         close_listener(s);
     }
-    for (std::size_t i : added_index) {
-        log_listening(cfg.listeners[i], _sockets[i]);
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+        const auto& records = next->records(i);
+        if (std::ranges::find(added_index, i) != added_index.end()) {
+            log_listening(cfg.listeners[i], _sockets[i], records);
+            continue;
+        }
+        // A kept listener whose record path changed says so.
+        const config& before = _current->cfg();
+        for (std::size_t j = 0; j < before.listeners.size(); ++j) {
+            if (before.listeners[j].name == cfg.listeners[i].name &&
+                _current->records(j).kernel != records.kernel) {
+                TLSTERM_LOG(
+                    log_level::info, "listener %s: new connections keep TLS records %s (%s)",
+                    cfg.listeners[i].name.c_str(),
+                    records.kernel ? "in the kernel (kTLS)" : "in userspace", records.why.c_str());
+            }
+        }
     }
 
     _current->crls().stop();

@@ -4,6 +4,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "transport/kernel_tls.h"
 
 namespace tlsterm::shard {
 
@@ -32,6 +33,43 @@ std::vector<bool> pooled_upstreams(const config& c) {
         }
     }
     return used;
+}
+
+// Each listener's record path: its ktls setting against what the kernel
+// can (the probe runs once, and only when a listener may use it). `on`
+// where the kernel cannot is an error naming the key.
+std::expected<std::vector<generation::record_choice>, std::string> choose_records(const config& c) {
+    std::optional<std::expected<void, std::string>> probe;
+    std::vector<generation::record_choice> out;
+    for (const auto& l : c.listeners) {
+        generation::record_choice r;
+        if (l.tls.ktls == ktls_mode::off) {
+            r.why = "ktls = \"off\"";
+            out.push_back(std::move(r));
+            continue;
+        }
+        if (!probe) {
+            probe = transport::probe_kernel_tls();
+        }
+        if (!*probe) {
+            if (l.tls.ktls == ktls_mode::on) {
+                return std::unexpected(l.tls.ktls_origin.to_string() + ": listener " + l.name +
+                                       ": ktls = \"on\", but this kernel cannot carry TLS "
+                                       "records: " +
+                                       probe->error());
+            }
+            r.why = "ktls = \"auto\" and this kernel cannot: " + probe->error();
+        } else if (l.tls.ktls == ktls_mode::automatic && l.mode == listener_mode::http) {
+            r.why =
+                "ktls = \"auto\" keeps HTTP-mode records in userspace (\"on\" gives them "
+                "to the kernel)";
+        } else {
+            r.kernel = true;
+            r.why = l.tls.ktls == ktls_mode::on ? "ktls = \"on\"" : "ktls = \"auto\", tcp mode";
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
 }
 
 }  // namespace
@@ -84,6 +122,12 @@ std::expected<std::shared_ptr<generation>, std::string> generation::build(
         return std::unexpected(crls.error());
     }
     g->_crls = std::move(*crls);
+
+    auto records = choose_records(c);
+    if (!records) {
+        return std::unexpected(records.error());
+    }
+    g->_records = std::move(*records);
 
     std::time_t now = std::time(nullptr);
     for (const auto& l : c.listeners) {

@@ -79,6 +79,15 @@ class generation {
     const std::shared_ptr<tls::ticket_keys>& ticket_keys(std::size_t listener) const {
         return _tickets[listener];
     }
+    // Where listener `i`'s connections keep their TLS records after the
+    // handshake, and why (for the start log): listeners.tls.ktls against
+    // what the kernel can (probed once per build).
+    struct record_choice {
+        bool kernel = false;
+        std::string why;
+    };
+    const record_choice& records(std::size_t listener) const { return _records[listener]; }
+
     // Rotates the generated ticket keys that are due (main thread, each
     // tick); logs each rotation, never a key.
     void rotate_ticket_keys(std::time_t now);
@@ -100,6 +109,7 @@ class generation {
     tls::trust_anchors _anchors;
     std::unique_ptr<crl::manager> _crls;
     std::vector<std::shared_ptr<tls::ticket_keys>> _tickets;                 // [listener]
+    std::vector<record_choice> _records;                                     // [listener]
     std::vector<std::vector<std::unique_ptr<tls::server_context>>> _server;  // [shard][listener]
     std::vector<std::vector<std::unique_ptr<upstream::client_context>>>
         _client;  // [shard][upstream]

@@ -232,6 +232,7 @@ struct shard::loop {
             lr.config = &c.listeners[i];
             lr.upstream = c.find_upstream(lr.config->upstream);
             lr.tls = &g->server_context(owner._setup.index, i);
+            lr.kernel_records = g->records(i).kernel;
             if (lr.config->mode == listener_mode::http) {
                 auto routes = std::make_unique<proxy::http_routes>();
                 routes->default_pool = pool_for(lr.config->upstream);

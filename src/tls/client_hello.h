@@ -57,7 +57,9 @@ enum class hello_status : uint8_t {
 
 // A TLS alert description (RFC 8446 section 6).
 enum class alert : uint8_t {
+    close_notify = 0,
     unexpected_message = 10,
+    bad_record_mac = 20,
     record_overflow = 22,
     handshake_failure = 40,
     illegal_parameter = 47,

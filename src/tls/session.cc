@@ -14,13 +14,64 @@ void session::install_io_callbacks(WOLFSSL_CTX* ctx) {
     wolfSSL_CTX_SetIOSend(ctx, &session::io_send);
 }
 
+namespace {
+
+constexpr std::size_t record_header_size = 5;
+// The largest record a peer may send (RFC 5246 6.2.3: 2^14 + 2048 bytes of
+// ciphertext); a header claiming more is passed on for wolfSSL to refuse.
+constexpr std::size_t largest_record = record_header_size + (1u << 14) + 2048;
+
+// The size of the record whose header starts `bytes` (at least 5 of them).
+std::size_t record_size(std::span<const uint8_t> bytes) {
+    return record_header_size + (static_cast<std::size_t>(bytes[3]) << 8 | bytes[4]);
+}
+
+}  // namespace
+
+// wolfSSL gets whole records only: a record not yet complete stays in the
+// input queue (where record_remainder() sees it), so that once wolfSSL
+// wants more, everything it was given is processed and the next record
+// starts at the head of the queue: the boundary where the kernel can take
+// the socket's records over.
 int session::io_recv(WOLFSSL*, char* buf, int sz, void* ctx) {
     auto& s = *static_cast<session*>(ctx);
-    if (s._in.empty()) {
+    if (s._record_left == 0) {
+        std::span<const uint8_t> in = s._in.readable();
+        if (in.size() >= record_header_size) {
+            std::size_t size = record_size(in);
+            if (size > largest_record || size <= in.size() || s._transport_eof) {
+                s._record_left = size > largest_record ? in.size() : size;
+            }
+        } else if (s._transport_eof) {
+            s._record_left = in.size();  // a cut header: wolfSSL sees the truncation
+        }
+        if (s._record_left == 0) {
+            return s._transport_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+        }
+    }
+    std::size_t want = std::min(static_cast<std::size_t>(sz), s._record_left);
+    std::size_t n = s._in.read_into(std::span(reinterpret_cast<uint8_t*>(buf), want));
+    if (n == 0) {
+        s._record_left = 0;
         return s._transport_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
     }
-    return static_cast<int>(
-        s._in.read_into(std::span(reinterpret_cast<uint8_t*>(buf), static_cast<std::size_t>(sz))));
+    s._record_left -= n;
+    return static_cast<int>(n);
+}
+
+std::size_t session::record_remainder() const {
+    if (_record_left != 0) {
+        return 0;  // wolfSSL is inside a record it was given whole
+    }
+    std::span<const uint8_t> in = _in.readable();
+    if (in.empty()) {
+        return 0;
+    }
+    if (in.size() < record_header_size) {
+        return record_header_size - in.size();  // then the rest, once its length is known
+    }
+    std::size_t size = record_size(in);
+    return size > in.size() ? size - in.size() : 0;
 }
 
 int session::io_send(WOLFSSL*, char* buf, int sz, void* ctx) {

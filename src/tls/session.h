@@ -78,6 +78,12 @@ class session {
     // Bytes from the peer not yet returned by read(): ciphertext in
     // cipher_in() or a record wolfSSL decrypted and holds.
     bool input_pending() const;
+    // wolfSSL is given whole records only. After read() wanted more, what
+    // cipher_in() holds is at most the start of one record: the bytes still
+    // missing from it (the header's first, when even that is short), or 0
+    // when it holds none. Reading exactly these (and again, until 0) leaves
+    // the stream at a record boundary with nothing of it in wolfSSL.
+    std::size_t record_remainder() const;
     // Queues a close_notify alert in cipher_out().
     void send_close_notify();
 
@@ -145,6 +151,7 @@ class session {
     byte_queue _in;
     byte_queue _out;
     bool _transport_eof = false;
+    std::size_t _record_left = 0;  // of the record being handed to wolfSSL
     bool _client = false;
     std::vector<uint8_t> _peer_leaf;  // client side: the server's leaf certificate
     bool _done = false;

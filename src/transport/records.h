@@ -1,8 +1,7 @@
 // The record layer behind a stream: what turns the bytes a socket carries
 // into the plaintext its owner reads and writes. Plain (the bytes are the
-// plaintext) or userspace TLS (wolfSSL over memory, tls::session); kernel
-// TLS, where the socket itself does the records, is a third one to come,
-// behind the same interface.
+// plaintext), userspace TLS (wolfSSL over memory, tls::session) or kernel
+// TLS (transport/kernel_records.h: the socket itself does the records).
 //
 // Every record layer has an outgoing queue (bytes for the socket, which
 // the stream sends) that write() fills from plaintext. How a stream ends is
@@ -10,11 +9,14 @@
 // direction and last_words() what goes out before the socket closes (a TLS
 // close_notify after a clean end, the pending alert after a failure,
 // nothing for plain bytes), so no caller decides which alert to send.
-// Received bytes stay with the owner for now (a ClientHello reader, a TLS
-// session's input queue, or a plain pipe that passes them on uncopied).
+// Received bytes stay with the owner (a ClientHello reader, a TLS
+// session's input queue, a plain pipe that passes them on uncopied, or the
+// plaintext the kernel decrypted).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "common/byte_queue.h"
@@ -39,6 +41,18 @@ class record_layer {
     // stream after a `clean` close of an established one (once), and
     // whatever the record layer already queued (a failed handshake's alert).
     virtual void last_words(bool clean) = 0;
+
+    // A record of another type than application data, sent after
+    // outgoing() as one record (kernel TLS: an alert); the others put
+    // theirs into outgoing().
+    struct control_record {
+        uint8_t type = 0;
+        std::array<uint8_t, 2> body{};
+    };
+    virtual std::optional<control_record> take_control() { return std::nullopt; }
+    // The kernel makes and reads the socket's records: receives say each
+    // record's type (transport::stream receives with recvmsg).
+    virtual bool kernel() const { return false; }
 };
 
 // Plain bytes: the plaintext is what the socket sends.

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/tls.h>
+
 #include <cerrno>
 
 namespace tlsterm::transport {
@@ -19,6 +21,13 @@ void stream::attach(int fd) {
     _fd = fd;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void stream::set_records(record_layer* r) {
+    _records = r;
+    if (r != nullptr && r->kernel() && !_kernel) {
+        _kernel = std::make_unique<kernel_io>();
+    }
 }
 
 void stream::discard() {
@@ -36,13 +45,30 @@ void stream::arm() {
     if (_fd < 0 || _closing || _rx.armed || _rx.paused || _rx.ended || _rx.done) {
         return;
     }
-    submit_recv(_rt.ring.supported().multishot_recv, _rt.buffers.buffer_size());
+    submit_recv(_rt.ring.supported().multishot_recv && !_kernel, _rt.buffers.buffer_size());
+}
+
+void stream::arm_exactly(std::size_t n) {
+    if (_fd < 0 || _closing || _rx.armed || _rx.ended || _rx.done || n == 0) {
+        return;
+    }
+    submit_recv(false, std::min<std::size_t>(n, _rt.buffers.buffer_size()));
 }
 
 // Into the shard's provided buffers: multishot, or once for at most `len`.
+// Kernel records: a recvmsg, whose control message says the record's type.
 void stream::submit_recv(bool multishot, std::size_t len) {
     io_uring_sqe* s = _owner.sqe(_recv_op);
-    if (multishot) {
+    if (_kernel) {
+        kernel_io& k = *_kernel;
+        k.rx_iov = iovec{nullptr, len};  // the buffer is the ring's; len bounds it
+        k.rx = msghdr{};
+        k.rx.msg_iov = &k.rx_iov;
+        k.rx.msg_iovlen = 1;
+        k.rx.msg_control = k.rx_control.data();
+        k.rx.msg_controllen = k.rx_control.size();
+        io_uring_prep_recvmsg(s, _fd, &k.rx, 0);
+    } else if (multishot) {
         io_uring_prep_recv_multishot(s, _fd, nullptr, 0, 0);
     } else {
         io_uring_prep_recv(s, _fd, nullptr, len, 0);
@@ -87,6 +113,9 @@ stream::received stream::on_recv(int res, uint32_t flags) {
                                           static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT),
                                           static_cast<uint32_t>(res));
         r.kind = received::what::bytes;
+        if (_kernel) {
+            r.record_type = record_type();
+        }
     } else if (res == 0) {
         _rx.ended = true;
         r.kind = received::what::end;
@@ -98,6 +127,20 @@ stream::received stream::on_recv(int res, uint32_t flags) {
         r.error = res;
     }
     return r;
+}
+
+// The type of the record a kernel-records receive read (application data
+// when the kernel said nothing).
+uint8_t stream::record_type() const {
+    const msghdr& m = _kernel->rx;
+    for (const cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&m), const_cast<cmsghdr*>(c))) {
+        if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_GET_RECORD_TYPE &&
+            c->cmsg_len >= CMSG_LEN(sizeof(uint8_t))) {
+            return *CMSG_DATA(c);
+        }
+    }
+    return 23;
 }
 
 // ---- sending ------------------------------------------------------------------
@@ -114,7 +157,9 @@ void stream::flush() {
     }
     byte_queue& q = _records->outgoing();
     if (q.empty()) {
-        if (_tx.end == write_end::ending) {
+        if (auto c = _records->take_control()) {
+            submit_control(*c, 0);  // an alert of kernel records
+        } else if (_tx.end == write_end::ending) {
             shutdown_now();
         }
         return;
@@ -122,6 +167,27 @@ void stream::flush() {
     q.move_into(_tx.buffer);
     _tx.offset = 0;
     submit_send(0, 0);
+}
+
+// One record of its own type (kernel records), from bytes that stay put.
+void stream::submit_control(const record_layer::control_record& c, unsigned flags) {
+    kernel_io& k = *_kernel;
+    k.tx_body = c.body;
+    k.tx_iov = iovec{k.tx_body.data(), k.tx_body.size()};
+    k.tx = msghdr{};
+    k.tx.msg_iov = &k.tx_iov;
+    k.tx.msg_iovlen = 1;
+    k.tx.msg_control = k.tx_control.data();
+    k.tx.msg_controllen = k.tx_control.size();
+    cmsghdr* h = CMSG_FIRSTHDR(&k.tx);
+    h->cmsg_level = SOL_TLS;
+    h->cmsg_type = TLS_SET_RECORD_TYPE;
+    h->cmsg_len = CMSG_LEN(sizeof(uint8_t));
+    *CMSG_DATA(h) = c.type;
+    io_uring_prep_sendmsg(_owner.sqe(_send_op), _fd, &k.tx, MSG_NOSIGNAL | flags);
+    std::vector<uint8_t>().swap(_tx.buffer);
+    _tx.offset = 0;
+    _tx.in_flight = true;
 }
 
 stream::sent stream::on_send(int res) {
@@ -180,11 +246,14 @@ void stream::close(bool clean) {
         !_reset) {
         _records->last_words(clean);
         byte_queue& q = _records->outgoing();
+        // Never waited for: a peer that does not read loses them. (Kernel
+        // records send their alert alone, when nothing else is queued.)
         if (!q.empty()) {
             q.move_into(_tx.buffer);
             _tx.offset = 0;
-            // Never waited for: a peer that does not read loses them.
             submit_send(0, MSG_DONTWAIT);
+        } else if (auto c = _records->take_control()) {
+            submit_control(*c, MSG_DONTWAIT);
         }
     }
     close_with({});

@@ -6,9 +6,12 @@
 // socket options (TCP_NODELAY, SO_LINGER).
 //
 // The record layer behind the stream (transport/records.h) fills what the
-// stream sends: ciphertext from wolfSSL, or the plain bytes themselves.
-// Received bytes go to the owner as they came (the ClientHello reader, a
-// TLS session, or a plain pipe), since only the owner knows which.
+// stream sends: ciphertext from wolfSSL, the plain bytes themselves, or
+// plaintext the kernel encrypts (kernel TLS, whose alerts go out as
+// records of their own type). Received bytes go to the owner as they came
+// (the ClientHello reader, a TLS session, a plain pipe, or plaintext the
+// kernel decrypted, each receive then saying its record's type), since only
+// the owner knows which.
 //
 // The owner dispatches its completions of the stream's two op kinds to
 // on_recv / on_send; the others the stream submits (shutdown, cancel,
@@ -17,7 +20,11 @@
 // nothing in flight (the close itself).
 #pragma once
 
+#include <sys/socket.h>
+
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -36,6 +43,9 @@ class stream {
         what kind = what::nothing;
         runtime::buffer_handle buffer;  // bytes: the data, until destroyed
         int error = 0;                  // kind == error: -errno
+        // Kernel records: the type of the record the bytes are (application
+        // data, or an alert or handshake message whole).
+        uint8_t record_type = 23;
     };
     // What a send completion meant.
     struct sent {
@@ -56,7 +66,9 @@ class stream {
     void discard();
     int fd() const { return _fd; }
     bool attached() const { return _fd >= 0; }
-    void set_records(record_layer* r) { _records = r; }
+    // The record layer; a kernel one (record_layer::kernel()) makes every
+    // receive from then on a recvmsg that says the record's type.
+    void set_records(record_layer* r);
     record_layer* records() const { return _records; }
 
     // ---- receiving
@@ -67,6 +79,11 @@ class stream {
     void pause();
     void resume();
     bool paused() const { return _rx.paused; }
+    // A receive is submitted and its last completion has not come.
+    bool receive_armed() const { return _rx.armed; }
+    // One receive of at most `n` bytes, even while paused: the rest of a
+    // record read exactly, so that nothing past it leaves the socket.
+    void arm_exactly(std::size_t n);
     // No more input is wanted (the peer's stream ended above the socket):
     // never re-armed.
     void stop_receiving() { _rx.done = true; }
@@ -114,6 +131,8 @@ class stream {
     void submit_recv(bool multishot, std::size_t len);
     void cancel_recv();
     void submit_send(std::size_t from, unsigned flags);
+    void submit_control(const record_layer::control_record& c, unsigned flags);
+    uint8_t record_type() const;
     void shutdown_now();
 
     runtime::ring_owner& _owner;
@@ -140,6 +159,19 @@ class stream {
         bool in_flight = false;
         write_end end = write_end::open;
     } _tx;
+
+    // Kernel records: the message headers of the receive and of a control
+    // record's send, which stay put until their completions.
+    struct kernel_io {
+        msghdr rx{};
+        iovec rx_iov{};
+        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(uint8_t))> rx_control{};
+        msghdr tx{};
+        iovec tx_iov{};
+        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(uint8_t))> tx_control{};
+        std::array<uint8_t, 2> tx_body{};
+    };
+    std::unique_ptr<kernel_io> _kernel;
 };
 
 }  // namespace tlsterm::transport

@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iostream>
 
 #include "support/pki.h"
 #include "support/process.h"
+#include "transport/kernel_tls.h"
 
 namespace tlsterm {
 namespace {
@@ -57,6 +59,43 @@ TEST(CheckCli, BrokenConfigPrintsOneLineAndExits1) {
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_EQ(r.err, "listeners[0].tls.verify_depth (" + (dir / "tlsterm.toml").string() + ":" +
                          std::to_string(line) + ":16): must be between 1 and 16, got 99\n");
+}
+
+// ktls = "on" where the kernel cannot carry TLS records (this machine's
+// kernel has no CONFIG_TLS) is refused by --check as by a start or a
+// reload, naming the key and what the kernel lacks; "auto" is accepted.
+TEST(CheckCli, KtlsOnNeedsAKernelThatCan) {
+    auto probe = transport::probe_kernel_tls();
+    auto dir = default_config_dir();
+    std::string text = test::read_text(dir / "tlsterm.toml");
+    auto at = text.find("[listeners.tls]\n");
+    ASSERT_NE(at, std::string::npos);
+    text.insert(at + 16, "ktls = \"on\"\n");
+    test::write_file(dir / "tlsterm.toml", text);
+    std::size_t line = 2 + static_cast<std::size_t>(std::count(
+                               text.begin(), text.begin() + static_cast<long>(at), '\n'));
+    auto r = tlsterm({"--check", (dir / "tlsterm.toml").string()});
+    if (probe) {
+        std::cout << "[ ktls     ] this kernel carries TLS records: \"on\" is accepted\n";
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return;
+    }
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("listeners[0].tls.ktls (" + (dir / "tlsterm.toml").string() + ":" +
+                              std::to_string(line) + ":8): listener ",
+                          0),
+              0u)
+        << r.err;
+    EXPECT_NE(
+        r.err.find("ktls = \"on\", but this kernel cannot carry TLS records: " + probe.error()),
+        std::string::npos)
+        << r.err;
+
+    text.replace(text.find("ktls = \"on\""), 11, "ktls = \"auto\"");
+    test::write_file(dir / "tlsterm.toml", text);
+    r = tlsterm({"--check", (dir / "tlsterm.toml").string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(CheckCli, MissingCertificateNamesFileAndKey) {

@@ -1,25 +1,34 @@
 #!/bin/sh
-# Runs in the kTLS VM (tools/ktls-vm): tlsterm (tcp mode, /vm/tcp.toml)
-# between openssl s_client and a busybox nc origin. For every suite the
-# kernel can take, on TLS 1.3 and 1.2: BYTES (default 1 MiB) from the
-# origin to the client and from the client to the origin, each
-# sha256-checked. Prints one line per transfer; exits non-zero when any
-# fails.
+# Runs in the kTLS VM (tools/ktls-vm): tlsterm (/vm/tcp.toml) between
+# openssl s_client and a busybox nc origin, on a listener with userspace
+# records and on one whose records go to the kernel. For every suite the
+# kernel can take, on TLS 1.3 and 1.2: BYTES (default 1 MiB) from the origin
+# to the client and from the client to the origin, each sha256-checked, each
+# stream's end (close_notify one way, FIN the other) passed on. Then, on
+# kernel records: curl through an HTTP listener to busybox httpd, a client's
+# TLS 1.3 KeyUpdate (a clean close, counted as ktls_key_update), and the
+# counters: tlsterm's and the kernel's own (/proc/net/tls_stat) say the
+# kernel carried each connection. One line per check; exits non-zero when
+# any fails.
 #   sh /vm/through_tlsterm.sh [BYTES]
 set -u
 head -c "${1:-1048576}" /dev/urandom >/tmp/data
 want=$(sha256sum </tmp/data | cut -d' ' -f1)
 printf '#!/bin/sh\ncat /tmp/data\n' >/tmp/send && chmod +x /tmp/send
 printf '#!/bin/sh\ncat >/tmp/up\n' >/tmp/recv && chmod +x /tmp/recv
+mkdir -p /www && cp /tmp/data /www/data
 
 tlsterm /vm/tcp.toml >/tmp/tlsterm.log 2>&1 &
 tlsterm_pid=$!
 ready=0
 for i in $(seq 1 100); do
-  if grep -q "listening" /tmp/tlsterm.log 2>/dev/null; then ready=1; break; fi
+  if grep -q "listener http-kernel listening" /tmp/tlsterm.log 2>/dev/null; then ready=1; break; fi
   sleep 0.1
 done
 if [ $ready -ne 1 ]; then echo "FAILED: tlsterm did not start"; cat /tmp/tlsterm.log; exit 1; fi
+failures=0
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+grep "listening" /tmp/tlsterm.log | sed 's/^.*listener /start log: listener /'
 
 # The origin listens: busybox nc -l on port 9000 (0x2328), an IPv6 socket
 # that takes IPv4 too, so it shows in tcp6.
@@ -28,54 +37,115 @@ wait_origin() {
     cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ':2328 [0-9A-F:]* 0A ' && return 0
     sleep 0.05
   done
-  echo "FAILED: the origin did not listen"
-  failures=$((failures + 1))
+  fail "the origin did not listen"
 }
 
-failures=0
+# The kernel's own count of sockets whose records it made or read.
+tls_stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
+tx_before=$(tls_stat TlsTxSw); rx_before=$(tls_stat TlsRxSw)
+
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 check() {  # what, got-file, the client's exit status, start time
   got=$(sha256sum <"$2" | cut -d' ' -f1)
   took="$(awk -v a="$4" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }') s"
   if [ "$3" -eq 124 ]; then
-    echo "FAILED: $1: the stream never ended (client timed out; $(wc -c <"$2") bytes)"
-    failures=$((failures + 1))
+    fail "$1: the stream never ended (client timed out; $(wc -c <"$2") bytes)"
   elif [ "$got" = "$want" ]; then echo "ok: $1 ($took)"; else
-    echo "FAILED: $1 ($(wc -c <"$2") bytes, sha256 $got, client status $3)"
-    failures=$((failures + 1))
+    fail "$1 ($(wc -c <"$2") bytes, sha256 $got, client status $3)"
   fi
 }
-for suite in "-tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256" \
-             "-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384" \
-             "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" \
-             "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256" \
-             "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384" \
-             "-tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305"; do
-  # The origin sends 1 MiB and closes; the client reads until tlsterm ends
-  # the stream.
-  nc -l -p 9000 -e /tmp/send &
-  origin=$!
-  wait_origin
-  start=$(uptime_s)
-  status=0
-  timeout 60 openssl s_client -connect 127.0.0.1:8443 -quiet -nocommands $suite </dev/null >/tmp/down 2>/tmp/client.err || status=$?
-  wait $origin
-  check "download $suite" /tmp/down $status $start
-  # The client sends 1 MiB and ends with close_notify; tlsterm passes the
-  # end on as a FIN, which ends the origin's cat.
-  rm -f /tmp/up
-  nc -l -p 9000 -e /tmp/recv &
-  origin=$!
-  wait_origin
-  start=$(uptime_s)
-  status=0
-  timeout 60 openssl s_client -connect 127.0.0.1:8443 -quiet -nocommands -no_ign_eof $suite </tmp/data >/dev/null 2>>/tmp/client.err || status=$?
-  wait $origin
-  check "upload $suite" /tmp/up $status $start
+transfers=0
+for port in 8443 8444; do
+  records=userspace; [ $port = 8444 ] && records=kernel
+  for suite in "-tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256" \
+               "-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384" \
+               "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" \
+               "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256" \
+               "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384" \
+               "-tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305"; do
+    # The origin sends 1 MiB and closes; the client reads until tlsterm
+    # ends the stream (close_notify).
+    nc -l -p 9000 -e /tmp/send &
+    origin=$!
+    wait_origin
+    start=$(uptime_s)
+    status=0
+    timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands $suite </dev/null >/tmp/down 2>/tmp/client.err || status=$?
+    wait $origin
+    check "$records records: download $suite" /tmp/down $status $start
+    # The client sends 1 MiB and ends with close_notify; tlsterm passes
+    # the end on as a FIN, which ends the origin's cat.
+    rm -f /tmp/up
+    nc -l -p 9000 -e /tmp/recv &
+    origin=$!
+    wait_origin
+    start=$(uptime_s)
+    status=0
+    timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands -no_ign_eof $suite </tmp/data >/dev/null 2>>/tmp/client.err || status=$?
+    wait $origin
+    check "$records records: upload $suite" /tmp/up $status $start
+  done
 done
+kernel_connections=12
+
+# HTTP mode on kernel records: curl fetches the file from busybox httpd,
+# twice on one connection, on each version.
+httpd -p 127.0.0.1:9001 -h /www
+for version in "--tlsv1.3" "--tlsv1.2 --tls-max 1.2"; do
+  start=$(uptime_s)
+  status=0
+  timeout 60 curl -sS --cacert /pki/root-ca.pem $version -o /tmp/web1 -o /tmp/web2 \
+    https://127.0.0.1:8445/data https://127.0.0.1:8445/data 2>>/tmp/client.err || status=$?
+  check "kernel records: curl $version, first response" /tmp/web1 $status $start
+  check "kernel records: curl $version, second response on the same connection" /tmp/web2 $status $start
+  kernel_connections=$((kernel_connections + 1))
+done
+
+# A TLS 1.3 KeyUpdate from the client: the kernel cannot follow it, so
+# tlsterm closes cleanly (close_notify) and counts it. The bytes before it
+# reach the origin.
+rm -f /tmp/up
+nc -l -p 9000 -e /tmp/recv &
+origin=$!
+wait_origin
+status=0
+(printf 'before the update\n'; sleep 1; printf 'k\n'; sleep 3) |
+  timeout 30 openssl s_client -connect 127.0.0.1:8444 -tls1_3 -quiet -no_ign_eof >/dev/null 2>/tmp/keyupdate.err || status=$?
+wait $origin
+kernel_connections=$((kernel_connections + 1))
+if [ "$(cat /tmp/up 2>/dev/null)" = "before the update" ]; then
+  echo "ok: KeyUpdate: the bytes before it reached the origin"
+else
+  fail "KeyUpdate: the origin got '$(cat /tmp/up 2>/dev/null)' (client status $status)"
+  cat /tmp/keyupdate.err
+fi
+
+kill -USR1 $tlsterm_pid
+sleep 1
+line=$(grep "kernel TLS:" /tmp/tlsterm.log | tail -1)
+echo "tlsterm: ${line#*kernel TLS: }"
+case "$line" in
+  *"kernel TLS: $kernel_connections connections' records in the kernel, 0 kept"*)
+    echo "ok: tlsterm counted $kernel_connections connections on kernel records, none kept in userspace" ;;
+  *) fail "tlsterm's kTLS counters (expected $kernel_connections in the kernel)" ;;
+esac
+tx=$(( $(tls_stat TlsTxSw) - tx_before )); rx=$(( $(tls_stat TlsRxSw) - rx_before ))
+echo "kernel: /proc/net/tls_stat TlsTxSw +$tx, TlsRxSw +$rx"
+if [ $tx -eq $kernel_connections ] && [ $rx -eq $kernel_connections ]; then
+  echo "ok: the kernel made and read the records of exactly those connections"
+else
+  fail "the kernel's counts (expected +$kernel_connections each way)"
+fi
 kill $tlsterm_pid
+for i in $(seq 1 50); do kill -0 $tlsterm_pid 2>/dev/null || break; sleep 0.1; done
+closed=$(grep "stopped:" /tmp/tlsterm.log | tail -1)
+echo "tlsterm: ${closed#*stopped: }"
+case "$closed" in
+  *ktls_key_update=1*) echo "ok: the KeyUpdate closed one connection as ktls_key_update" ;;
+  *) fail "no connection closed as ktls_key_update" ;;
+esac
 if [ $failures -ne 0 ]; then
-  echo "--- tlsterm log"; tail -30 /tmp/tlsterm.log
+  echo "--- tlsterm log"; tail -40 /tmp/tlsterm.log
   echo "--- client errors"; tail -20 /tmp/client.err
 fi
 echo "$failures failed"

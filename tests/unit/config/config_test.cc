@@ -967,6 +967,26 @@ TEST(ConfigHttp, EncryptedUpstreamKeyNeedsItsPassword) {
 namespace tlsterm {
 namespace {
 
+TEST(ConfigKernelTls, AutoByDefaultOnOffAndNothingElse) {
+    auto c = load(minimal());
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ((*c)->listeners[0].tls.ktls, ktls_mode::automatic);
+    for (auto [text, mode] : {std::pair{"on", ktls_mode::on}, std::pair{"off", ktls_mode::off},
+                              std::pair{"auto", ktls_mode::automatic}}) {
+        auto with = load(std::string(upstream_section) +
+                         listener("l0", "127.0.0.1:0", "ktls = \"" + std::string(text) + "\"\n"));
+        ASSERT_TRUE(with) << with.error().to_string();
+        EXPECT_EQ((*with)->listeners[0].tls.ktls, mode);
+        EXPECT_EQ(to_string(mode), text);
+        // Where a refusal at build time points.
+        EXPECT_EQ((*with)->listeners[0].tls.ktls_origin.key_path, "listeners[0].tls.ktls");
+    }
+    std::string text =
+        std::string(upstream_section) + listener("l0", "127.0.0.1:0", "ktls = \"yes\"\n");
+    EXPECT_EQ(error_of(text), "listeners[0].tls.ktls (t.toml:" + pos_of(text, "\"yes\"") +
+                                  "): expected one of \"auto\", \"on\", \"off\", got \"yes\"");
+}
+
 TEST(ConfigSessionTickets, DefaultsKeyFileAndRefusals) {
     auto c = load(minimal());
     ASSERT_TRUE(c) << c.error().to_string();

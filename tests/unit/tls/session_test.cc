@@ -154,6 +154,69 @@ TEST_F(SessionTest, DataBothWaysAndCloseNotify) {
     EXPECT_EQ(s->read(buf).status, tls_status::closed);
 }
 
+// wolfSSL is handed whole records only: fed in uneven pieces, whatever it
+// has not decrypted stays in cipher_in() as the start of one record, whose
+// missing bytes record_remainder() names exactly (the boundary a switch to
+// kernel records needs), on both versions.
+TEST_F(SessionTest, PartRecordsStayInTheInputQueue) {
+    for (int version : {0, TLS1_2_VERSION}) {
+        SCOPED_TRACE(version);
+        test::client_options o;
+        o.max_version = version;
+        test::memory_client c(o);
+        auto s = handshaken(c);
+        ASSERT_TRUE(s);
+        std::string up(40000, 'u');
+        c.write(up);  // three records
+        std::vector<uint8_t> wire(c.out().readable().begin(), c.out().readable().end());
+        c.out().clear();
+        std::string got;
+        std::vector<uint8_t> buf(65536);
+        std::size_t fed = 0;
+        for (std::size_t piece : {3u, 1000u, 16384u, 2u, 7000u}) {
+            piece = std::min(piece, wire.size() - fed);
+            s->cipher_in().append(std::span(wire).subspan(fed, piece));
+            fed += piece;
+            for (;;) {
+                auto r = s->read(buf);
+                if (r.status != tls_status::ok) {
+                    ASSERT_EQ(r.status, tls_status::want_read);
+                    break;
+                }
+                got.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
+            }
+            ASSERT_FALSE(s->cipher_in().empty());
+            std::size_t missing = s->record_remainder();
+            ASSERT_GT(missing, 0u);
+            if (s->cipher_in().size() >= 5) {
+                auto head = s->cipher_in().readable();
+                std::size_t record = 5 + (std::size_t{head[3]} << 8 | head[4]);
+                EXPECT_EQ(s->cipher_in().size() + missing, record);
+            } else {
+                EXPECT_EQ(s->cipher_in().size() + missing, 5u);
+            }
+        }
+        // Exactly the missing bytes each time (one byte to start the next
+        // record): every record decrypts, and nothing is read past one.
+        while (fed < wire.size()) {
+            std::size_t missing = std::max<std::size_t>(s->record_remainder(), 1);
+            ASSERT_LE(fed + missing, wire.size());
+            s->cipher_in().append(std::span(wire).subspan(fed, missing));
+            fed += missing;
+            for (;;) {
+                auto r = s->read(buf);
+                if (r.status != tls_status::ok) {
+                    break;
+                }
+                got.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
+            }
+        }
+        EXPECT_TRUE(s->cipher_in().empty());
+        EXPECT_EQ(fed, wire.size());
+        EXPECT_EQ(got, up);
+    }
+}
+
 TEST_F(SessionTest, TransportEofWithoutCloseNotifyIsTruncatedClose) {
     test::memory_client c({});
     auto s = handshaken(c);

@@ -32,6 +32,7 @@ class recording_owner final : public runtime::ring_owner {
             if (r.kind == what::bytes) {
                 auto b = r.buffer.bytes();
                 received.append(reinterpret_cast<const char*>(b.data()), b.size());
+                record_type = r.record_type;
             } else if (r.kind == what::end) {
                 ended = true;
             } else if (r.kind == what::error) {
@@ -59,6 +60,7 @@ class recording_owner final : public runtime::ring_owner {
 
     transport::stream s;
     std::string received;
+    uint8_t record_type = 0;  // of the last bytes received
     bool ended = false;
     int error = 0;
     int drained = 0;
