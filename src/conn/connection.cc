@@ -96,7 +96,7 @@ void connection::on_recv(int res, uint32_t flags) {
     }
     switch (r.kind) {
         case what::bytes:
-            if (_kernel) {
+            if (_records_at == records::kernel) {
                 on_kernel_record(r.record_type, r.buffer.bytes());
             } else {
                 on_client_data(r.buffer.bytes());
@@ -106,7 +106,7 @@ void connection::on_recv(int res, uint32_t flags) {
             on_client_eof();
             return;
         case what::error:
-            if (_kernel) {
+            if (_records_at == records::kernel) {
                 on_kernel_receive_error(r.error);
             } else {
                 on_socket_error("read", r.error);
@@ -470,13 +470,14 @@ void connection::begin_kernel_records() {
         _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    if (auto attached = transport::attach_tls_ulp(_client.fd()); !attached) {
+    if (auto attached = _env.kernel_tls.attach(_client.fd()); !attached) {
         TLSTERM_LOG(log_level::info, "%s: listener %s: TLS records stay in userspace: %s",
                     peer().c_str(), _listener->config->name.c_str(), attached.error().c_str());
         _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
         return;
     }
     _records_at = records::to_kernel;
+    _kernel = std::make_unique<transport::kernel_records>();
     _client.pause();  // cancels the receive: its last bytes still come, for wolfSSL
 }
 
@@ -484,9 +485,10 @@ void connection::begin_kernel_records() {
 // and gets what was held.
 void connection::keep_userspace_records() {
     _records_at = records::wolfssl;
-    if (!_held.empty()) {
-        std::vector<uint8_t> held;
-        _held.move_into(held);
+    std::vector<uint8_t> held;
+    _kernel->outgoing().move_into(held);
+    _kernel.reset();
+    if (!held.empty()) {
         client_send(held);
     }
     _client.resume();
@@ -504,7 +506,7 @@ void connection::continue_to_kernel() {
     if (_client.receive_armed() || _client.backlog() != 0) {
         return;  // a receive or a send still to complete
     }
-    if (_tls->input_pending() && _tls->record_remainder() == 0) {
+    if (_tls->input_pending()) {
         return;  // whole records or plaintext wait for the handler to consume
     }
     if (std::size_t missing = _tls->record_remainder()) {
@@ -524,7 +526,7 @@ void connection::hand_records_to_kernel() {
         keep_userspace_records();
         return;
     }
-    if (auto installed = transport::install_keys(_client.fd(), true, tx->view()); !installed) {
+    if (auto installed = _env.kernel_tls.install(_client.fd(), true, tx->view()); !installed) {
         // Nothing changed yet: the ULP without keys passes bytes as they are.
         TLSTERM_LOG(log_level::info, "%s: TLS records stay in userspace: %s", peer().c_str(),
                     installed.error().c_str());
@@ -532,7 +534,7 @@ void connection::hand_records_to_kernel() {
         keep_userspace_records();
         return;
     }
-    if (auto installed = transport::install_keys(_client.fd(), false, rx->view()); !installed) {
+    if (auto installed = _env.kernel_tls.install(_client.fd(), false, rx->view()); !installed) {
         // The kernel writes the records already: there is no way back.
         TLSTERM_LOG(log_level::error, "%s: kernel TLS receive keys refused: %s", peer().c_str(),
                     installed.error().c_str());
@@ -544,15 +546,10 @@ void connection::hand_records_to_kernel() {
     }
     TLSTERM_LOG(log_level::debug, "%s: TLS records in the kernel (%s %s)", peer().c_str(),
                 std::string(_tls->version()).c_str(), std::string(_tls->cipher()).c_str());
-    _kernel = std::make_unique<transport::kernel_records>();
-    _client.set_records(_kernel.get());
-    _tls.reset();  // the WOLFSSL and its buffers
+    _client.set_records(_kernel.get());  // with what the handler sent meanwhile
+    _tls.reset();                        // the WOLFSSL and its buffers
     _records_at = records::kernel;
     _env.counters.ktls_connections.fetch_add(1, std::memory_order_relaxed);
-    if (!_held.empty()) {
-        _kernel->write(_held.readable());
-        _held.clear();
-    }
     _client.resume();
     flush_client();
     update_backpressure();
@@ -635,7 +632,7 @@ client_facts connection::make_facts() {
     socket_address a =
         socket_address::from(reinterpret_cast<const sockaddr*>(&_peer), sizeof(_peer));
     facts.peer_ip = a.host();
-    facts.server_name = _server_name;
+    facts.server_name = std::move(_server_name);  // made once; not needed after
     const tls::client_verifier* auth = _tls->client_auth();
     facts.verifies_clients = auth != nullptr;
     identity_format format = _listener->config->http.client_identity;
@@ -684,7 +681,7 @@ void connection::client_send(std::span<const uint8_t> plaintext) {
         return;
     }
     if (_records_at == records::to_kernel) {
-        _held.append(plaintext);  // the kernel encrypts it once it has the records
+        _kernel->write(plaintext);  // the kernel encrypts it once it has the records
         return;
     }
     if (_client.records()->write(plaintext) != tls::tls_status::ok) {
@@ -697,7 +694,7 @@ void connection::client_send(std::span<const uint8_t> plaintext) {
 }
 
 std::size_t connection::client_backlog() const {
-    return _client.backlog() + _held.size();
+    return _client.backlog() + (_records_at == records::to_kernel ? _kernel->outgoing().size() : 0);
 }
 
 void connection::client_finish(close_reason why) {

@@ -156,9 +156,10 @@ class connection final : public runtime::ring_owner, public client_side {
     // kernel (_kernel, and no _tls).
     enum class records : uint8_t { wolfssl, to_kernel, kernel };
     records _records_at = records::wolfssl;
+    // Made when the move begins: until the kernel has the records, its
+    // outgoing queue holds what the handler sends (the stream still sends
+    // wolfSSL's records).
     std::unique_ptr<transport::kernel_records> _kernel;
-    // Plaintext for the client while the records move to the kernel.
-    byte_queue _held;
     // HTTP mode: the facts of a connection whose session went to the
     // kernel before its forwarder was made.
     std::unique_ptr<client_facts> _facts;

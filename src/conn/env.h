@@ -18,6 +18,7 @@
 #include "runtime/services.h"
 #include "tls/identity_cache.h"
 #include "tls/server_context.h"
+#include "transport/kernel_tls.h"
 
 namespace tlsterm::conn {
 
@@ -62,8 +63,9 @@ struct listener_runtime {
 
 // The shard services a client connection uses, whatever its generation.
 struct conn_env : runtime::services {
-    admission& admit;                 // handshake admission of this shard
-    tls::identity_cache& identities;  // the process's client identities of tickets
+    admission& admit;                          // handshake admission of this shard
+    tls::identity_cache& identities;           // the process's client identities of tickets
+    transport::kernel_tls_calls kernel_tls{};  // how records go to the kernel (kTLS)
 };
 
 }  // namespace tlsterm::conn

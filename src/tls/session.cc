@@ -361,7 +361,12 @@ session::read_result session::read(std::span<uint8_t> out) {
 }
 
 bool session::input_pending() const {
-    return !_in.empty() || wolfSSL_pending(_ssl) > 0;
+    if (wolfSSL_pending(_ssl) > 0) {
+        return true;
+    }
+    // A record not yet whole is nothing read() can give (until the
+    // transport's end makes it a truncation to report).
+    return !_in.empty() && (record_remainder() == 0 || _transport_eof);
 }
 
 tls_status session::write(std::span<const uint8_t> in) {

@@ -75,8 +75,9 @@ class session {
     read_result read(std::span<uint8_t> out);
     // Encrypts all of `in` into cipher_out().
     tls_status write(std::span<const uint8_t> in);
-    // Bytes from the peer not yet returned by read(): ciphertext in
-    // cipher_in() or a record wolfSSL decrypted and holds.
+    // read() has something to give now: a whole record in cipher_in() (or
+    // the start of one the transport's end cut), or a record wolfSSL
+    // decrypted and holds.
     bool input_pending() const;
     // wolfSSL is given whole records only. After read() wanted more, what
     // cipher_in() holds is at most the start of one record: the bytes still

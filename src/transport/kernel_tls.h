@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -63,6 +64,14 @@ std::expected<void, std::string> attach_tls_ulp(int fd);
 // Installs `k` as the transmit (tx) or receive (!tx) state of `fd`, whose
 // ULP is attached.
 std::expected<void, std::string> install_keys(int fd, bool tx, const kernel_keys& k);
+
+// The calls that give a socket's records to the kernel, as a connection
+// makes them: these by default; a test puts recording ones in their place.
+struct kernel_tls_calls {
+    std::function<std::expected<void, std::string>(int fd)> attach = attach_tls_ulp;
+    std::function<std::expected<void, std::string>(int fd, bool tx, const kernel_keys& k)> install =
+        install_keys;
+};
 
 // A loopback connection with the ULP attached and AES-128-GCM installed
 // both ways: the kernel can carry records. The error says what is missing

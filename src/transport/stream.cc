@@ -26,7 +26,7 @@ void stream::attach(int fd) {
 void stream::set_records(record_layer* r) {
     _records = r;
     if (r != nullptr && r->kernel() && !_kernel) {
-        _kernel = std::make_unique<kernel_io>();
+        _kernel = std::make_unique<kernel_rx>();
     }
 }
 
@@ -60,14 +60,14 @@ void stream::arm_exactly(std::size_t n) {
 void stream::submit_recv(bool multishot, std::size_t len) {
     io_uring_sqe* s = _owner.sqe(_recv_op);
     if (_kernel) {
-        kernel_io& k = *_kernel;
-        k.rx_iov = iovec{nullptr, len};  // the buffer is the ring's; len bounds it
-        k.rx = msghdr{};
-        k.rx.msg_iov = &k.rx_iov;
-        k.rx.msg_iovlen = 1;
-        k.rx.msg_control = k.rx_control.data();
-        k.rx.msg_controllen = k.rx_control.size();
-        io_uring_prep_recvmsg(s, _fd, &k.rx, 0);
+        kernel_rx& k = *_kernel;
+        k.iov = iovec{nullptr, len};  // the buffer is the ring's; len bounds it
+        k.msg = msghdr{};
+        k.msg.msg_iov = &k.iov;
+        k.msg.msg_iovlen = 1;
+        k.msg.msg_control = k.control.data();
+        k.msg.msg_controllen = k.control.size();
+        io_uring_prep_recvmsg(s, _fd, &k.msg, 0);
     } else if (multishot) {
         io_uring_prep_recv_multishot(s, _fd, nullptr, 0, 0);
     } else {
@@ -132,7 +132,7 @@ stream::received stream::on_recv(int res, uint32_t flags) {
 // The type of the record a kernel-records receive read (application data
 // when the kernel said nothing).
 uint8_t stream::record_type() const {
-    const msghdr& m = _kernel->rx;
+    const msghdr& m = _kernel->msg;
     for (const cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr;
          c = CMSG_NXTHDR(const_cast<msghdr*>(&m), const_cast<cmsghdr*>(c))) {
         if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_GET_RECORD_TYPE &&
@@ -171,20 +171,23 @@ void stream::flush() {
 
 // One record of its own type (kernel records), from bytes that stay put.
 void stream::submit_control(const record_layer::control_record& c, unsigned flags) {
-    kernel_io& k = *_kernel;
-    k.tx_body = c.body;
-    k.tx_iov = iovec{k.tx_body.data(), k.tx_body.size()};
-    k.tx = msghdr{};
-    k.tx.msg_iov = &k.tx_iov;
-    k.tx.msg_iovlen = 1;
-    k.tx.msg_control = k.tx_control.data();
-    k.tx.msg_controllen = k.tx_control.size();
-    cmsghdr* h = CMSG_FIRSTHDR(&k.tx);
+    if (!_kernel_tx) {
+        _kernel_tx = std::make_unique<kernel_tx>();
+    }
+    kernel_tx& k = *_kernel_tx;
+    k.body = c.body;
+    k.iov = iovec{k.body.data(), k.body.size()};
+    k.msg = msghdr{};
+    k.msg.msg_iov = &k.iov;
+    k.msg.msg_iovlen = 1;
+    k.msg.msg_control = k.control.data();
+    k.msg.msg_controllen = k.control.size();
+    cmsghdr* h = CMSG_FIRSTHDR(&k.msg);
     h->cmsg_level = SOL_TLS;
     h->cmsg_type = TLS_SET_RECORD_TYPE;
     h->cmsg_len = CMSG_LEN(sizeof(uint8_t));
     *CMSG_DATA(h) = c.type;
-    io_uring_prep_sendmsg(_owner.sqe(_send_op), _fd, &k.tx, MSG_NOSIGNAL | flags);
+    io_uring_prep_sendmsg(_owner.sqe(_send_op), _fd, &k.msg, MSG_NOSIGNAL | flags);
     std::vector<uint8_t>().swap(_tx.buffer);
     _tx.offset = 0;
     _tx.in_flight = true;

@@ -160,18 +160,22 @@ class stream {
         write_end end = write_end::open;
     } _tx;
 
-    // Kernel records: the message headers of the receive and of a control
-    // record's send, which stay put until their completions.
-    struct kernel_io {
-        msghdr rx{};
-        iovec rx_iov{};
-        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(uint8_t))> rx_control{};
-        msghdr tx{};
-        iovec tx_iov{};
-        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(uint8_t))> tx_control{};
-        std::array<uint8_t, 2> tx_body{};
+    // Kernel records: the message headers of the receive, which stay put
+    // until its completion, and of a control record's send (made on the
+    // first one: an idle connection sends none).
+    struct kernel_rx {
+        msghdr msg{};
+        iovec iov{};
+        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(uint8_t))> control{};
     };
-    std::unique_ptr<kernel_io> _kernel;
+    struct kernel_tx {
+        msghdr msg{};
+        iovec iov{};
+        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(uint8_t))> control{};
+        std::array<uint8_t, 2> body{};
+    };
+    std::unique_ptr<kernel_rx> _kernel;
+    std::unique_ptr<kernel_tx> _kernel_tx;
 };
 
 }  // namespace tlsterm::transport

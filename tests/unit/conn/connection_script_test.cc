@@ -11,13 +11,17 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <malloc.h>
+
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "conn/connection.h"
 #include "tls/client_auth.h"
 #include "tls/server_context.h"
+#include "transport/kernel_records.h"
 #include "unit/harness/script.h"
 #include "unit/tls/memory_peer.h"
 
@@ -120,9 +124,12 @@ class ConnectionScript : public ::testing::Test {
         sc.expect_all_returned(descriptors);
     }
 
-    void accept(listener_mode mode = listener_mode::tcp) {
+    void accept(listener_mode mode = listener_mode::tcp, bool kernel_records = false) {
         lc.mode = mode;
-        auto l = std::make_shared<listener_runtime>();
+        // One listener for every connection of a test, as a shard has.
+        auto l = listener ? listener : std::make_shared<listener_runtime>();
+        listener = l;
+        l->kernel_records = kernel_records;
         l->gen = &gen;
         l->config = &lc;
         l->upstream = &cfg->upstreams[0];
@@ -192,6 +199,56 @@ class ConnectionScript : public ::testing::Test {
         return (wolfSSL_get_shutdown(tc.ssl()) & WOLFSSL_RECEIVED_SHUTDOWN) != 0;
     }
 
+    // The kernel's part of kTLS, recorded: the ULP attached, each key
+    // installed (or refused when told to).
+    struct installed_keys {
+        bool tx = false;
+        transport::kernel_cipher cipher{};
+        bool tls13 = false;
+        std::size_t key_size = 0;
+        uint64_t sequence = 0;
+    };
+    struct fake_kernel {
+        int attached = 0;
+        bool refuse_attach = false;
+        bool refuse_rx = false;
+        std::vector<installed_keys> installed;
+    };
+    void use_fake_kernel() {
+        env.kernel_tls.attach = [this](int) -> std::expected<void, std::string> {
+            ++kernel.attached;
+            if (kernel.refuse_attach) {
+                return std::unexpected("no \"tls\" ULP (test)");
+            }
+            return {};
+        };
+        env.kernel_tls.install =
+            [this](int, bool tx,
+                   const transport::kernel_keys& k) -> std::expected<void, std::string> {
+            if (!tx && kernel.refuse_rx) {
+                return std::unexpected("TLS_RX refused (test)");
+            }
+            kernel.installed.push_back({tx, k.cipher, k.tls13, k.key.size(), k.sequence});
+            return {};
+        };
+    }
+    // After a handshake on a kernel-records listener: the cancel of the
+    // receive completes, then the receive itself.
+    void end_the_receive() {
+        for (const auto& cancel : sc.find(*c, op::socket_end)) {
+            sc.complete(cancel, 0);
+        }
+        ASSERT_TRUE(sc.receive_end(*c, op::client_recv, -ECANCELED));
+    }
+    // A handshake, then the switch with nothing else in flight.
+    void handshake_to_kernel(test::memory_client& tc) {
+        ASSERT_TRUE(handshake(tc));
+        ASSERT_EQ(kernel.attached, 1);
+        end_the_receive();
+        ASSERT_EQ(kernel.installed.size(), 2u);
+        ASSERT_EQ(sc.one(*c, op::client_recv)->opcode, IORING_OP_RECVMSG);
+    }
+
     test::script sc;
     std::size_t descriptors;
     std::shared_ptr<const config> cfg;
@@ -205,6 +262,8 @@ class ConnectionScript : public ::testing::Test {
     std::unique_ptr<tls::server_context> tls_ctx;
     recording_factory factory;
     connection* c = nullptr;
+    fake_kernel kernel;
+    std::shared_ptr<listener_runtime> listener;
 };
 
 class ConnectionScriptVersions : public ConnectionScript,
@@ -518,6 +577,236 @@ TEST_F(ConnectionScript, ResetWhileLingeringCountsTheFinish) {
     EXPECT_FALSE(open());
     EXPECT_EQ(closed(close_reason::bad_request), 1u);
     EXPECT_EQ(closed(close_reason::client_reset), 0u);
+}
+
+// ---- kernel records (kTLS), with the kernel's calls recorded ----------------------
+
+// The size of the TLS record that starts `bytes`.
+std::size_t record_size(std::span<const uint8_t> bytes) {
+    return 5 + (std::size_t{bytes[3]} << 8 | bytes[4]);
+}
+
+// The client writes two records right after the handshake; the first and
+// part of the second arrive before the receive's cancel completes. wolfSSL
+// decrypts the first; the rest of the second is read exactly (not a byte
+// more), decrypted by wolfSSL too; then TX and RX go to the kernel with
+// the sequence numbers after them, what the handler sent meanwhile goes
+// out as plaintext for the kernel, and every receive is a recvmsg: data,
+// then close_notify, which ends the handler's input; the finish sends
+// close_notify as an alert record.
+TEST_P(ConnectionScriptVersions, RecordsGoToTheKernelAtARecordBoundary) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::client_options o;
+    o.max_version = GetParam();
+    test::memory_client tc(o);
+    ASSERT_TRUE(handshake(tc));
+    auto* h = factory.made;
+    EXPECT_EQ(kernel.attached, 1);
+    EXPECT_TRUE(kernel.installed.empty());
+
+    tc.write(std::string(5000, 'a'));
+    tc.write(std::string(3000, 'b'));
+    std::vector<uint8_t> wire(tc.out().readable().begin(), tc.out().readable().end());
+    std::string all(wire.begin(), wire.end());
+    tc.out().clear();
+    const std::size_t first = record_size(wire);
+    const std::size_t second = record_size(std::span(wire).subspan(first));
+    ASSERT_EQ(first + second, all.size());
+    const std::size_t cut = first + 100;
+    for (std::size_t at = 0; at < cut; at += 4096) {  // one provided buffer each
+        ASSERT_TRUE(
+            sc.receive(*c, op::client_recv,
+                       std::string_view(all).substr(at, std::min<std::size_t>(4096, cut - at))));
+    }
+    EXPECT_EQ(h->got, std::string(5000, 'a'));
+    h->act([](client_side& cs) {
+        cs.client_send(std::span(reinterpret_cast<const uint8_t*>("held"), 4));
+    });
+    EXPECT_FALSE(sc.has(*c, op::client_send));  // held during the switch
+    EXPECT_EQ(h->client.client_backlog(), 4u);
+
+    end_the_receive();
+    auto exact = sc.one(*c, op::client_recv);
+    ASSERT_TRUE(exact);
+    EXPECT_EQ(exact->opcode, IORING_OP_RECV);
+    EXPECT_FALSE(exact->multishot());
+    EXPECT_EQ(exact->len, first + second - cut);
+    EXPECT_TRUE(kernel.installed.empty());
+    ASSERT_TRUE(sc.receive(*c, op::client_recv, std::string_view(all).substr(cut)));
+    EXPECT_EQ(h->got, std::string(5000, 'a') + std::string(3000, 'b'));
+
+    ASSERT_EQ(kernel.installed.size(), 2u);
+    EXPECT_TRUE(kernel.installed[0].tx);  // TX first, then RX
+    EXPECT_FALSE(kernel.installed[1].tx);
+    const bool tls13 = GetParam() == 0;
+    for (const auto& k : kernel.installed) {
+        EXPECT_EQ(k.tls13, tls13);
+        EXPECT_EQ(k.cipher, transport::kernel_cipher::aes_128_gcm);
+        EXPECT_EQ(k.key_size, 16u);
+    }
+    // TLS 1.3: the server's application records so far are its tickets
+    // (one per record), the client's the two above. TLS 1.2: each side's
+    // Finished was its record 0.
+    EXPECT_EQ(kernel.installed[0].sequence, tls13 ? sc.counters.tickets_issued.load() : 1u);
+    EXPECT_EQ(kernel.installed[1].sequence, tls13 ? 2u : 3u);
+    EXPECT_EQ(sc.counters.ktls_connections.load(), 1u);
+
+    EXPECT_EQ(sc.send_all(*c, op::client_send), "held");  // plaintext: the kernel encrypts
+    auto r = sc.one(*c, op::client_recv);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->opcode, IORING_OP_RECVMSG);
+    ASSERT_TRUE(
+        sc.receive_record(*c, op::client_recv, transport::record_application_data, "after"));
+    EXPECT_EQ(h->got.substr(8000), "after");
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_alert,
+                                  std::string("\x01\x00", 2)));
+    EXPECT_TRUE(h->input_ended);
+    EXPECT_FALSE(sc.has(*c, op::client_recv));  // nothing is read after close_notify
+
+    h->act([](client_side& cs) { cs.client_finish(close_reason::done); });
+    auto bye = sc.one(*c, op::client_send);
+    ASSERT_TRUE(bye);
+    EXPECT_EQ(bye->record_type(), transport::record_alert);
+    EXPECT_EQ(bye->bytes(), std::string("\x01\x00", 2));
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::done), 1u);
+}
+
+TEST_F(ConnectionScript, KernelRecordsKeyUpdateClosesCleanlyAndIsCounted) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    handshake_to_kernel(tc);
+    auto* h = factory.made;
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_application_data, "x"));
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_handshake,
+                                  std::string("\x18\x00\x00\x01\x01", 5)));
+    EXPECT_EQ(h->got, "x");  // what came before it was delivered
+    auto bye = sc.one(*c, op::client_send);
+    ASSERT_TRUE(bye);
+    EXPECT_EQ(bye->bytes(), std::string("\x01\x00", 2));  // close_notify: a clean end
+    sc.later.run();
+    EXPECT_EQ(h->closing, "closed");
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::ktls_key_update), 1u);
+}
+
+TEST_F(ConnectionScript, KernelRecordsRefusedRecordGetsItsAlert) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    handshake_to_kernel(tc);
+    ASSERT_TRUE(sc.receive_end(*c, op::client_recv, -EBADMSG));
+    auto alert = sc.one(*c, op::client_send);
+    ASSERT_TRUE(alert);
+    EXPECT_EQ(alert->record_type(), transport::record_alert);
+    EXPECT_EQ(alert->bytes(), std::string("\x02\x14", 2));  // fatal bad_record_mac
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::tls_error), 1u);
+}
+
+TEST_F(ConnectionScript, KernelRecordsControlRecordsNeverReachTheHandler) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    handshake_to_kernel(tc);
+    auto* h = factory.made;
+    // A ticket from a client is refused (unexpected_message), not data.
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_handshake,
+                                  std::string("\x04\x00\x00\x00", 4)));
+    EXPECT_EQ(h->got, "");
+    auto alert = sc.one(*c, op::client_send);
+    ASSERT_TRUE(alert);
+    EXPECT_EQ(alert->bytes(), std::string("\x02\x0a", 2));
+    sc.settle();
+    EXPECT_EQ(closed(close_reason::tls_error), 1u);
+}
+
+TEST_F(ConnectionScript, KernelRecordsClientFinEndsTheInput) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    handshake_to_kernel(tc);
+    auto* h = factory.made;
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_application_data, "end"));
+    ASSERT_TRUE(sc.receive_end(*c, op::client_recv, 0));
+    EXPECT_EQ(h->got, "end");
+    EXPECT_TRUE(h->input_ended);
+    h->act([](client_side& cs) { cs.client_finish(close_reason::done); });
+    sc.settle();
+    EXPECT_FALSE(open());
+}
+
+// A kernel that will not take the socket leaves the connection with
+// wolfSSL, counted; nothing is lost.
+TEST_F(ConnectionScript, KernelRecordsRefusedLeaveTheConnectionInUserspace) {
+    use_fake_kernel();
+    kernel.refuse_attach = true;
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    ASSERT_TRUE(handshake(tc));
+    EXPECT_EQ(sc.counters.ktls_fallbacks.load(), 1u);
+    EXPECT_EQ(sc.counters.ktls_connections.load(), 0u);
+    tc.write("still wolfSSL");
+    client_to_server(tc);
+    EXPECT_EQ(factory.made->got, "still wolfSSL");
+}
+
+// RX refused after TX was installed: no way back, the connection closes.
+TEST_F(ConnectionScript, KernelRecordsReceiveKeysRefusedCloses) {
+    use_fake_kernel();
+    kernel.refuse_rx = true;
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    ASSERT_TRUE(handshake(tc));
+    end_the_receive();
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::tls_error), 1u);
+}
+
+// An idle HTTP-mode connection on kernel records keeps no WOLFSSL: what
+// it holds on the heap (the connection, its stream's message headers, the
+// client facts for the forwarder to come, its slot) stays under 1 KiB.
+TEST_F(ConnectionScript, KernelRecordsIdleConnectionHoldsUnderOneKibibyte) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "ASan's allocator keeps its own books: measured in the release build";
+#else
+    use_fake_kernel();
+    constexpr int n = 64;
+    std::vector<connection*> all;
+    // One first: the slot table and the pools of the allocator grow.
+    for (int warm = 0; warm < 2; ++warm) {
+        const std::size_t before = mallinfo2().uordblks;
+        for (int i = 0; i < n; ++i) {
+            accept(listener_mode::http, true);
+            {
+                test::memory_client tc(test::client_options{});
+                kernel.attached = 0;
+                kernel.installed.clear();
+                handshake_to_kernel(tc);
+            }
+            all.push_back(c);
+        }
+        const std::size_t after = mallinfo2().uordblks;
+        const double each = static_cast<double>(after - before) / n;
+        if (warm == 1) {
+            std::cout << "[ memory   ] an idle HTTP connection on kernel records: " << each
+                      << " bytes of heap (sizeof(connection) " << sizeof(connection) << ")\n";
+            EXPECT_LT(each, 1024.0);
+        }
+    }
+    EXPECT_EQ(factory.made, nullptr);  // no forwarder on an idle connection
+    for (connection* x : all) {
+        x->close(close_reason::done);
+    }
+    c = nullptr;
+    sc.settle();
+#endif
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "unit/harness/script.h"
 
 #include <gtest/gtest.h>
+#include <linux/tls.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,8 +26,30 @@ submission submission::of(const io_uring_sqe& sqe) {
 }
 
 std::string submission::bytes() const {
+    if (opcode == IORING_OP_SENDMSG) {
+        const auto* m = reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(addr));
+        std::string out;
+        for (std::size_t i = 0; i < m->msg_iovlen; ++i) {
+            out.append(static_cast<const char*>(m->msg_iov[i].iov_base), m->msg_iov[i].iov_len);
+        }
+        return out;
+    }
     const auto* p = reinterpret_cast<const char*>(static_cast<uintptr_t>(addr));
     return std::string(p, len);
+}
+
+uint8_t submission::record_type() const {
+    if (opcode != IORING_OP_SENDMSG) {
+        return 0;
+    }
+    const auto* m = reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(addr));
+    for (const cmsghdr* c = CMSG_FIRSTHDR(m); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(m), const_cast<cmsghdr*>(c))) {
+        if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_SET_RECORD_TYPE) {
+            return *CMSG_DATA(c);
+        }
+    }
+    return 0;
 }
 
 runtime::features script::multishot() {
@@ -128,6 +152,27 @@ bool script::receive(const runtime::ring_owner& owner, runtime::op kind, std::st
     }
     complete(s, static_cast<int>(bytes.size()), flags);
     return true;
+}
+
+bool script::receive_record(const runtime::ring_owner& owner, runtime::op kind, uint8_t type,
+                            std::string_view bytes) {
+    auto found = find(owner, kind);
+    if (found.empty() || found.front().opcode != IORING_OP_RECVMSG) {
+        ADD_FAILURE() << "no recvmsg pending for a record";
+        return false;
+    }
+    auto* m = reinterpret_cast<msghdr*>(static_cast<uintptr_t>(found.front().addr));
+    cmsghdr* c = m->msg_controllen >= CMSG_SPACE(sizeof(uint8_t)) ? CMSG_FIRSTHDR(m) : nullptr;
+    if (c == nullptr) {
+        ADD_FAILURE() << "the recvmsg has no room for the record type";
+        return false;
+    }
+    c->cmsg_level = SOL_TLS;
+    c->cmsg_type = TLS_GET_RECORD_TYPE;
+    c->cmsg_len = CMSG_LEN(sizeof(uint8_t));
+    *CMSG_DATA(c) = type;
+    m->msg_controllen = CMSG_SPACE(sizeof(uint8_t));
+    return receive(owner, kind, bytes);
 }
 
 bool script::receive_end(const runtime::ring_owner& owner, runtime::op kind, int res) {

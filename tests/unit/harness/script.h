@@ -46,8 +46,11 @@ struct submission {
     static submission of(const io_uring_sqe& sqe);
     runtime::op op() const { return static_cast<runtime::op>(id.op); }
     bool multishot() const { return (ioprio & IORING_RECV_MULTISHOT) != 0; }
-    // A send's bytes.
+    // A send's bytes (a sendmsg's, from its iovecs).
     std::string bytes() const;
+    // The TLS record type a sendmsg gives its bytes (kernel TLS's
+    // TLS_SET_RECORD_TYPE control message); 0 for plain data.
+    uint8_t record_type() const;
 };
 
 class script {
@@ -80,6 +83,10 @@ class script {
     // The pending receive of `owner` (op `kind`) completes with `bytes`
     // in a provided buffer; false when none is armed.
     bool receive(const runtime::ring_owner& owner, runtime::op kind, std::string_view bytes);
+    // The pending recvmsg of `owner` (kernel TLS records) completes with
+    // one record of `type` (its control message says so) holding `bytes`.
+    bool receive_record(const runtime::ring_owner& owner, runtime::op kind, uint8_t type,
+                        std::string_view bytes);
     // ... with `res` (0: EOF, a negative errno), no buffer.
     bool receive_end(const runtime::ring_owner& owner, runtime::op kind, int res);
     // The pending send of `owner` (op `kind`) completes having sent `n` of

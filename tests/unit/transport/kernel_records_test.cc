@@ -7,7 +7,6 @@
 #include "transport/kernel_records.h"
 
 #include <gtest/gtest.h>
-#include <linux/tls.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -67,44 +66,6 @@ TEST(ControlRecords, ReceiveErrorsGetTheRfcAlert) {
     EXPECT_EQ(alert_for_receive_error(-EINVAL), tls::alert::decode_error);
 }
 
-// The record type a recvmsg's control message carries, as the kernel
-// writes it.
-void say_record_type(const test::submission& s, uint8_t type) {
-    auto* m = reinterpret_cast<msghdr*>(static_cast<uintptr_t>(s.addr));
-    ASSERT_GE(m->msg_controllen, CMSG_SPACE(sizeof(uint8_t)));
-    cmsghdr* c = CMSG_FIRSTHDR(m);
-    if (c == nullptr) {
-        ADD_FAILURE() << "no room for a control message";
-        return;
-    }
-    c->cmsg_level = SOL_TLS;
-    c->cmsg_type = TLS_GET_RECORD_TYPE;
-    c->cmsg_len = CMSG_LEN(sizeof(uint8_t));
-    *CMSG_DATA(c) = type;
-    m->msg_controllen = CMSG_SPACE(sizeof(uint8_t));
-}
-
-struct sent_record {
-    uint8_t type = 0;
-    std::string body;
-};
-
-// The record a sendmsg sends: its type from the control message.
-sent_record record_of(const test::submission& s) {
-    const auto* m = reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(s.addr));
-    sent_record r;
-    for (const cmsghdr* c = CMSG_FIRSTHDR(m); c != nullptr;
-         c = CMSG_NXTHDR(const_cast<msghdr*>(m), const_cast<cmsghdr*>(c))) {
-        if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_SET_RECORD_TYPE) {
-            r.type = *CMSG_DATA(c);
-        }
-    }
-    for (std::size_t i = 0; i < m->msg_iovlen; ++i) {
-        r.body.append(static_cast<const char*>(m->msg_iov[i].iov_base), m->msg_iov[i].iov_len);
-    }
-    return r;
-}
-
 class KernelRecordsStream : public ::testing::Test {
   protected:
     KernelRecordsStream() : descriptors(test::script::open_descriptors()) {
@@ -134,15 +95,14 @@ TEST_F(KernelRecordsStream, EveryReceiveIsOneRecvmsgSayingTheRecordType) {
     EXPECT_EQ(r->opcode, IORING_OP_RECVMSG);
     EXPECT_FALSE(r->multishot());  // a control record must never follow data unseen
     EXPECT_NE(r->flags & IOSQE_BUFFER_SELECT, 0);
-    say_record_type(*r, record_application_data);
-    ASSERT_TRUE(sc.receive(*o, op::client_recv, "GET / HTTP/1.1\r\n"));
+    ASSERT_TRUE(
+        sc.receive_record(*o, op::client_recv, record_application_data, "GET / HTTP/1.1\r\n"));
     EXPECT_EQ(o->received, "GET / HTTP/1.1\r\n");
     EXPECT_EQ(o->record_type, record_application_data);
 
     r = sc.one(*o, op::client_recv);  // armed again by the owner
     ASSERT_TRUE(r);
-    say_record_type(*r, record_alert);
-    ASSERT_TRUE(sc.receive(*o, op::client_recv, std::string("\x01\x00", 2)));
+    ASSERT_TRUE(sc.receive_record(*o, op::client_recv, record_alert, std::string("\x01\x00", 2)));
     EXPECT_EQ(o->record_type, record_alert);
     close_and_check(true);
 }
@@ -158,10 +118,9 @@ TEST_F(KernelRecordsStream, PlaintextGoesOutAsItIsAndTheEndAsAnAlertRecord) {
     auto alert = sc.one(*o, op::client_send);
     ASSERT_TRUE(alert);
     EXPECT_EQ(alert->opcode, IORING_OP_SENDMSG);
-    auto rec = record_of(*alert);
-    EXPECT_EQ(rec.type, record_alert);
-    EXPECT_EQ(rec.body, std::string("\x01\x00", 2));  // close_notify
-    EXPECT_FALSE(o->s.write_shut());                  // the FIN after the alert
+    EXPECT_EQ(alert->record_type(), record_alert);
+    EXPECT_EQ(alert->bytes(), std::string("\x01\x00", 2));  // close_notify
+    EXPECT_FALSE(o->s.write_shut());                        // the FIN after the alert
     sc.complete(*alert, 2);
     EXPECT_TRUE(o->s.write_shut());
     close_and_check(true);  // ended already: no second close_notify
@@ -174,9 +133,8 @@ TEST_F(KernelRecordsStream, AFailureSendsItsFatalAlertWithoutWaiting) {
     ASSERT_TRUE(alert);
     EXPECT_EQ(alert->opcode, IORING_OP_SENDMSG);
     EXPECT_NE(alert->op_flags & MSG_DONTWAIT, 0u);
-    auto rec = record_of(*alert);
-    EXPECT_EQ(rec.type, record_alert);
-    EXPECT_EQ(rec.body, std::string("\x02\x14", 2));
+    EXPECT_EQ(alert->record_type(), record_alert);
+    EXPECT_EQ(alert->bytes(), std::string("\x02\x14", 2));
     sc.settle();
     sc.expect_all_returned(descriptors);
 }
@@ -185,7 +143,7 @@ TEST_F(KernelRecordsStream, ACleanCloseSendsCloseNotify) {
     o->s.close(true);
     auto alert = sc.one(*o, op::client_send);
     ASSERT_TRUE(alert);
-    EXPECT_EQ(record_of(*alert).body, std::string("\x01\x00", 2));
+    EXPECT_EQ(alert->bytes(), std::string("\x01\x00", 2));
     sc.settle();
     sc.expect_all_returned(descriptors);
 }
