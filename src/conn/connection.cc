@@ -465,20 +465,28 @@ void connection::flush_client() {
 
 void connection::begin_kernel_records() {
     if (auto keys = transport::kernel_keys_of(*_tls, true); !keys) {
-        TLSTERM_LOG(log_level::debug, "%s: listener %s: TLS records stay in userspace: %s",
-                    peer().c_str(), _listener->config->name.c_str(), keys.error().c_str());
-        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
+        stay_in_userspace(keys.error());  // a suite the kernel cannot take
         return;
     }
     if (auto attached = _env.kernel_tls.attach(_client.fd()); !attached) {
-        TLSTERM_LOG(log_level::info, "%s: listener %s: TLS records stay in userspace: %s",
-                    peer().c_str(), _listener->config->name.c_str(), attached.error().c_str());
-        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
+        stay_in_userspace(attached.error());
         return;
     }
     _records_at = records::to_kernel;
     _kernel = std::make_unique<transport::kernel_records>();
     _client.pause();  // cancels the receive: its last bytes still come, for wolfSSL
+}
+
+// The kernel would not take the records: they stay with wolfSSL, counted
+// and logged (at info: a listener that asked for kernel records gets fewer
+// than it was told).
+void connection::stay_in_userspace(const std::string& why) {
+    TLSTERM_LOG(log_level::info, "%s: listener %s: TLS records stay in userspace: %s",
+                peer().c_str(), _listener->config->name.c_str(), why.c_str());
+    _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
+    if (_records_at == records::to_kernel) {
+        keep_userspace_records();
+    }
 }
 
 // The switch is left (the connection is ending): wolfSSL keeps the records
@@ -520,18 +528,12 @@ void connection::hand_records_to_kernel() {
     auto tx = transport::kernel_keys_of(*_tls, true);
     auto rx = transport::kernel_keys_of(*_tls, false);
     if (!tx || !rx) {
-        TLSTERM_LOG(log_level::info, "%s: TLS records stay in userspace: %s", peer().c_str(),
-                    (!tx ? tx.error() : rx.error()).c_str());
-        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
-        keep_userspace_records();
+        stay_in_userspace(!tx ? tx.error() : rx.error());
         return;
     }
     if (auto installed = _env.kernel_tls.install(_client.fd(), true, tx->view()); !installed) {
         // Nothing changed yet: the ULP without keys passes bytes as they are.
-        TLSTERM_LOG(log_level::info, "%s: TLS records stay in userspace: %s", peer().c_str(),
-                    installed.error().c_str());
-        _env.counters.ktls_fallbacks.fetch_add(1, std::memory_order_relaxed);
-        keep_userspace_records();
+        stay_in_userspace(installed.error());
         return;
     }
     if (auto installed = _env.kernel_tls.install(_client.fd(), false, rx->view()); !installed) {

@@ -130,6 +130,7 @@ class connection final : public runtime::ring_owner, public client_side {
     void continue_to_kernel();
     void hand_records_to_kernel();
     void keep_userspace_records();
+    void stay_in_userspace(const std::string& why);
     void on_kernel_record(uint8_t type, std::span<const uint8_t> bytes);
     void on_kernel_receive_error(int res);
     void update_backpressure();

@@ -8,8 +8,9 @@
 # kernel records: curl through an HTTP listener to busybox httpd, a client's
 # TLS 1.3 KeyUpdate (a clean close, counted as ktls_key_update), and the
 # counters: tlsterm's and the kernel's own (/proc/net/tls_stat) say the
-# kernel carried each connection. One line per check; exits non-zero when
-# any fails.
+# kernel carried each connection; records cut across the switch, stalled
+# and forged (tests/vm/edge_check.cc). One line per check; exits non-zero
+# when any fails.
 #   sh /vm/through_tlsterm.sh [BYTES]
 set -u
 head -c "${1:-1048576}" /dev/urandom >/tmp/data
@@ -120,6 +121,15 @@ else
   cat /tmp/keyupdate.err
 fi
 
+# Records cut across the switch, stalled half sent (no CPU while they
+# wait), forged (the connection ends): tests/vm/edge_check.cc, its own echo
+# origin on port 9000, 4 connections per version.
+if edge_check $tlsterm_pid 8444 9000 >/tmp/edge.out 2>&1; then :; else
+  failures=$((failures + 1))
+fi
+cat /tmp/edge.out
+kernel_connections=$((kernel_connections + 8))
+
 kill -USR1 $tlsterm_pid
 sleep 1
 line=$(grep "kernel TLS:" /tmp/tlsterm.log | tail -1)
@@ -143,6 +153,10 @@ echo "tlsterm: ${closed#*stopped: }"
 case "$closed" in
   *ktls_key_update=1*) echo "ok: the KeyUpdate closed one connection as ktls_key_update" ;;
   *) fail "no connection closed as ktls_key_update" ;;
+esac
+case "$closed" in
+  *tls_error=2*) echo "ok: the forged records closed two connections as tls_error" ;;
+  *) fail "the forged records' connections were not closed as tls_error" ;;
 esac
 if [ $failures -ne 0 ]; then
   echo "--- tlsterm log"; tail -40 /tmp/tlsterm.log

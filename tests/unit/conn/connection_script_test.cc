@@ -777,7 +777,7 @@ TEST_F(ConnectionScript, KernelRecordsIdleConnectionHoldsUnderOneKibibyte) {
     GTEST_SKIP() << "ASan's allocator keeps its own books: measured in the release build";
 #else
     use_fake_kernel();
-    constexpr int n = 64;
+    constexpr int n = 256;
     std::vector<connection*> all;
     // One first: the slot table and the pools of the allocator grow.
     for (int warm = 0; warm < 2; ++warm) {

@@ -227,7 +227,8 @@ void script::connect(const runtime::ring_owner& owner, int res) {
 }
 
 void script::settle() {
-    for (int rounds = 0; rounds < 1000; ++rounds) {
+    // Bounded, against a close path that never ends: a few ops per owner.
+    for (int rounds = 0; rounds < 100000; ++rounds) {
         collect();
         auto it = std::ranges::find_if(_pending, [](const submission& s) {
             return s.opcode == IORING_OP_ASYNC_CANCEL || s.opcode == IORING_OP_CLOSE ||
