@@ -9,6 +9,8 @@
 
 #include <cerrno>
 
+#include "transport/kernel_records.h"
+
 namespace tlsterm::transport {
 
 stream::~stream() {
@@ -140,7 +142,7 @@ uint8_t stream::record_type() const {
             return *CMSG_DATA(c);
         }
     }
-    return 23;
+    return record_application_data;
 }
 
 // ---- sending ------------------------------------------------------------------
