@@ -464,8 +464,8 @@ void connection::flush_client() {
 // WOLFSSL is freed.
 
 void connection::begin_kernel_records() {
-    if (auto keys = transport::kernel_keys_of(*_tls, true); !keys) {
-        stay_in_userspace(keys.error());  // a suite the kernel cannot take
+    if (auto cipher = transport::kernel_cipher_of(*_tls); !cipher) {
+        stay_in_userspace(cipher.error());  // a suite the kernel cannot take
         return;
     }
     if (auto attached = _env.kernel_tls.attach(_client.fd()); !attached) {
@@ -599,13 +599,14 @@ void connection::on_kernel_record(uint8_t type, std::span<const uint8_t> bytes) 
 }
 
 void connection::on_kernel_receive_error(int res) {
-    if (_state == state::lingering || (res != -EBADMSG && res != -EMSGSIZE && res != -EINVAL)) {
+    auto answer = transport::alert_for_receive_error(res);
+    if (_state == state::lingering || !answer) {
         on_socket_error("read", res);
         return;
     }
     TLSTERM_LOG(log_level::info, "%s: TLS error from client: the kernel refused a record: %s",
                 peer().c_str(), std::strerror(-res));
-    _kernel->fail(transport::alert_for_receive_error(res));
+    _kernel->fail(*answer);
     close(close_reason::tls_error);
 }
 

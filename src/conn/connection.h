@@ -11,11 +11,13 @@
 // flight, FIN, reset, last words and close, all through the ring) with the
 // TLS session's records behind it. On a listener whose records go to the
 // kernel (kTLS), the connection hands them over after the handshake, at a
-// record boundary, and frees its WOLFSSL (see hand_records_to_kernel). Past the handshake, a
-// stream_handler made by the listener's handler_factory reads the decrypted input queue: in tcp
-// mode a proxy::tcp_pipe (its own upstream stream, submitted through this connection's slot, whose
-// completions it is handed), in HTTP mode a proxy::http_forwarder borrowing pooled upstream
-// connections per request, made on the first request byte so an idle connection holds no parser.
+// record boundary, and frees its WOLFSSL (see hand_records_to_kernel).
+// Past the handshake, a stream_handler made by the listener's
+// handler_factory reads the decrypted input queue: in tcp mode a
+// proxy::tcp_pipe (its own upstream stream, submitted through this
+// connection's slot, whose completions it is handed), in HTTP mode a
+// proxy::http_forwarder borrowing pooled upstream connections per request,
+// made on the first request byte so an idle connection holds no parser.
 // The connection encrypts what the handler sends back (client_side).
 // conn/ never includes proxy/ or upstream/.
 //

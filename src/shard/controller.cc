@@ -21,11 +21,17 @@ std::vector<socket_handoff> handoffs(const std::vector<const listener_sockets*>&
     return out;
 }
 
+// "in the kernel (kTLS) (ktls = "on")": where a listener's records go, and why.
+std::string describe(const generation::record_choice& records) {
+    return std::string(records.kernel ? "in the kernel (kTLS)" : "in userspace") + " (" +
+           records.why + ")";
+}
+
 void log_listening(const listener_config& l, const listener_sockets& s,
                    const generation::record_choice& records) {
-    TLSTERM_LOG(log_level::info, "listener %s listening on %s -> upstream %s; TLS records %s (%s)",
+    TLSTERM_LOG(log_level::info, "listener %s listening on %s -> upstream %s; TLS records %s",
                 l.name.c_str(), s.bound.to_string().c_str(), l.upstream.c_str(),
-                records.kernel ? "in the kernel (kTLS)" : "in userspace", records.why.c_str());
+                describe(records).c_str());
 }
 
 }  // namespace
@@ -177,10 +183,8 @@ bool controller::reload(const std::string& why, bool quiet_repeat) {
         for (std::size_t j = 0; j < before.listeners.size(); ++j) {
             if (before.listeners[j].name == cfg.listeners[i].name &&
                 _current->records(j).kernel != records.kernel) {
-                TLSTERM_LOG(
-                    log_level::info, "listener %s: new connections keep TLS records %s (%s)",
-                    cfg.listeners[i].name.c_str(),
-                    records.kernel ? "in the kernel (kTLS)" : "in userspace", records.why.c_str());
+                TLSTERM_LOG(log_level::info, "listener %s: new connections keep TLS records %s",
+                            cfg.listeners[i].name.c_str(), describe(records).c_str());
             }
         }
     }

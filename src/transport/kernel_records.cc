@@ -66,14 +66,16 @@ control_verdict read_control_record(uint8_t type, std::span<const uint8_t> body,
     return v;
 }
 
-tls::alert alert_for_receive_error(int error) {
+std::optional<tls::alert> alert_for_receive_error(int error) {
     switch (error) {
         case -EBADMSG:
             return tls::alert::bad_record_mac;
         case -EMSGSIZE:
             return tls::alert::record_overflow;
-        default:
+        case -EINVAL:
             return tls::alert::decode_error;
+        default:
+            return std::nullopt;
     }
 }
 

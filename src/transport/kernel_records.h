@@ -84,8 +84,9 @@ struct control_verdict {
 // the server (`server`) or client side of a connection.
 control_verdict read_control_record(uint8_t type, std::span<const uint8_t> body, bool server);
 
-// The alert that answers a receive the kernel failed with `error` (-errno):
-// a record that did not authenticate, one too long, a malformed header.
-tls::alert alert_for_receive_error(int error);
+// The alert that answers a receive the kernel failed with `error` (-errno)
+// because of a record: one that did not authenticate, one too long, a
+// malformed header. nullopt for the socket's own errors (a reset).
+std::optional<tls::alert> alert_for_receive_error(int error);
 
 }  // namespace tlsterm::transport

@@ -56,29 +56,37 @@ kernel_key_material::~kernel_key_material() {
     ::explicit_bzero(iv.data(), iv.size());
 }
 
-std::expected<kernel_key_material, std::string> kernel_keys_of(tls::session& s, bool tx) {
-    WOLFSSL* ssl = s.raw();
-    kernel_key_material m;
-    m.tls13 = s.version() == "TLSv1.3";
-    if (!m.tls13 && s.version() != "TLSv1.2") {
+std::expected<kernel_cipher, std::string> kernel_cipher_of(tls::session& s) {
+    if (s.version() != "TLSv1.3" && s.version() != "TLSv1.2") {
         return std::unexpected("TLS version " + std::string(s.version()) +
                                " cannot go to the kernel");
     }
+    WOLFSSL* ssl = s.raw();
     const int key_size = wolfSSL_GetKeySize(ssl);
     switch (wolfSSL_GetBulkCipher(ssl)) {
         case wolfssl_aes_gcm:
             if (key_size != 16 && key_size != 32) {
                 return std::unexpected("AES-GCM with a " + std::to_string(key_size) + "-byte key");
             }
-            m.cipher = key_size == 16 ? kernel_cipher::aes_128_gcm : kernel_cipher::aes_256_gcm;
-            break;
+            return key_size == 16 ? kernel_cipher::aes_128_gcm : kernel_cipher::aes_256_gcm;
         case wolfssl_chacha:
-            m.cipher = kernel_cipher::chacha20_poly1305;
-            break;
+            return kernel_cipher::chacha20_poly1305;
         default:
             return std::unexpected("suite " + std::string(s.cipher()) +
                                    " cannot go to the kernel (AES-GCM and ChaCha20-Poly1305 can)");
     }
+}
+
+std::expected<kernel_key_material, std::string> kernel_keys_of(tls::session& s, bool tx) {
+    auto cipher = kernel_cipher_of(s);
+    if (!cipher) {
+        return std::unexpected(cipher.error());
+    }
+    WOLFSSL* ssl = s.raw();
+    kernel_key_material m;
+    m.cipher = *cipher;
+    m.tls13 = s.version() == "TLSv1.3";
+    const int key_size = wolfSSL_GetKeySize(ssl);
     // The server writes with the server keys, the client with the client's.
     const bool server = wolfSSL_GetSide(ssl) == WOLFSSL_SERVER_END;
     const bool client_keys = server != tx;

@@ -30,6 +30,11 @@ struct kernel_keys {
     uint64_t sequence = 0;
 };
 
+// The cipher of `s`'s records when the kernel can take them (TLS 1.2 or
+// 1.3 with an AES-GCM or ChaCha20-Poly1305 suite); the error names what it
+// cannot take. No key material is read.
+std::expected<kernel_cipher, std::string> kernel_cipher_of(tls::session& s);
+
 // A session's keys for one direction, copied out of wolfSSL once its
 // handshake is done (and whatever it had to send or read is through it).
 // The copy is wiped when it goes.

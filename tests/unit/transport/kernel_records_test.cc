@@ -64,6 +64,7 @@ TEST(ControlRecords, ReceiveErrorsGetTheRfcAlert) {
     EXPECT_EQ(alert_for_receive_error(-EBADMSG), tls::alert::bad_record_mac);
     EXPECT_EQ(alert_for_receive_error(-EMSGSIZE), tls::alert::record_overflow);
     EXPECT_EQ(alert_for_receive_error(-EINVAL), tls::alert::decode_error);
+    EXPECT_EQ(alert_for_receive_error(-ECONNRESET), std::nullopt);  // the socket's, not a record's
 }
 
 class KernelRecordsStream : public ::testing::Test {
