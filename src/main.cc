@@ -178,6 +178,9 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
                 total(shards, &counters::ktls_connections),
                 total(shards, &counters::ktls_fallbacks));
     TLSTERM_LOG(
+        log_level::info, "splice: %llu tcp connections spliced, %llu copied for want of a pipe",
+        total(shards, &counters::splice_connections), total(shards, &counters::splice_fallbacks));
+    TLSTERM_LOG(
         log_level::info,
         "http: %llu requests, %llu refused (4xx, 501), %llu failed upstream (502-504); "
         "upstream connections: %llu opened, %llu failed to connect",

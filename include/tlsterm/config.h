@@ -198,6 +198,9 @@ struct listener_config {
     socket_address address;
     listener_mode mode = listener_mode::tcp;
     std::string upstream;  // name of an upstreams[] entry; the default route in HTTP mode
+    // tcp mode, records in the kernel: bytes move socket -> pipe -> socket
+    // (splice) instead of through tlsterm's memory.
+    bool splice = true;
     listener_tls_config tls;
     http_listener_config http;
     std::vector<route_config> routes;  // HTTP mode only

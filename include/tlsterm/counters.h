@@ -106,6 +106,10 @@ struct shard_counters {
     // userspace (a suite the kernel cannot take, the ULP refused).
     std::atomic<uint64_t> ktls_connections{0};
     std::atomic<uint64_t> ktls_fallbacks{0};
+    // tcp-mode connections spliced (kTLS both ways, pipes to the upstream),
+    // and those that copied because no pipe could be had.
+    std::atomic<uint64_t> splice_connections{0};
+    std::atomic<uint64_t> splice_fallbacks{0};
     std::atomic<uint64_t> http_requests{0};         // HTTP mode: request heads received
     std::atomic<uint64_t> http_client_errors{0};    // refused by tlsterm (4xx, 501)
     std::atomic<uint64_t> http_upstream_errors{0};  // 502/503/504 answered, or a response cut short

@@ -827,6 +827,11 @@ listener_config parse_listener(table_reader& t, const parse_context& ctx) {
     l.mode =
         parse_enum(t, "mode", l.mode, {{"tcp", listener_mode::tcp}, {"http", listener_mode::http}});
     l.upstream = t.required_string("upstream").value;
+    l.splice = t.boolean("splice", l.splice);
+    if (l.mode != listener_mode::tcp && t.has("splice")) {
+        t.fail_at("splice", *t.node("splice"),
+                  "splice applies to mode = \"tcp\" listeners (HTTP mode reads every request)");
+    }
     if (auto http = t.table("http")) {
         if (l.mode != listener_mode::http) {
             fail(http->origin(), "[" + http->path() + "] needs mode = \"http\"");

@@ -68,6 +68,12 @@ void connection::on_completion(op kind, int res, uint32_t flags) {
         case op::connect_timeout:
         case op::upstream_recv:
         case op::upstream_send:
+        case op::to_upstream_ready:
+        case op::to_upstream_fill:
+        case op::to_upstream_drain:
+        case op::to_client_ready:
+        case op::to_client_fill:
+        case op::to_client_drain:
             if (_handler) {
                 _handler->on_completion(kind, res, flags);  // the pipe's socket
             }
@@ -115,9 +121,16 @@ void connection::on_recv(int res, uint32_t flags) {
         case what::nothing:
             break;
     }
-    if (_state != state::closing) {
-        _client.arm();  // when the receive ended; a no-op while it runs or is paused
+    if (_state == state::closing) {
+        return;
     }
+    if (_client.receive_handed_over()) {
+        // A splice reads the socket: its handler goes on (after a record it
+        // could not splice, or the last receive of the connection's).
+        handler().on_client_input();
+        return;
+    }
+    _client.arm();  // when the receive ended; a no-op while it runs or is paused
 }
 
 // A socket failed (reset, broken pipe): the other side gets a reset too.
@@ -555,6 +568,9 @@ void connection::hand_records_to_kernel() {
     _client.resume();
     flush_client();
     update_backpressure();
+    if (_handler) {
+        _handler->on_client_kernel_records();
+    }
 }
 
 void connection::on_kernel_record(uint8_t type, std::span<const uint8_t> bytes) {
@@ -806,6 +822,42 @@ bool connection::client_input_ended() const {
 
 runtime::ring_owner& connection::client_owner() {
     return *this;
+}
+
+int connection::client_kernel_socket() const {
+    return _records_at == records::kernel && _state == state::proxying ? _client.fd() : -1;
+}
+
+void connection::client_hand_over_receive() {
+    _client.hand_over_receive();
+}
+
+bool connection::client_receiving() const {
+    return _client.receive_armed();
+}
+
+void connection::client_splice_stopped(int res) {
+    if (_state != state::proxying) {
+        return;
+    }
+    if (res == 0) {
+        // A FIN without close_notify; the handler, which asked, goes on.
+        TLSTERM_LOG(log_level::debug, "%s: client closed without close_notify", peer().c_str());
+        _client.stop_receiving();
+    } else if (res == -EINVAL) {
+        // The record the splice cannot carry, read whole: a receive of
+        // the size of the shard's buffers (a control record is small).
+        _client.arm_exactly(_env.buffers.buffer_size());
+    } else {
+        on_kernel_receive_error(res);
+    }
+}
+
+void connection::client_splicing_out(bool busy) {
+    if (_state == state::closing) {
+        return;
+    }
+    _client.spliced_send(busy);
 }
 
 // ---- sends, backpressure ----------------------------------------------------------

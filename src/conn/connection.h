@@ -101,6 +101,11 @@ class connection final : public runtime::ring_owner, public client_side {
     bool client_write_shut() const override;
     bool client_input_ended() const override;
     runtime::ring_owner& client_owner() override;
+    int client_kernel_socket() const override;
+    void client_hand_over_receive() override;
+    bool client_receiving() const override;
+    void client_splice_stopped(int res) override;
+    void client_splicing_out(bool busy) override;
     // The request deadline passed (shard tick).
     void request_timeout();
     // limits.lingering_close_ms passed since the last response (shard tick).

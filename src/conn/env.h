@@ -19,6 +19,7 @@
 #include "tls/identity_cache.h"
 #include "tls/server_context.h"
 #include "transport/kernel_tls.h"
+#include "transport/splice.h"
 
 namespace tlsterm::conn {
 
@@ -59,6 +60,8 @@ struct listener_runtime {
     // After the handshake the kernel takes the records over (kTLS) where
     // the suite allows (listeners.tls.ktls, probed by the generation).
     bool kernel_records = false;
+    // tcp mode, records in the kernel: the pipe splices (listeners.splice).
+    bool splice = false;
 };
 
 // The shard services a client connection uses, whatever its generation.
@@ -66,6 +69,8 @@ struct conn_env : runtime::services {
     admission& admit;                          // handshake admission of this shard
     tls::identity_cache& identities;           // the process's client identities of tickets
     transport::kernel_tls_calls kernel_tls{};  // how records go to the kernel (kTLS)
+    // Where a spliced pipe's pipes come from (a test makes them fail).
+    transport::splice_pipe_maker splice_pipes = transport::open_splice_pipe;
 };
 
 }  // namespace tlsterm::conn

@@ -55,6 +55,27 @@ class client_side {
     // The ring owner whose submissions the handler's own sockets make (their
     // completions come back through on_completion).
     virtual runtime::ring_owner& client_owner() = 0;
+
+    // ---- splicing (tcp mode; the client's records in the kernel both ways)
+    // The client's socket once the kernel makes its records both ways; -1
+    // before, and when they stay in userspace.
+    virtual int client_kernel_socket() const = 0;
+    // The handler reads the client's socket from now on (splices from it):
+    // the connection's receive is cancelled, what it still brings comes as
+    // input as usual, and every completion of it ends with the handler's
+    // on_client_input().
+    virtual void client_hand_over_receive() = 0;
+    // A receive of the connection's is still in flight.
+    virtual bool client_receiving() const = 0;
+    // A splice from the client's socket stopped: `res` 0 (the client's
+    // FIN), -EINVAL (the next record is not data: the connection reads it
+    // (close_notify, an alert, a KeyUpdate) and tells the handler through
+    // on_client_input), or another error (a record the kernel refused gets
+    // its alert; a reset ends the connection).
+    virtual void client_splice_stopped(int res) = 0;
+    // Bytes the handler splices into the client's socket are on their way
+    // (`busy`), or all out: nothing of the connection's goes out meanwhile.
+    virtual void client_splicing_out(bool busy) = 0;
 };
 
 // Facts of the client connection the handler uses.
@@ -76,6 +97,8 @@ class stream_handler {
     virtual void on_client_input() = 0;
     // The client's send backlog shrank.
     virtual void on_client_drained() = 0;
+    // The kernel makes the client's records from now on (kTLS, both ways).
+    virtual void on_client_kernel_records() {}
     // The client connection is closing: let go of everything upstream;
     // `reset`: the client's side broke, so a socket of the handler's sends
     // a reset too. Heard after the call that closed it, never inside it

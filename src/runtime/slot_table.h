@@ -28,6 +28,14 @@ enum class op : uint8_t {
     connect_timeout,
     upstream_recv,
     upstream_send,
+    // a tcp pipe's splices (transport/splice.h): a direction's source
+    // readable (its poll), socket -> pipe (fill), pipe -> socket (drain)
+    to_upstream_ready,
+    to_upstream_fill,
+    to_upstream_drain,
+    to_client_ready,
+    to_client_fill,
+    to_client_drain,
     socket_end,  // a stream's shutdown, last words, cancel and close: ignored
     // shard ops
     accept,
@@ -67,6 +75,10 @@ class ring_owner {
         ++_inflight;
         return s;
     }
+
+    // Room for `n` SQEs that go together (a poll and its linked splice),
+    // so that none is submitted without the others.
+    void reserve(unsigned n) { _ring.reserve(n); }
 
     // A connect of `fd` to `to` with a linked timeout of `timeout_ms`;
     // completes as op::upstream_connect (-ECANCELED on timeout). `timeout`

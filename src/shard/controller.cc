@@ -21,10 +21,17 @@ std::vector<socket_handoff> handoffs(const std::vector<const listener_sockets*>&
     return out;
 }
 
-// "in the kernel (kTLS) (ktls = "on")": where a listener's records go, and why.
+// "in the kernel (kTLS) (ktls = "on"), bytes spliced to the upstream":
+// where a listener's records go, and why.
 std::string describe(const generation::record_choice& records) {
-    return std::string(records.kernel ? "in the kernel (kTLS)" : "in userspace") + " (" +
-           records.why + ")";
+    std::string out = std::string(records.kernel ? "in the kernel (kTLS)" : "in userspace") + " (" +
+                      records.why + ")";
+    if (records.splice) {
+        out += ", bytes spliced to the upstream";
+    } else if (records.copies) {
+        out += ", bytes copied (splice = false)";
+    }
+    return out;
 }
 
 void log_listening(const listener_config& l, const listener_sockets& s,

@@ -66,6 +66,8 @@ std::expected<std::vector<generation::record_choice>, std::string> choose_record
         } else {
             r.kernel = true;
             r.why = l.tls.ktls == ktls_mode::on ? "ktls = \"on\"" : "ktls = \"auto\", tcp mode";
+            r.splice = l.mode == listener_mode::tcp && l.splice;
+            r.copies = l.mode == listener_mode::tcp && !l.splice;
         }
         out.push_back(std::move(r));
     }

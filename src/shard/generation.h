@@ -85,6 +85,9 @@ class generation {
     struct record_choice {
         bool kernel = false;
         std::string why;
+        // tcp mode on kernel records: the pipe splices (listeners.splice).
+        bool splice = false;
+        bool copies = false;  // ... or copies (splice = false)
     };
     const record_choice& records(std::size_t listener) const { return _records[listener]; }
 

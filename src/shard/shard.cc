@@ -233,6 +233,7 @@ struct shard::loop {
             lr.upstream = c.find_upstream(lr.config->upstream);
             lr.tls = &g->server_context(owner._setup.index, i);
             lr.kernel_records = g->records(i).kernel;
+            lr.splice = g->records(i).splice;
             if (lr.config->mode == listener_mode::http) {
                 auto routes = std::make_unique<proxy::http_routes>();
                 routes->default_pool = pool_for(lr.config->upstream);

@@ -44,7 +44,7 @@ void stream::discard() {
 // ---- receiving ----------------------------------------------------------------
 
 void stream::arm() {
-    if (_fd < 0 || _closing || _rx.armed || _rx.paused || _rx.ended || _rx.done) {
+    if (_fd < 0 || _closing || _rx.armed || _rx.paused || _rx.ended || _rx.done || _rx.handed) {
         return;
     }
     submit_recv(_rt.ring.supported().multishot_recv && !_kernel, _rt.buffers.buffer_size());
@@ -86,6 +86,11 @@ void stream::cancel_recv() {
     }
 }
 
+void stream::hand_over_receive() {
+    _rx.handed = true;
+    cancel_recv();
+}
+
 void stream::pause() {
     if (_rx.paused) {
         return;
@@ -121,9 +126,12 @@ stream::received stream::on_recv(int res, uint32_t flags) {
     } else if (res == 0) {
         _rx.ended = true;
         r.kind = received::what::end;
-    } else if (res != -ENOBUFS && res != -ECANCELED) {
+    } else if (res != -ENOBUFS && res != -ECANCELED && res != -EAGAIN) {
         // -ENOBUFS: the buffer ring ran dry for a moment (re-armed by the
-        // owner); -ECANCELED: paused for backpressure, or closing.
+        // owner); -ECANCELED: paused for backpressure, or closing;
+        // -EAGAIN: a non-blocking socket (spliced) that woke its poll
+        // twice without a byte to read (io_uring then tries once in a
+        // worker, which a non-blocking socket answers so): armed again.
         _rx.ended = true;
         r.kind = received::what::error;
         r.error = res;
@@ -153,8 +161,16 @@ void stream::submit_send(std::size_t from, unsigned flags) {
     _tx.in_flight = true;
 }
 
+void stream::spliced_send(bool busy) {
+    _tx.spliced = busy;
+    if (!busy) {
+        flush();  // what waited for the splice: an end of the stream, an alert
+    }
+}
+
 void stream::flush() {
-    if (_fd < 0 || _closing || _tx.in_flight || _tx.end == write_end::shut || _records == nullptr) {
+    if (_fd < 0 || _closing || _tx.in_flight || _tx.spliced || _tx.end == write_end::shut ||
+        _records == nullptr) {
         return;
     }
     byte_queue& q = _records->outgoing();
@@ -193,6 +209,7 @@ void stream::submit_control(const record_layer::control_record& c, unsigned flag
     std::vector<uint8_t>().swap(_tx.buffer);
     _tx.offset = 0;
     _tx.in_flight = true;
+    _tx.control = true;
 }
 
 stream::sent stream::on_send(int res) {
@@ -201,6 +218,18 @@ stream::sent stream::on_send(int res) {
     if (_closing) {
         return r;
     }
+    if (res == -EAGAIN) {
+        // A non-blocking socket (spliced) full after its poll said it had
+        // room: the same bytes again, behind a new poll.
+        if (_tx.control) {
+            io_uring_prep_sendmsg(_owner.sqe(_send_op), _fd, &_kernel_tx->msg, MSG_NOSIGNAL);
+        } else {
+            submit_send(_tx.offset, 0);
+        }
+        _tx.in_flight = true;
+        return r;
+    }
+    _tx.control = false;
     if (res < 0) {
         r.error = res;
         return r;
@@ -247,8 +276,8 @@ void stream::close(bool clean) {
     if (_closing) {
         return;
     }
-    if (_records != nullptr && _fd >= 0 && !_tx.in_flight && _tx.end != write_end::shut &&
-        !_reset) {
+    if (_records != nullptr && _fd >= 0 && !_tx.in_flight && !_tx.spliced &&
+        _tx.end != write_end::shut && !_reset) {
         _records->last_words(clean);
         byte_queue& q = _records->outgoing();
         // Never waited for: a peer that does not read loses them. (Kernel

@@ -84,6 +84,12 @@ class stream {
     // One receive of at most `n` bytes, even while paused: the rest of a
     // record read exactly, so that nothing past it leaves the socket.
     void arm_exactly(std::size_t n);
+    // Someone else reads the socket from now on (a splice): the armed
+    // receive is cancelled (what it still brings comes as usual) and
+    // arm() does nothing; arm_exactly() still reads one record the splice
+    // cannot.
+    void hand_over_receive();
+    bool receive_handed_over() const { return _rx.handed; }
     // No more input is wanted (the peer's stream ended above the socket):
     // never re-armed.
     void stop_receiving() { _rx.done = true; }
@@ -100,6 +106,11 @@ class stream {
     // A completion of the send op: a partial send goes on by itself.
     sent on_send(int res);
     bool sending() const { return _tx.in_flight; }
+    // Bytes toward the socket that the stream does not send (a splice into
+    // it) are on their way: while `busy`, nothing of the stream's goes out
+    // (no send, no end of the stream, no last words) lest it land among
+    // them.
+    void spliced_send(bool busy);
     // Bytes queued by the record layer plus those of the send in flight.
     std::size_t backlog() const;
     // Of them, the send in flight's not yet sent.
@@ -149,6 +160,7 @@ class stream {
         bool paused = false;  // backpressure
         bool ended = false;   // FIN or an error: never re-armed
         bool done = false;    // the owner wants no more
+        bool handed = false;  // a splice reads the socket
     } _rx;
     // The write side: open; ending (end_write called: the FIN once
     // everything queued is sent); shut (the FIN submitted).
@@ -157,6 +169,8 @@ class stream {
         std::vector<uint8_t> buffer;  // the send in flight's bytes
         std::size_t offset = 0;       // of them, already sent
         bool in_flight = false;
+        bool spliced = false;  // a splice into the socket has bytes on their way
+        bool control = false;  // the send in flight is a control record (kernel records)
         write_end end = write_end::open;
     } _tx;
 

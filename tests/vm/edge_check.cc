@@ -5,8 +5,9 @@
 //  - records cut across the switch to the kernel: the client's Finished,
 //    a record and part of the next in one segment (TLS 1.3 sends data with
 //    its Finished), the rest in small pieces; every byte echoed back;
-//  - a record that stalls half sent, during the switch and on kernel
-//    records, costs tlsterm no CPU while it waits, then completes;
+//  - a record that stalls half sent, during the switch, on kernel records,
+//    and after a whole record in the same segment, costs tlsterm no CPU
+//    while it waits, then completes;
 //  - a record that does not authenticate ends the connection (no byte of it
 //    reaches the origin);
 // on TLS 1.3 and 1.2. Prints one line per check; exits 0 when all pass.
@@ -217,15 +218,21 @@ void cut_across_the_switch(uint16_t port, int version, const std::string& v) {
 // emulated guest: what a stalled record may cost on top.
 long idle_ticks = 0;
 
-void stalled_record(uint16_t port, int version, const std::string& v, pid_t tlsterm,
-                    bool during_switch) {
-    const std::string when = during_switch ? "during the switch" : "on kernel records";
+// When the half record comes: with the client's Finished (during the
+// switch), alone on kernel records, or after a whole record in the same
+// segment (the whole one is read at once, the half waits for its rest).
+enum class stall : uint8_t { during_switch, on_kernel_records, after_a_record };
+
+void stalled_record(uint16_t port, int version, const std::string& v, pid_t tlsterm, stall how) {
+    const std::string when = how == stall::during_switch       ? "during the switch"
+                             : how == stall::on_kernel_records ? "on kernel records"
+                                                               : "after a whole record";
     client c(version);
     if (!check(c.dial(port) && c.handshake(), v + ": handshake")) {
         return;
     }
     std::string finished = c.take();
-    if (!during_switch) {
+    if (how != stall::during_switch) {
         c.send_bytes(finished);
         c.tls.write("warm");
         c.send_bytes(c.take());
@@ -234,10 +241,19 @@ void stalled_record(uint16_t port, int version, const std::string& v, pid_t tlst
         }
         finished.clear();
     }
+    std::string whole;
+    if (how == stall::after_a_record) {
+        c.tls.write("whole");
+        whole = c.take();
+    }
     std::string data = pattern(3000, 's');
     c.tls.write(data);
     std::string record = c.take();
-    c.send_bytes(finished + record.substr(0, record.size() / 2));
+    c.send_bytes(finished + whole + record.substr(0, record.size() / 2));
+    if (!whole.empty() && !check(c.read_plaintext(5) == "whole",
+                                 v + ": the whole record before the stall is echoed")) {
+        return;
+    }
     pause_ms(200);
     long before = cpu_ticks(tlsterm);
     pause_ms(2000);
@@ -300,8 +316,9 @@ int main(int argc, char** argv) {
     for (int version : {0, TLS1_2_VERSION}) {
         const std::string v = version == 0 ? "TLS 1.3" : "TLS 1.2";
         cut_across_the_switch(port, version, v);
-        stalled_record(port, version, v, tlsterm, true);
-        stalled_record(port, version, v, tlsterm, false);
+        stalled_record(port, version, v, tlsterm, stall::during_switch);
+        stalled_record(port, version, v, tlsterm, stall::on_kernel_records);
+        stalled_record(port, version, v, tlsterm, stall::after_a_record);
         forged_record(port, version, v);
     }
     ::kill(echo, SIGKILL);

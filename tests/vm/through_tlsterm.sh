@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs in the kTLS VM (tools/ktls-vm): tlsterm (/vm/tcp.toml) between
 # openssl s_client and a busybox nc origin, on a listener with userspace
-# records and on one whose records go to the kernel. For every suite the
+# records and on two whose records go to the kernel, one splicing the bytes
+# to the origin, one copying them. For every suite the
 # kernel can take, on TLS 1.3 and 1.2: BYTES (default 1 MiB) from the origin
 # to the client and from the client to the origin, each sha256-checked, each
 # stream's end (close_notify one way, FIN the other) passed on. Then, on
@@ -9,7 +10,9 @@
 # TLS 1.3 KeyUpdate (a clean close, counted as ktls_key_update), and the
 # counters: tlsterm's and the kernel's own (/proc/net/tls_stat) say the
 # kernel carried each connection; records cut across the switch, stalled
-# and forged (tests/vm/edge_check.cc). One line per check; exits non-zero
+# and forged (tests/vm/edge_check.cc). Last, tlsterm run by an
+# unprivileged user past fs.pipe-user-pages-soft: no pipe to be had, its
+# spliced listener copies, counted. One line per check; exits non-zero
 # when any fails.
 #   sh /vm/through_tlsterm.sh [BYTES]
 set -u
@@ -56,8 +59,12 @@ check() {  # what, got-file, the client's exit status, start time
   fi
 }
 transfers=0
-for port in 8443 8444; do
-  records=userspace; [ $port = 8444 ] && records=kernel
+for port in 8443 8444 8446; do
+  case $port in
+    8443) records="userspace records" ;;
+    8444) records="kernel records, spliced" ;;
+    8446) records="kernel records, copied" ;;
+  esac
   for suite in "-tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256" \
                "-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384" \
                "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" \
@@ -73,7 +80,7 @@ for port in 8443 8444; do
     status=0
     timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands $suite </dev/null >/tmp/down 2>/tmp/client.err || status=$?
     wait $origin
-    check "$records records: download $suite" /tmp/down $status $start
+    check "$records: download $suite" /tmp/down $status $start
     # The client sends 1 MiB and ends with close_notify; tlsterm passes
     # the end on as a FIN, which ends the origin's cat.
     rm -f /tmp/up
@@ -84,10 +91,11 @@ for port in 8443 8444; do
     status=0
     timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands -no_ign_eof $suite </tmp/data >/dev/null 2>>/tmp/client.err || status=$?
     wait $origin
-    check "$records records: upload $suite" /tmp/up $status $start
+    check "$records: upload $suite" /tmp/up $status $start
   done
 done
-kernel_connections=12
+kernel_connections=24
+spliced=12
 
 # HTTP mode on kernel records: curl fetches the file from busybox httpd,
 # twice on one connection, on each version.
@@ -114,6 +122,7 @@ status=0
   timeout 30 openssl s_client -connect 127.0.0.1:8444 -tls1_3 -quiet -no_ign_eof >/dev/null 2>/tmp/keyupdate.err || status=$?
 wait $origin
 kernel_connections=$((kernel_connections + 1))
+spliced=$((spliced + 1))
 if [ "$(cat /tmp/up 2>/dev/null)" = "before the update" ]; then
   echo "ok: KeyUpdate: the bytes before it reached the origin"
 else
@@ -123,12 +132,12 @@ fi
 
 # Records cut across the switch, stalled half sent (no CPU while they
 # wait), forged (the connection ends): tests/vm/edge_check.cc, its own echo
-# origin on port 9000, 4 connections per version.
+# origin on port 9000, 5 connections per version.
 if edge_check $tlsterm_pid 8444 9000 >/tmp/edge.out 2>&1; then :; else
   failures=$((failures + 1))
 fi
 cat /tmp/edge.out
-kernel_connections=$((kernel_connections + 8))
+kernel_connections=$((kernel_connections + 10))
 
 kill -USR1 $tlsterm_pid
 sleep 1
@@ -139,6 +148,16 @@ case "$line" in
     echo "ok: tlsterm counted $kernel_connections connections on kernel records, none kept in userspace" ;;
   *) fail "tlsterm's kTLS counters (expected $kernel_connections in the kernel)" ;;
 esac
+# The transfers and the KeyUpdate on 8444 spliced; edge_check's may too
+# (some end before their upstream is connected).
+line=$(grep "splice:" /tmp/tlsterm.log | tail -1)
+echo "tlsterm: ${line#*splice: }"
+n=$(echo "$line" | sed -n 's/.*splice: \([0-9]*\) tcp connections spliced, \([0-9]*\) copied.*/\1 \2/p')
+if [ -n "$n" ] && [ "${n% *}" -ge $spliced ] && [ "${n#* }" -eq 0 ]; then
+  echo "ok: tlsterm counted at least $spliced spliced connections, none copied for want of a pipe"
+else
+  fail "tlsterm's splice counters (expected at least $spliced spliced, 0 copied)"
+fi
 tx=$(( $(tls_stat TlsTxSw) - tx_before )); rx=$(( $(tls_stat TlsRxSw) - rx_before ))
 echo "kernel: /proc/net/tls_stat TlsTxSw +$tx, TlsRxSw +$rx"
 if [ $tx -eq $kernel_connections ] && [ $rx -eq $kernel_connections ]; then
@@ -158,6 +177,50 @@ case "$closed" in
   *tls_error=2*) echo "ok: the forged records closed two connections as tls_error" ;;
   *) fail "the forged records' connections were not closed as tls_error" ;;
 esac
+
+# No pipe to be had: tlsterm as an unprivileged user past
+# fs.pipe-user-pages-soft gets reduced pipes (2 pages), too small to
+# splice through; its connections copy, counted, and nothing is lost.
+echo 'tlsterm:x:1000:1000::/tmp:/bin/sh' >>/etc/passwd
+echo 'tlsterm:x:1000:' >>/etc/group
+cp -r /pki /tmp/pki-user && chown -R 1000:1000 /tmp/pki-user
+soft=$(sysctl -n fs.pipe-user-pages-soft)
+sysctl -w fs.pipe-user-pages-soft=1 >/dev/null
+su -s /bin/sh tlsterm -c "tlsterm /vm/no_pipes.toml >/tmp/no_pipes.log 2>&1 & echo \$! >/tmp/no_pipes.pid"
+for i in $(seq 1 100); do
+  grep -q "listener no-pipes listening" /tmp/no_pipes.log 2>/dev/null && break
+  sleep 0.1
+done
+nc -l -p 9000 -e /tmp/send &
+origin=$!
+wait_origin
+start=$(uptime_s)
+status=0
+timeout 60 openssl s_client -connect 127.0.0.1:8447 -quiet -nocommands -tls1_3 </dev/null >/tmp/down 2>>/tmp/client.err || status=$?
+wait $origin
+check "kernel records, no pipe to be had: download" /tmp/down $status $start
+rm -f /tmp/up
+nc -l -p 9000 -e /tmp/recv &
+origin=$!
+wait_origin
+start=$(uptime_s)
+status=0
+timeout 60 openssl s_client -connect 127.0.0.1:8447 -quiet -nocommands -no_ign_eof -tls1_3 </tmp/data >/dev/null 2>>/tmp/client.err || status=$?
+wait $origin
+check "kernel records, no pipe to be had: upload" /tmp/up $status $start
+no_pipes_pid=$(cat /tmp/no_pipes.pid)
+kill -USR1 "$no_pipes_pid"
+sleep 1
+line=$(grep "splice:" /tmp/no_pipes.log | tail -1)
+echo "tlsterm (unprivileged): ${line#*splice: }"
+case "$line" in
+  *"splice: 0 tcp connections spliced, 2 copied for want of a pipe"*)
+    echo "ok: both connections copied for want of a pipe, counted" ;;
+  *) fail "the unprivileged tlsterm's splice counters (expected 0 spliced, 2 copied)"
+     tail -20 /tmp/no_pipes.log ;;
+esac
+kill "$no_pipes_pid"
+sysctl -w fs.pipe-user-pages-soft="$soft" >/dev/null
 if [ $failures -ne 0 ]; then
   echo "--- tlsterm log"; tail -40 /tmp/tlsterm.log
   echo "--- client errors"; tail -20 /tmp/client.err

@@ -987,6 +987,25 @@ TEST(ConfigKernelTls, AutoByDefaultOnOffAndNothingElse) {
                                   "): expected one of \"auto\", \"on\", \"off\", got \"yes\"");
 }
 
+TEST(ConfigSplice, OnByDefaultInTcpModeAndNowhereElse) {
+    auto c = load(minimal());
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_TRUE((*c)->listeners[0].splice);
+    auto off = load(std::string(upstream_section) +
+                    listener("l0", "127.0.0.1:0", "", "mode = \"tcp\"\nsplice = false\n"));
+    ASSERT_TRUE(off) << off.error().to_string();
+    EXPECT_FALSE((*off)->listeners[0].splice);
+    std::string http = std::string(upstream_section) +
+                       listener("l0", "127.0.0.1:0", "", "mode = \"http\"\nsplice = true\n");
+    EXPECT_EQ(error_of(http), "listeners[0].splice (t.toml:" + pos_of(http, "true") +
+                                  "): splice applies to mode = \"tcp\" listeners (HTTP mode "
+                                  "reads every request)");
+    std::string typo =
+        std::string(upstream_section) + listener("l0", "127.0.0.1:0", "", "splice = \"yes\"\n");
+    EXPECT_NE(error_of(typo).find("listeners[0].splice (t.toml:"), std::string::npos)
+        << error_of(typo);
+}
+
 TEST(ConfigSessionTickets, DefaultsKeyFileAndRefusals) {
     auto c = load(minimal());
     ASSERT_TRUE(c) << c.error().to_string();

@@ -9,16 +9,19 @@
 // slot, every buffer and the descriptor returned.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "conn/connection.h"
+#include "proxy/tcp_pipe.h"
 #include "tls/client_auth.h"
 #include "tls/server_context.h"
 #include "transport/kernel_records.h"
@@ -134,7 +137,7 @@ class ConnectionScript : public ::testing::Test {
         l->config = &lc;
         l->upstream = &cfg->upstreams[0];
         l->tls = tls_ctx.get();
-        l->handlers = &factory;
+        l->handlers = handlers;
         sockaddr_in6 peer{};
         peer.sin6_family = AF_INET6;
         peer.sin6_port = htons(40000);
@@ -261,6 +264,7 @@ class ConnectionScript : public ::testing::Test {
     listener_config lc;
     std::unique_ptr<tls::server_context> tls_ctx;
     recording_factory factory;
+    handler_factory* handlers = &factory;
     connection* c = nullptr;
     fake_kernel kernel;
     std::shared_ptr<listener_runtime> listener;
@@ -808,6 +812,250 @@ TEST_F(ConnectionScript, KernelRecordsIdleConnectionHoldsUnderOneKibibyte) {
     c = nullptr;
     sc.settle();
 #endif
+}
+
+// ---- splicing (tcp mode: tlsterm's own pipe on kernel records) ---------------
+
+class SpliceScript : public ConnectionScript {
+  protected:
+    // A tcp listener whose records go to the kernel and whose pipe splices;
+    // the handshake, the upstream connected, the records handed over, and
+    // the last receives of both streams ended (cancelled).
+    void splice_ready(test::memory_client& tc) {
+        use_fake_kernel();
+        handlers = &pipes;
+        accept(listener_mode::tcp, true);
+        listener->splice = true;
+        ASSERT_TRUE(handshake(tc));
+        sc.connect(*c, 0);
+        end_the_receive();
+        ASSERT_EQ(kernel.installed.size(), 2u);
+    }
+    // The cancels of the streams' receives complete; then the receives
+    // (unless the test completes them itself).
+    void complete_cancels() {
+        for (const auto& s : sc.find(*c, op::socket_end)) {
+            if (s.opcode == IORING_OP_ASYNC_CANCEL) {
+                sc.complete(s, 0);
+            }
+        }
+    }
+    void end_receives() {
+        complete_cancels();
+        ASSERT_TRUE(sc.receive_end(*c, op::client_recv, -ECANCELED));
+        ASSERT_TRUE(sc.receive_end(*c, op::upstream_recv, -ECANCELED));
+    }
+    bool pending(op kind) { return sc.has(*c, kind); }
+    // The source of a direction reports itself readable (its poll).
+    void readable(op kind) { ASSERT_TRUE(sc.readable(*c, kind)); }
+    // The pending shutdown of socket `fd`.
+    bool shutdown_of(int fd) {
+        return std::ranges::any_of(sc.find(*c, op::socket_end), [&](const test::submission& s) {
+            return s.opcode == IORING_OP_SHUTDOWN && s.fd == fd;
+        });
+    }
+
+    proxy::pipe_factory pipes;
+};
+
+// Both directions splice once the records are in the kernel; a record the
+// kernel cannot splice (close_notify) is read by the connection and ends
+// the client's direction after every spliced byte; the upstream's FIN ends
+// the other with close_notify.
+TEST_F(SpliceScript, BothDirectionsSpliceAndEndInOrder) {
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    EXPECT_FALSE(pending(op::to_upstream_fill));  // the client's receive is still in flight
+    end_receives();
+    EXPECT_EQ(sc.counters.splice_connections.load(), 1u);
+    EXPECT_FALSE(pending(op::client_recv));  // the splice reads the socket
+    EXPECT_FALSE(pending(op::upstream_recv));
+    EXPECT_FALSE(pending(op::to_upstream_fill));  // until the client's socket is readable
+    readable(op::to_upstream_ready);
+    auto fill = sc.one(*c, op::to_upstream_fill);
+    ASSERT_TRUE(fill);
+    EXPECT_EQ(fill->opcode, IORING_OP_SPLICE);
+    const int client_fd = fill->splice_fd_in;
+    EXPECT_EQ(fill->len, 65536u);  // the pipe's room
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, 1000));
+    auto drain = sc.one(*c, op::to_upstream_drain);
+    ASSERT_TRUE(drain);
+    const int upstream_fd = drain->fd;
+    EXPECT_NE(upstream_fd, client_fd);
+    EXPECT_EQ(drain->len, 1000u);
+    EXPECT_EQ(sc.one(*c, op::to_upstream_fill)->len, 65536u - 1000u);  // filling goes on
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_drain, 600));
+    EXPECT_EQ(sc.one(*c, op::to_upstream_drain)->len, 400u);  // the rest
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_drain, 400));
+    EXPECT_FALSE(pending(op::to_upstream_drain));
+    EXPECT_EQ(sc.counters.bytes_from_client.load(), 1000u);
+
+    readable(op::to_client_ready);
+    auto down = sc.one(*c, op::to_client_fill);
+    ASSERT_TRUE(down);
+    EXPECT_EQ(down->splice_fd_in, upstream_fd);
+    ASSERT_TRUE(sc.splice(*c, op::to_client_fill, 5000));
+    EXPECT_EQ(sc.one(*c, op::to_client_drain)->fd, client_fd);
+    ASSERT_TRUE(sc.splice(*c, op::to_client_drain, 5000));
+    EXPECT_EQ(sc.counters.bytes_from_upstream.load(), 5000u);
+
+    // Bytes in the pipe, then close_notify: the upstream gets its FIN only
+    // once they are out.
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, 300));
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, -EINVAL));
+    auto record = sc.one(*c, op::client_recv);
+    ASSERT_TRUE(record);
+    EXPECT_EQ(record->opcode, IORING_OP_RECVMSG);
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_alert,
+                                  std::string("\x01\x00", 2)));
+    EXPECT_FALSE(pending(op::to_upstream_fill));  // nothing is read after close_notify
+    readable(op::to_upstream_ready);
+    EXPECT_FALSE(pending(op::to_upstream_fill));
+    EXPECT_FALSE(pending(op::client_recv));
+    EXPECT_FALSE(shutdown_of(upstream_fd));
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_drain, 300));
+    EXPECT_TRUE(shutdown_of(upstream_fd));
+
+    // The upstream's FIN after bytes: close_notify once they are out.
+    ASSERT_TRUE(sc.splice(*c, op::to_client_fill, 70));
+    ASSERT_TRUE(sc.splice(*c, op::to_client_fill, 0));
+    EXPECT_FALSE(pending(op::client_send));
+    ASSERT_TRUE(sc.splice(*c, op::to_client_drain, 70));
+    auto bye = sc.one(*c, op::client_send);
+    ASSERT_TRUE(bye);
+    EXPECT_EQ(bye->record_type(), transport::record_alert);
+    EXPECT_EQ(bye->bytes(), std::string("\x01\x00", 2));
+    sc.send(*c, op::client_send);
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::done), 1u);
+}
+
+// What went the userspace way before the switch is out before a byte is
+// spliced after it, each direction on its own.
+TEST_F(SpliceScript, UserspaceBytesGoFirst) {
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    complete_cancels();
+    ASSERT_TRUE(
+        sc.receive_record(*c, op::client_recv, transport::record_application_data, "early"));
+    EXPECT_FALSE(pending(op::to_upstream_ready));
+    EXPECT_EQ(sc.send(*c, op::upstream_send), "early");
+    EXPECT_TRUE(pending(op::to_upstream_ready));
+
+    ASSERT_TRUE(sc.receive(*c, op::upstream_recv, "late"));          // multishot: goes on
+    ASSERT_TRUE(sc.receive_end(*c, op::upstream_recv, -ECANCELED));  // until the cancel
+    EXPECT_FALSE(pending(op::to_client_ready));
+    EXPECT_EQ(sc.send(*c, op::client_send), "late");
+    EXPECT_TRUE(pending(op::to_client_ready));
+    EXPECT_FALSE(pending(op::upstream_recv));
+}
+
+// Fills are edge-triggered: after bytes the next goes at once; after
+// EAGAIN with an empty pipe (half a record: Linux 6.1 calls the socket
+// readable, but wakes it only for a whole one) the next waits for a
+// wakeup, never polling in a loop; after EAGAIN with bytes in the pipe
+// (its slots taken) it goes again after the next drain.
+TEST_F(SpliceScript, FillsWaitForAWakeupOrADrain) {
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    end_receives();
+    readable(op::to_upstream_ready);
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, 1000));
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, -EAGAIN));
+    EXPECT_FALSE(pending(op::to_upstream_fill));
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_drain, 1000));
+    EXPECT_TRUE(pending(op::to_upstream_fill));
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, -EAGAIN));
+    EXPECT_FALSE(pending(op::to_upstream_fill));
+    EXPECT_EQ(sc.find(*c, op::to_upstream_ready).size(), 1u);  // one poll, still armed
+    readable(op::to_upstream_ready);
+    EXPECT_TRUE(pending(op::to_upstream_fill));
+    // A wakeup while a fill runs: the fill that finds nothing goes again.
+    readable(op::to_upstream_ready);
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, -EAGAIN));
+    EXPECT_TRUE(pending(op::to_upstream_fill));
+    // The poll ended by the kernel (no IORING_CQE_F_MORE) is armed again.
+    auto poll = sc.one(*c, op::to_upstream_ready);
+    ASSERT_TRUE(poll);
+    sc.complete(*poll, POLLIN);
+    EXPECT_TRUE(pending(op::to_upstream_ready));
+}
+
+// A record the kernel refused while splicing gets its alert; the
+// connection ends as a TLS error and everything is given back.
+TEST_F(SpliceScript, RefusedRecordGetsItsAlert) {
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    end_receives();
+    readable(op::to_upstream_ready);
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, -EBADMSG));
+    auto alert = sc.one(*c, op::client_send);
+    ASSERT_TRUE(alert);
+    EXPECT_EQ(alert->bytes(), std::string("\x02\x14", 2));  // fatal bad_record_mac
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::tls_error), 1u);
+}
+
+// The client's socket broke under a splice into it: no close_notify, the
+// upstream is reset too.
+TEST_F(SpliceScript, BrokenClientEndsWithoutCloseNotify) {
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    end_receives();
+    readable(op::to_client_ready);
+    ASSERT_TRUE(sc.splice(*c, op::to_client_fill, 100));
+    ASSERT_TRUE(sc.splice(*c, op::to_client_drain, -EPIPE));
+    EXPECT_FALSE(pending(op::client_send));
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::client_reset), 1u);
+}
+
+// The client's FIN without close_notify while splicing ends its direction
+// (the upstream's FIN once the pipe is empty); the other goes on.
+TEST_F(SpliceScript, ClientFinEndsItsDirection) {
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    end_receives();
+    readable(op::to_upstream_ready);
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, 10));
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_fill, 0));
+    EXPECT_FALSE(pending(op::to_upstream_fill));
+    int upstream_fd = sc.one(*c, op::to_upstream_drain)->fd;
+    ASSERT_TRUE(sc.splice(*c, op::to_upstream_drain, 10));
+    EXPECT_TRUE(shutdown_of(upstream_fd));
+    EXPECT_TRUE(pending(op::to_client_ready));
+}
+
+// Closing while splices wait on their polls: the sockets' cancels reach
+// them (and what is linked behind), and everything is given back.
+TEST_F(SpliceScript, IdleDeadlineCancelsTheSplices) {
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    end_receives();
+    readable(op::to_client_ready);
+    ASSERT_TRUE(sc.splice(*c, op::to_client_fill, 100));  // a drain waits too
+    sc.rt.now_ms += limits.idle_timeout_ms + 1;
+    tick();
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::idle_timeout), 1u);
+}
+
+// No pipe to be had: the connection copies, counted.
+TEST_F(SpliceScript, NoPipeCopies) {
+    env.splice_pipes = []() -> std::expected<transport::splice_pipe, std::string> {
+        return std::unexpected("pipe2: Too many open files (test)");
+    };
+    test::memory_client tc(test::client_options{});
+    splice_ready(tc);
+    EXPECT_EQ(sc.counters.splice_fallbacks.load(), 1u);
+    EXPECT_EQ(sc.counters.splice_connections.load(), 0u);
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_application_data, "copy"));
+    EXPECT_EQ(sc.send(*c, op::upstream_send), "copy");
+    EXPECT_FALSE(pending(op::to_upstream_ready));
 }
 
 }  // namespace

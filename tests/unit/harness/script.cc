@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <linux/tls.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@ submission submission::of(const io_uring_sqe& sqe) {
     s.flags = sqe.flags;
     s.ioprio = sqe.ioprio;
     s.fd = sqe.fd;
+    if (sqe.opcode == IORING_OP_SPLICE) {
+        s.splice_fd_in = sqe.splice_fd_in;
+    }
     s.addr = sqe.addr;
     s.len = sqe.len;
     s.op_flags = sqe.msg_flags;  // one union with rw_flags, cancel_flags...
@@ -107,7 +111,7 @@ std::optional<submission> script::one(const runtime::ring_owner& owner, runtime:
 void script::remove(const submission& s) {
     auto it = std::ranges::find_if(_pending, [&](const submission& p) {
         return p.user_data == s.user_data && p.opcode == s.opcode && p.addr == s.addr &&
-               p.fd == s.fd;
+               p.fd == s.fd && p.op_flags == s.op_flags;
     });
     if (it != _pending.end()) {
         _pending.erase(it);
@@ -205,6 +209,33 @@ std::string script::send_all(const runtime::ring_owner& owner, runtime::op kind)
     return out;
 }
 
+std::optional<submission> script::splice(const runtime::ring_owner& owner, runtime::op kind,
+                                         int res) {
+    auto s = one(owner, kind);
+    if (!s) {
+        return std::nullopt;
+    }
+    auto it = std::ranges::find_if(_pending, [&](const submission& p) {
+        return p.user_data == s->user_data && p.opcode == s->opcode;
+    });
+    if (it != _pending.begin() && std::prev(it)->opcode == IORING_OP_POLL_ADD &&
+        (std::prev(it)->flags & IOSQE_IO_LINK) != 0) {
+        const submission poll = *std::prev(it);
+        complete(poll, static_cast<int>(poll.op_flags));  // the mask it asked for
+    }
+    complete(*s, res);
+    return s;
+}
+
+bool script::readable(const runtime::ring_owner& owner, runtime::op kind) {
+    auto found = find(owner, kind);
+    if (found.empty() || found.front().opcode != IORING_OP_POLL_ADD) {
+        return false;
+    }
+    complete(found.front(), POLLIN, IORING_CQE_F_MORE);
+    return true;
+}
+
 void script::connect(const runtime::ring_owner& owner, int res) {
     auto c = one(owner, runtime::op::upstream_connect);
     if (!c) {
@@ -248,14 +279,27 @@ void script::settle() {
             continue;
         }
         // A cancel: by descriptor (every op on it) or by user_data.
+        // What is linked behind a cancelled op (a poll's splice) is
+        // cancelled with it.
         std::vector<submission> targets;
-        for (const auto& p : _pending) {
-            if (p.opcode == IORING_OP_ASYNC_CANCEL || p.opcode == IORING_OP_CLOSE) {
+        auto targeted = [&](const submission& p) {
+            return std::ranges::any_of(targets, [&](const submission& t) {
+                return t.user_data == p.user_data && t.opcode == p.opcode && t.fd == p.fd &&
+                       t.op_flags == p.op_flags;
+            });
+        };
+        for (std::size_t i = 0; i < _pending.size(); ++i) {
+            const submission& p = _pending[i];
+            if (p.opcode == IORING_OP_ASYNC_CANCEL || p.opcode == IORING_OP_CLOSE || targeted(p)) {
                 continue;
             }
             bool by_fd = (s.op_flags & IORING_ASYNC_CANCEL_FD) != 0;
             if (by_fd ? p.fd == s.fd : p.user_data == s.addr) {
                 targets.push_back(p);
+                if ((p.flags & IOSQE_IO_LINK) != 0 && p.opcode != IORING_OP_CONNECT &&
+                    i + 1 < _pending.size()) {
+                    targets.push_back(_pending[i + 1]);
+                }
             }
         }
         remove(s);
@@ -277,6 +321,10 @@ void script::settle() {
 void script::expect_all_returned(std::size_t descriptors) {
     EXPECT_EQ(slots.used(), 0u) << "an owner never finished";
     EXPECT_TRUE(pending().empty()) << pending().size() << " submissions never completed";
+    for (const auto& p : pending()) {
+        ADD_FAILURE() << "pending: opcode " << static_cast<int>(p.opcode) << " op "
+                      << static_cast<int>(p.id.op) << " fd " << p.fd;
+    }
     EXPECT_TRUE(later.empty()) << "deferred work never ran";
     EXPECT_EQ(buffers->available(), buffers->count()) << "a provided buffer was kept";
     EXPECT_EQ(open_descriptors(), descriptors) << "a descriptor was not closed";

@@ -34,11 +34,12 @@ namespace tlsterm::test {
 // buffer when asked, so a buffer that moved before its completion shows).
 struct submission {
     uint8_t opcode = 0;
-    uint8_t flags = 0;    // IOSQE_*
-    uint16_t ioprio = 0;  // IORING_RECV_MULTISHOT
-    int fd = -1;
+    uint8_t flags = 0;      // IOSQE_*
+    uint16_t ioprio = 0;    // IORING_RECV_MULTISHOT
+    int fd = -1;            // a splice's destination
+    int splice_fd_in = -1;  // a splice's source
     uint64_t addr = 0;      // a send's bytes; a cancel's user_data
-    uint32_t len = 0;       // a send's length; a shutdown's how
+    uint32_t len = 0;       // a send's length; a shutdown's how; a splice's most bytes
     uint32_t op_flags = 0;  // a send's MSG_*, a cancel's IORING_ASYNC_CANCEL_*
     uint64_t user_data = 0;
     runtime::op_id id;
@@ -94,6 +95,15 @@ class script {
     // pending).
     std::string send(const runtime::ring_owner& owner, runtime::op kind,
                      std::optional<std::size_t> n = std::nullopt);
+    // The pending splice of `owner` (op `kind`) runs: the poll linked
+    // before it, if any, completes (its socket ready), then the splice with
+    // `res` (bytes moved, 0 for the source's end, a negative errno).
+    // Returns the splice as submitted (nullopt, a test failure, when none
+    // is pending).
+    std::optional<submission> splice(const runtime::ring_owner& owner, runtime::op kind, int res);
+    // The pending multishot poll of `owner` (op `kind`) reports its socket
+    // readable and goes on; false when none is pending.
+    bool readable(const runtime::ring_owner& owner, runtime::op kind);
     // Completes every pending send of `owner` (op `kind`) in full, and the
     // sends that follow them, until none is pending; returns the bytes.
     std::string send_all(const runtime::ring_owner& owner, runtime::op kind);

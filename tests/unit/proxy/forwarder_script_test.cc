@@ -40,6 +40,12 @@ class recorded_client final : public conn::client_side {
     bool client_write_shut() const override { return write_shut; }
     bool client_input_ended() const override { return input_ended; }
     runtime::ring_owner& client_owner() override { return _owner; }
+    // HTTP mode never splices.
+    int client_kernel_socket() const override { return -1; }
+    void client_hand_over_receive() override { ADD_FAILURE() << "a forwarder spliced"; }
+    bool client_receiving() const override { return false; }
+    void client_splice_stopped(int) override { ADD_FAILURE() << "a forwarder spliced"; }
+    void client_splicing_out(bool) override { ADD_FAILURE() << "a forwarder spliced"; }
 
     bool ended() const { return finished || aborted; }
     // The responses sent so far, taken.

@@ -1,5 +1,5 @@
 // A stream driven by scripted completions (tests/unit/harness): every
-// receive outcome (bytes, EOF, a reset, -ENOBUFS, -ECANCELED), pausing,
+// receive outcome (bytes, EOF, a reset, -ENOBUFS, -ECANCELED, -EAGAIN), pausing,
 // short sends and the one send in flight, the end of the write side, and
 // each way of closing, with the slot, the provided buffers and the
 // descriptor all returned at the end.
@@ -94,6 +94,24 @@ TEST_P(StreamScript, NoBuffersRearmsWithoutEndingTheStream) {
     EXPECT_EQ(sc.find(*o, op::client_recv).size(), 1u);  // re-armed
     ASSERT_TRUE(sc.receive(*o, op::client_recv, "after"));
     EXPECT_EQ(o->received, "after");
+    close_and_check();
+}
+
+// A non-blocking socket (spliced) whose poll woke twice without a byte
+// answers -EAGAIN: the receive is armed again, the send goes again, and
+// nothing ends.
+TEST_P(StreamScript, WouldBlockOnANonBlockingSocketGoesOn) {
+    o->s.arm();
+    ASSERT_TRUE(sc.receive_end(*o, op::client_recv, -EAGAIN));
+    EXPECT_FALSE(o->s.input_ended());
+    EXPECT_EQ(o->error, 0);
+    EXPECT_EQ(sc.find(*o, op::client_recv).size(), 1u);  // re-armed
+    write("0123456789");
+    auto s = sc.one(*o, op::client_send);
+    ASSERT_TRUE(s);
+    sc.complete(*s, -EAGAIN);
+    EXPECT_EQ(sc.send(*o, op::client_send), "0123456789");  // the same bytes, whole
+    EXPECT_FALSE(o->s.sending());
     close_and_check();
 }
 
