@@ -58,7 +58,35 @@ check() {  # what, got-file, the client's exit status, start time
     fail "$1 ($(wc -c <"$2") bytes, sha256 $got, client status $3)"
   fi
 }
-transfers=0
+# The origin sends 1 MiB and closes; the client reads until tlsterm ends
+# the stream (close_notify).   download PORT LABEL S_CLIENT-OPTIONS...
+download() {
+  port=$1 label=$2
+  shift 2
+  nc -l -p 9000 -e /tmp/send &
+  origin=$!
+  wait_origin
+  start=$(uptime_s)
+  status=0
+  timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands "$@" </dev/null >/tmp/down 2>>/tmp/client.err || status=$?
+  wait $origin
+  check "$label: download $*" /tmp/down $status $start
+}
+# The client sends 1 MiB and ends with close_notify; tlsterm passes the end
+# on as a FIN, which ends the origin's cat.   upload PORT LABEL OPTIONS...
+upload() {
+  port=$1 label=$2
+  shift 2
+  rm -f /tmp/up
+  nc -l -p 9000 -e /tmp/recv &
+  origin=$!
+  wait_origin
+  start=$(uptime_s)
+  status=0
+  timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands -no_ign_eof "$@" </tmp/data >/dev/null 2>>/tmp/client.err || status=$?
+  wait $origin
+  check "$label: upload $*" /tmp/up $status $start
+}
 for port in 8443 8444 8446; do
   case $port in
     8443) records="userspace records" ;;
@@ -71,27 +99,10 @@ for port in 8443 8444 8446; do
                "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256" \
                "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384" \
                "-tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305"; do
-    # The origin sends 1 MiB and closes; the client reads until tlsterm
-    # ends the stream (close_notify).
-    nc -l -p 9000 -e /tmp/send &
-    origin=$!
-    wait_origin
-    start=$(uptime_s)
-    status=0
-    timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands $suite </dev/null >/tmp/down 2>/tmp/client.err || status=$?
-    wait $origin
-    check "$records: download $suite" /tmp/down $status $start
-    # The client sends 1 MiB and ends with close_notify; tlsterm passes
-    # the end on as a FIN, which ends the origin's cat.
-    rm -f /tmp/up
-    nc -l -p 9000 -e /tmp/recv &
-    origin=$!
-    wait_origin
-    start=$(uptime_s)
-    status=0
-    timeout 60 openssl s_client -connect 127.0.0.1:$port -quiet -nocommands -no_ign_eof $suite </tmp/data >/dev/null 2>>/tmp/client.err || status=$?
-    wait $origin
-    check "$records: upload $suite" /tmp/up $status $start
+    # shellcheck disable=SC2086 # the suite is several options
+    download $port "$records" $suite
+    # shellcheck disable=SC2086
+    upload $port "$records" $suite
   done
 done
 kernel_connections=24
@@ -191,23 +202,8 @@ for i in $(seq 1 100); do
   grep -q "listener no-pipes listening" /tmp/no_pipes.log 2>/dev/null && break
   sleep 0.1
 done
-nc -l -p 9000 -e /tmp/send &
-origin=$!
-wait_origin
-start=$(uptime_s)
-status=0
-timeout 60 openssl s_client -connect 127.0.0.1:8447 -quiet -nocommands -tls1_3 </dev/null >/tmp/down 2>>/tmp/client.err || status=$?
-wait $origin
-check "kernel records, no pipe to be had: download" /tmp/down $status $start
-rm -f /tmp/up
-nc -l -p 9000 -e /tmp/recv &
-origin=$!
-wait_origin
-start=$(uptime_s)
-status=0
-timeout 60 openssl s_client -connect 127.0.0.1:8447 -quiet -nocommands -no_ign_eof -tls1_3 </tmp/data >/dev/null 2>>/tmp/client.err || status=$?
-wait $origin
-check "kernel records, no pipe to be had: upload" /tmp/up $status $start
+download 8447 "kernel records, no pipe to be had" -tls1_3
+upload 8447 "kernel records, no pipe to be had" -tls1_3
 no_pipes_pid=$(cat /tmp/no_pipes.pid)
 kill -USR1 "$no_pipes_pid"
 sleep 1
