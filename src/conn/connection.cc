@@ -64,10 +64,17 @@ void connection::on_completion(op kind, int res, uint32_t flags) {
         case op::client_send:
             on_send(res);
             break;
+        case op::client_ready:
+            _client.on_ready(res, flags);
+            if (_state != state::closing) {
+                _client.arm();
+            }
+            break;
         case op::upstream_connect:
         case op::connect_timeout:
         case op::upstream_recv:
         case op::upstream_send:
+        case op::upstream_ready:
         case op::to_upstream_ready:
         case op::to_upstream_fill:
         case op::to_upstream_drain:

@@ -148,7 +148,7 @@ class connection final : public runtime::ring_owner, public client_side {
 
     conn_env& _env;
     const std::shared_ptr<listener_runtime> _listener;  // owns its generation
-    transport::stream _client{*this, _env, op::client_recv, op::client_send};
+    transport::stream _client{*this, _env, op::client_recv, op::client_send, op::client_ready};
     sockaddr_in6 _peer{};  // the client's address (IPv4 or IPv6), for logs
     address_key _admitted_as;
     state _state = state::hello;

@@ -25,7 +25,8 @@ tcp_pipe::tcp_pipe(conn::client_side& client, conn::listener_runtime& listener, 
       _env(env),
       _facts(std::move(facts)),
       _records(input),
-      _upstream(client.client_owner(), env, op::upstream_recv, op::upstream_send) {}
+      _upstream(client.client_owner(), env, op::upstream_recv, op::upstream_send,
+                op::upstream_ready) {}
 
 void tcp_pipe::start() {
     connect_next();
@@ -69,6 +70,10 @@ void tcp_pipe::on_completion(runtime::op kind, int res, uint32_t flags) {
             break;
         case op::upstream_send:
             on_send(res);
+            break;
+        case op::upstream_ready:
+            _upstream.on_ready(res, flags);
+            _upstream.arm();
             break;
         case op::to_upstream_ready:
             on_ready(true, res, flags);

@@ -24,10 +24,12 @@ enum class op : uint8_t {
     // connection ops (client and pooled upstream connections)
     client_recv = 1,
     client_send,
+    client_ready,  // kernel records: the client's socket readable (its poll)
     upstream_connect,
     connect_timeout,
     upstream_recv,
     upstream_send,
+    upstream_ready,
     // a tcp pipe's splices (transport/splice.h): a direction's source
     // readable (its poll), socket -> pipe (fill), pipe -> socket (drain)
     to_upstream_ready,

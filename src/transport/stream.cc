@@ -7,6 +7,9 @@
 
 #include <linux/tls.h>
 
+#include <fcntl.h>
+#include <poll.h>
+
 #include <cerrno>
 
 #include "transport/kernel_records.h"
@@ -29,6 +32,9 @@ void stream::set_records(record_layer* r) {
     _records = r;
     if (r != nullptr && r->kernel() && !_kernel) {
         _kernel = std::make_unique<kernel_rx>();
+        int flags = ::fcntl(_fd, F_GETFL);
+        ::fcntl(_fd, F_SETFL, flags | O_NONBLOCK);  // a worker never waits for a record
+        _rx.readable = true;                        // records may be queued already
     }
 }
 
@@ -47,7 +53,38 @@ void stream::arm() {
     if (_fd < 0 || _closing || _rx.armed || _rx.paused || _rx.ended || _rx.done || _rx.handed) {
         return;
     }
-    submit_recv(_rt.ring.supported().multishot_recv && !_kernel, _rt.buffers.buffer_size());
+    if (!_kernel) {
+        submit_recv(_rt.ring.supported().multishot_recv, _rt.buffers.buffer_size());
+        return;
+    }
+    if (!_rx.polling) {
+        io_uring_prep_poll_multishot(_owner.sqe(_ready_op), _fd, POLLIN);
+        _rx.polling = true;
+    }
+    if (_rx.readable) {
+        _rx.readable = false;  // a wakeup from now on says to go again
+        submit_recv(false, _rt.buffers.buffer_size());
+    }
+}
+
+void stream::on_ready(int res, uint32_t flags) {
+    if ((flags & IORING_CQE_F_MORE) == 0) {
+        _rx.polling = false;  // armed again by arm()
+    }
+    if (res != -ECANCELED && res != 0) {
+        _rx.readable = true;  // a wakeup, or the poll's error: the receive says which
+    }
+}
+
+void stream::cancel_poll() {
+    if (_rx.polling && !_closing) {
+        io_uring_prep_cancel64(_owner.sqe(runtime::op::socket_end), _owner.id(_ready_op), 0);
+    }
+}
+
+void stream::stop_receiving() {
+    _rx.done = true;
+    cancel_poll();
 }
 
 void stream::arm_exactly(std::size_t n) {
@@ -89,6 +126,7 @@ void stream::cancel_recv() {
 void stream::hand_over_receive() {
     _rx.handed = true;
     cancel_recv();
+    cancel_poll();  // the splice polls the socket itself
 }
 
 void stream::pause() {
@@ -122,19 +160,25 @@ stream::received stream::on_recv(int res, uint32_t flags) {
         r.kind = received::what::bytes;
         if (_kernel) {
             r.record_type = record_type();
+            _rx.readable = true;  // more may wait, their wakeup already heard
         }
     } else if (res == 0) {
         _rx.ended = true;
         r.kind = received::what::end;
+        cancel_poll();
     } else if (res != -ENOBUFS && res != -ECANCELED && res != -EAGAIN) {
         // -ENOBUFS: the buffer ring ran dry for a moment (re-armed by the
         // owner); -ECANCELED: paused for backpressure, or closing;
-        // -EAGAIN: a non-blocking socket (spliced) that woke its poll
-        // twice without a byte to read (io_uring then tries once in a
-        // worker, which a non-blocking socket answers so): armed again.
+        // -EAGAIN: a non-blocking socket (kernel records, spliced) with
+        // nothing whole to read (io_uring tried it in a worker, which a
+        // non-blocking socket answers so): kernel records wait for the
+        // next wakeup, others are armed again.
         _rx.ended = true;
         r.kind = received::what::error;
         r.error = res;
+        cancel_poll();
+    } else if (_kernel && res != -EAGAIN) {
+        _rx.readable = true;  // -ENOBUFS, -ECANCELED: what woke it may still be there
     }
     return r;
 }

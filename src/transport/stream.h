@@ -13,9 +13,19 @@
 // kernel decrypted, each receive then saying its record's type), since only
 // the owner knows which.
 //
-// The owner dispatches its completions of the stream's two op kinds to
-// on_recv / on_send; the others the stream submits (shutdown, cancel,
-// close) complete as op::socket_end, which owners ignore. Closing is two
+// The owner dispatches its completions of the stream's three op kinds to
+// on_recv / on_send / on_ready; the others the stream submits (shutdown,
+// cancel, close) complete as op::socket_end, which owners ignore.
+//
+// Kernel records make the socket non-blocking and its receives
+// edge-triggered: a multishot poll (the `ready` op) says when the socket
+// woke, and a receive goes when it did since the last one went out, again
+// at once after one brought bytes, and after -EAGAIN not before the next
+// wakeup. Linux 6.1 reports a kTLS socket readable as soon as TCP holds
+// bytes, half a record included, but wakes it only once the record is
+// whole: a receive armed on half a record would otherwise end in an io-wq
+// worker waiting for the rest (a blocking socket), or spin (a non-blocking
+// one). Closing is two
 // steps: close() (last words, cancel), then release() once the owner has
 // nothing in flight (the close itself).
 #pragma once
@@ -53,8 +63,9 @@ class stream {
         bool done = false;  // everything handed to the socket; nothing in flight
     };
 
-    stream(runtime::ring_owner& owner, runtime::services& rt, runtime::op recv, runtime::op send)
-        : _owner(owner), _rt(rt), _recv_op(recv), _send_op(send) {}
+    stream(runtime::ring_owner& owner, runtime::services& rt, runtime::op recv, runtime::op send,
+           runtime::op ready)
+        : _owner(owner), _rt(rt), _recv_op(recv), _send_op(send), _ready_op(ready) {}
     ~stream();
     stream(const stream&) = delete;
     stream& operator=(const stream&) = delete;
@@ -67,7 +78,8 @@ class stream {
     int fd() const { return _fd; }
     bool attached() const { return _fd >= 0; }
     // The record layer; a kernel one (record_layer::kernel()) makes every
-    // receive from then on a recvmsg that says the record's type.
+    // receive from then on a recvmsg that says the record's type, and the
+    // receives edge-triggered (the socket non-blocking).
     void set_records(record_layer* r);
     record_layer* records() const { return _records; }
 
@@ -92,13 +104,16 @@ class stream {
     bool receive_handed_over() const { return _rx.handed; }
     // No more input is wanted (the peer's stream ended above the socket):
     // never re-armed.
-    void stop_receiving() { _rx.done = true; }
+    void stop_receiving();
     bool receiving_stopped() const { return _rx.done; }
     // The socket's read side ended (FIN) or failed.
     bool input_ended() const { return _rx.ended; }
     // A completion of the receive op. The owner re-arms with arm() after
     // handling it (a no-op while a multishot receive still runs).
     received on_recv(int res, uint32_t flags);
+    // A completion of the ready op (kernel records: the socket woke); the
+    // owner then arms.
+    void on_ready(int res, uint32_t flags);
 
     // ---- sending
     // Sends what the record layer queued, when no send is in flight.
@@ -141,6 +156,7 @@ class stream {
   private:
     void submit_recv(bool multishot, std::size_t len);
     void cancel_recv();
+    void cancel_poll();
     void submit_send(std::size_t from, unsigned flags);
     void submit_control(const record_layer::control_record& c, unsigned flags);
     uint8_t record_type() const;
@@ -150,6 +166,7 @@ class stream {
     runtime::services& _rt;
     runtime::op _recv_op;
     runtime::op _send_op;
+    runtime::op _ready_op;
     record_layer* _records = nullptr;
     int _fd = -1;
     bool _closing = false;
@@ -161,6 +178,10 @@ class stream {
         bool ended = false;   // FIN or an error: never re-armed
         bool done = false;    // the owner wants no more
         bool handed = false;  // a splice reads the socket
+        // Kernel records: the multishot poll is armed; a wakeup came since
+        // the last receive went out.
+        bool polling = false;
+        bool readable = false;
     } _rx;
     // The write side: open; ending (end_write called: the FIN once
     // everything queued is sent); shut (the FIN submitted).

@@ -25,7 +25,8 @@ pooled_connection::pooled_connection(pool& owner, uint32_t slot, uint32_t genera
                                      std::size_t address)
     : ring_owner(false, owner._env.ring, slot, generation),
       _pool(owner),
-      _sock(*this, owner._env, runtime::op::upstream_recv, runtime::op::upstream_send),
+      _sock(*this, owner._env, runtime::op::upstream_recv, runtime::op::upstream_send,
+            runtime::op::upstream_ready),
       _address(address) {
     _sock.attach(fd);
     _sock.set_records(&_plain);
@@ -56,6 +57,12 @@ void pooled_connection::on_completion(runtime::op kind, int res, uint32_t flags)
             break;
         case runtime::op::upstream_send:
             on_send(res);
+            break;
+        case runtime::op::upstream_ready:  // kernel records (none yet on pooled connections)
+            _sock.on_ready(res, flags);
+            if (_state != state::closing) {
+                _sock.arm();
+            }
             break;
         default:
             break;

@@ -698,6 +698,28 @@ TEST_F(ConnectionScript, KernelRecordsKeyUpdateClosesCleanlyAndIsCounted) {
     EXPECT_EQ(closed(close_reason::ktls_key_update), 1u);
 }
 
+// Kernel records are received edge-triggered: a receive that finds no
+// whole record (-EAGAIN: the socket holds half of one) waits for the next
+// wakeup of the socket's poll instead of going again, so a record stalled
+// half sent costs nothing and holds no io-wq worker; after bytes the next
+// receive goes at once.
+TEST_F(ConnectionScript, KernelRecordsReceivesWaitForAWakeup) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    handshake_to_kernel(tc);
+    auto* h = factory.made;
+    EXPECT_EQ(sc.find(*c, op::client_ready).size(), 1u);  // the socket's poll
+    ASSERT_TRUE(sc.receive_end(*c, op::client_recv, -EAGAIN));
+    EXPECT_FALSE(sc.has(*c, op::client_recv));
+    ASSERT_TRUE(sc.readable(*c, op::client_ready));
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_application_data, "a"));
+    EXPECT_TRUE(sc.has(*c, op::client_recv));  // more may wait: at once
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_application_data, "b"));
+    EXPECT_EQ(h->got, "ab");
+    EXPECT_EQ(sc.find(*c, op::client_ready).size(), 1u);  // one poll all along
+}
+
 TEST_F(ConnectionScript, KernelRecordsRefusedRecordGetsItsAlert) {
     use_fake_kernel();
     accept(listener_mode::tcp, true);

@@ -20,7 +20,7 @@ class recording_owner final : public runtime::ring_owner {
     explicit recording_owner(runtime::services& rt, uint32_t slot = 1, uint32_t generation = 1,
                              op recv = op::upstream_recv, op send = op::upstream_send)
         : ring_owner(false, rt.ring, slot, generation),
-          s(*this, rt, recv, send),
+          s(*this, rt, recv, send, recv == op::client_recv ? op::client_ready : op::upstream_ready),
           _recv(recv),
           _send(send) {}
 
@@ -38,6 +38,9 @@ class recording_owner final : public runtime::ring_owner {
             } else if (r.kind == what::error) {
                 error = r.error;
             }
+            s.arm();
+        } else if (kind == op::client_ready || kind == op::upstream_ready) {
+            s.on_ready(res, flags);
             s.arm();
         } else if (kind == _send) {
             auto r = s.on_send(res);
