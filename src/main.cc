@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -81,9 +82,10 @@ std::vector<int> usable_cpus() {
     return cpus;
 }
 
-// Each connection holds two descriptors (client and upstream). Raise the
-// soft limit to the hard one, as HAProxy does, and say so when even that
-// cannot hold what the configuration allows.
+// Each connection holds two descriptors (client and upstream), a spliced
+// one six (and two pipes); one that finds no pipe copies instead, counted.
+// Raise the soft limit to the hard one, as HAProxy does, and say so when
+// even that cannot hold what the configuration allows.
 void raise_descriptor_limit(const tlsterm::config& cfg, unsigned shard_count) {
     rlimit lim{};
     if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
@@ -96,16 +98,23 @@ void raise_descriptor_limit(const tlsterm::config& cfg, unsigned shard_count) {
             lim = raised;
         }
     }
-    uint64_t needed = uint64_t{cfg.limits.max_connections_per_shard} * shard_count * 2 +
+    const bool splices = std::ranges::any_of(cfg.listeners, [](const tlsterm::listener_config& l) {
+        return l.mode == tlsterm::listener_mode::tcp && l.splice &&
+               l.tls.ktls != tlsterm::ktls_mode::off;
+    });
+    const uint64_t each = splices ? 6 : 2;
+    uint64_t needed = uint64_t{cfg.limits.max_connections_per_shard} * shard_count * each +
                       cfg.listeners.size() * shard_count + 64;
     if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
         TLSTERM_LOG(tlsterm::log_level::warn,
                     "descriptor limit %llu is below the %llu that %u shards x "
-                    "limits.max_connections_per_shard=%u need; accepts will fail with EMFILE "
-                    "before that limit is reached (raise the hard limit, e.g. LimitNOFILE=)",
+                    "limits.max_connections_per_shard=%u need (%llu per connection%s); accepts "
+                    "will fail with EMFILE before that limit is reached (raise the hard limit, "
+                    "e.g. LimitNOFILE=)",
                     static_cast<unsigned long long>(lim.rlim_cur),
                     static_cast<unsigned long long>(needed), shard_count,
-                    cfg.limits.max_connections_per_shard);
+                    cfg.limits.max_connections_per_shard, static_cast<unsigned long long>(each),
+                    splices ? ": client, upstream and two pipes when spliced" : "");
     }
 }
 
