@@ -262,8 +262,9 @@ void tcp_pipe::start_splicing() {
     _splice_tried = true;
     auto up = _env.splice_pipes();
     auto down = up ? _env.splice_pipes() : std::move(up);
-    if (!down || !transport::make_nonblocking(client_fd) ||
-        !transport::make_nonblocking(_upstream.fd())) {
+    // The client's socket is non-blocking since its records went to the
+    // kernel (transport::stream::set_records).
+    if (!down || !_upstream.make_nonblocking()) {
         std::string why =
             !down ? down.error() : std::string("socket flags: ") + std::strerror(errno);
         TLSTERM_LOG(log_level::debug, "%s: listener %s: copying instead of splicing: %s",

@@ -31,11 +31,6 @@ std::expected<splice_pipe, std::string> open_splice_pipe() {
     return p;
 }
 
-bool make_nonblocking(int fd) {
-    int flags = ::fcntl(fd, F_GETFL);
-    return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
-
 splice_direction::splice_direction(runtime::ring_owner& owner, runtime::op ready, runtime::op fill,
                                    runtime::op drain, splice_pipe pipe, int from, int to)
     : _owner(owner),

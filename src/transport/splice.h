@@ -50,10 +50,6 @@ struct splice_pipe {
 std::expected<splice_pipe, std::string> open_splice_pipe();
 using splice_pipe_maker = std::function<std::expected<splice_pipe, std::string>()>;
 
-// Makes the socket `fd` non-blocking (what a splice from or to it needs);
-// false with errno set when it cannot.
-bool make_nonblocking(int fd);
-
 class splice_direction {
   public:
     // From socket `from` to socket `to` through `pipe`, submitting through
@@ -107,13 +103,10 @@ class splice_direction {
     // cancelled.
     void stop();
 
-    // Bytes in the pipe (a drain in flight holds some of them).
-    std::size_t in_pipe() const { return _in_pipe; }
     // Bytes are in the pipe or on their way out of it.
     bool holds_bytes() const { return _in_pipe != 0 || _draining; }
     // The source ended (FIN) and everything it sent is out of the pipe.
     bool finished() const { return _source_ended && _in_pipe == 0 && !_draining; }
-    bool source_ended() const { return _source_ended; }
 
   private:
     void submit(bool fill);

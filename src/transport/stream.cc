@@ -32,10 +32,14 @@ void stream::set_records(record_layer* r) {
     _records = r;
     if (r != nullptr && r->kernel() && !_kernel) {
         _kernel = std::make_unique<kernel_rx>();
-        int flags = ::fcntl(_fd, F_GETFL);
-        ::fcntl(_fd, F_SETFL, flags | O_NONBLOCK);  // a worker never waits for a record
-        _rx.readable = true;                        // records may be queued already
+        make_nonblocking();   // a worker never waits for a record
+        _rx.readable = true;  // records may be queued already
     }
+}
+
+bool stream::make_nonblocking() {
+    int flags = ::fcntl(_fd, F_GETFL);
+    return flags >= 0 && ::fcntl(_fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
 void stream::discard() {

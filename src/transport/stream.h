@@ -77,6 +77,9 @@ class stream {
     void discard();
     int fd() const { return _fd; }
     bool attached() const { return _fd >= 0; }
+    // Makes the socket non-blocking (kernel records, a splice from or to
+    // it); false with errno set when it cannot.
+    bool make_nonblocking();
     // The record layer; a kernel one (record_layer::kernel()) makes every
     // receive from then on a recvmsg that says the record's type, and the
     // receives edge-triggered (the socket non-blocking).
