@@ -186,6 +186,12 @@ void log_status(const std::vector<std::unique_ptr<tlsterm::shard::shard>>& shard
                 "(a suite or socket the kernel would not take)",
                 total(shards, &counters::ktls_connections),
                 total(shards, &counters::ktls_fallbacks));
+    TLSTERM_LOG(log_level::info,
+                "kernel TLS upstream: %llu pooled connections' records in the kernel, %llu kept "
+                "in userspace, %llu closed by the origin's KeyUpdate",
+                total(shards, &counters::ktls_upstream_connections),
+                total(shards, &counters::ktls_upstream_fallbacks),
+                total(shards, &counters::ktls_upstream_key_updates));
     TLSTERM_LOG(
         log_level::info, "splice: %llu tcp connections spliced, %llu copied for want of a pipe",
         total(shards, &counters::splice_connections), total(shards, &counters::splice_fallbacks));

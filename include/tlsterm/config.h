@@ -227,6 +227,11 @@ struct upstream_tls_config {
     // non-empty, the leaf must match one (curl's --pinnedpubkey sha256//).
     std::vector<std::array<uint8_t, 32>> pinned_spki;
     std::optional<file_ref> crl_file;  // checked against the origin's chain
+    // Where a pooled connection's records are made after its first
+    // exchange (its tickets read): "auto" keeps them in userspace (HTTP
+    // mode, as on a listener), "on" gives them to the kernel.
+    ktls_mode ktls = ktls_mode::automatic;
+    config_origin ktls_origin;  // the ktls key, or the table when it is not set
 };
 
 // Pooled upstream connections ([upstreams.pool]); one pool per shard.

@@ -106,6 +106,12 @@ struct shard_counters {
     // userspace (a suite the kernel cannot take, the ULP refused).
     std::atomic<uint64_t> ktls_connections{0};
     std::atomic<uint64_t> ktls_fallbacks{0};
+    // Pooled TLS upstream connections likewise (ktls = "on", after their
+    // first exchange), and those closed by the origin's TLS 1.3 KeyUpdate,
+    // which the kernel cannot follow.
+    std::atomic<uint64_t> ktls_upstream_connections{0};
+    std::atomic<uint64_t> ktls_upstream_fallbacks{0};
+    std::atomic<uint64_t> ktls_upstream_key_updates{0};
     // tcp-mode connections spliced (kTLS both ways, pipes to the upstream),
     // and those that copied because no pipe could be had.
     std::atomic<uint64_t> splice_connections{0};

@@ -292,6 +292,10 @@ upstream_tls_config parse_upstream_tls(table_reader& t, const parse_context& ctx
     } else {
         t.node("crl_file");
     }
+    c.ktls = parse_enum(
+        t, "ktls", c.ktls,
+        {{"auto", ktls_mode::automatic}, {"on", ktls_mode::on}, {"off", ktls_mode::off}});
+    c.ktls_origin = t.has("ktls") ? t.origin_of("ktls", *t.node("ktls")) : t.origin();
     auto here = [&](std::string_view key) {
         auto o = t.origin();
         o.key_path = t.key_path(key);
@@ -313,7 +317,8 @@ upstream_tls_config parse_upstream_tls(table_reader& t, const parse_context& ctx
              "verify_hostname = false, which accepts any certificate the CA issued)");
     }
     if (c.mode == upstream_tls_mode::none &&
-        (c.ca_file || !c.server_name.empty() || !c.pinned_spki.empty() || c.crl_file)) {
+        (c.ca_file || !c.server_name.empty() || !c.pinned_spki.empty() || c.crl_file ||
+         c.ktls == ktls_mode::on)) {
         fail(here("mode"),
              "TLS settings given but mode = \"none\"; set mode = \"tls\" or \"mtls\"");
     }

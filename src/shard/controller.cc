@@ -41,6 +41,32 @@ void log_listening(const listener_config& l, const listener_sockets& s,
                 describe(records).c_str());
 }
 
+// Where each TLS upstream's pooled connections keep their records; on a
+// reload (`before` set) only for upstreams that are new or changed path.
+void log_upstream_records(const generation& g, const generation* before) {
+    const config& c = g.cfg();
+    for (std::size_t u = 0; u < c.upstreams.size(); ++u) {
+        const auto& up = c.upstreams[u];
+        if (up.tls.mode == upstream_tls_mode::none) {
+            continue;
+        }
+        const auto& records = g.upstream_records(u);
+        if (before != nullptr) {
+            const auto& was = before->cfg().upstreams;
+            auto it = std::ranges::find(was, up.name, &upstream_config::name);
+            if (it != was.end() &&
+                before->upstream_records(static_cast<std::size_t>(it - was.begin())).kernel ==
+                    records.kernel) {
+                continue;
+            }
+        }
+        TLSTERM_LOG(log_level::info,
+                    "upstream %s: pooled TLS connections keep their records %s after their first "
+                    "exchange",
+                    up.name.c_str(), describe(records).c_str());
+    }
+}
+
 }  // namespace
 
 controller::controller(options opts, std::shared_ptr<generation> first)
@@ -109,6 +135,7 @@ std::expected<void, std::string> controller::start(std::vector<listener_sockets>
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
         log_listening(cfg.listeners[i], _sockets[i], _current->records(i));
     }
+    log_upstream_records(*_current, nullptr);
     return {};
 }
 
@@ -195,6 +222,7 @@ bool controller::reload(const std::string& why, bool quiet_repeat) {
             }
         }
     }
+    log_upstream_records(*next, _current.get());
 
     _current->crls().stop();
     next->crls().start();

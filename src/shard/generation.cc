@@ -35,30 +35,47 @@ std::vector<bool> pooled_upstreams(const config& c) {
     return used;
 }
 
-// Each listener's record path: its ktls setting against what the kernel
-// can (the probe runs once, and only when a listener may use it). `on`
-// where the kernel cannot is an error naming the key.
-std::expected<std::vector<generation::record_choice>, std::string> choose_records(const config& c) {
+// Each listener's and pooled TLS upstream's record path: its ktls setting
+// against what the kernel can (the probe runs once, and only when one may
+// use it). `on` where the kernel cannot is an error naming the key.
+struct record_choices {
+    std::vector<generation::record_choice> listeners;
+    std::vector<generation::record_choice> upstreams;
+};
+
+std::expected<record_choices, std::string> choose_records(const config& c) {
     std::optional<std::expected<void, std::string>> probe;
-    std::vector<generation::record_choice> out;
+    // The kernel's verdict for `mode` (not off): empty when it can carry
+    // records, else why not; an error when `on` needs it.
+    auto kernel_can = [&](ktls_mode mode, const config_origin& origin,
+                          const std::string& what) -> std::expected<std::string, std::string> {
+        if (!probe) {
+            probe = transport::probe_kernel_tls();
+        }
+        if (*probe) {
+            return std::string();
+        }
+        if (mode == ktls_mode::on) {
+            return std::unexpected(
+                origin.to_string() + ": " + what +
+                ": ktls = \"on\", but this kernel cannot carry TLS records: " + probe->error());
+        }
+        return "ktls = \"auto\" and this kernel cannot: " + probe->error();
+    };
+    record_choices out;
     for (const auto& l : c.listeners) {
         generation::record_choice r;
         if (l.tls.ktls == ktls_mode::off) {
             r.why = "ktls = \"off\"";
-            out.push_back(std::move(r));
+            out.listeners.push_back(std::move(r));
             continue;
         }
-        if (!probe) {
-            probe = transport::probe_kernel_tls();
+        auto cannot = kernel_can(l.tls.ktls, l.tls.ktls_origin, "listener " + l.name);
+        if (!cannot) {
+            return std::unexpected(cannot.error());
         }
-        if (!*probe) {
-            if (l.tls.ktls == ktls_mode::on) {
-                return std::unexpected(l.tls.ktls_origin.to_string() + ": listener " + l.name +
-                                       ": ktls = \"on\", but this kernel cannot carry TLS "
-                                       "records: " +
-                                       probe->error());
-            }
-            r.why = "ktls = \"auto\" and this kernel cannot: " + probe->error();
+        if (!cannot->empty()) {
+            r.why = *cannot;
         } else if (l.tls.ktls == ktls_mode::automatic && l.mode == listener_mode::http) {
             r.why =
                 "ktls = \"auto\" keeps HTTP-mode records in userspace (\"on\" gives them "
@@ -69,7 +86,29 @@ std::expected<std::vector<generation::record_choice>, std::string> choose_record
             r.splice = l.mode == listener_mode::tcp && l.splice;
             r.copies = l.mode == listener_mode::tcp && !l.splice;
         }
-        out.push_back(std::move(r));
+        out.listeners.push_back(std::move(r));
+    }
+    // Pooled connections serve HTTP mode, where "auto" keeps userspace
+    // records as it does on a listener; the kernel is asked only for "on".
+    for (const auto& u : c.upstreams) {
+        generation::record_choice r;
+        if (u.tls.mode == upstream_tls_mode::none) {
+            r.why = "plain upstream";
+        } else if (u.tls.ktls == ktls_mode::off) {
+            r.why = "ktls = \"off\"";
+        } else if (u.tls.ktls == ktls_mode::automatic) {
+            r.why =
+                "ktls = \"auto\" keeps pooled connections' records in userspace (\"on\" "
+                "gives them to the kernel)";
+        } else {
+            auto cannot = kernel_can(u.tls.ktls, u.tls.ktls_origin, "upstream " + u.name);
+            if (!cannot) {
+                return std::unexpected(cannot.error());
+            }
+            r.kernel = true;
+            r.why = "ktls = \"on\"";
+        }
+        out.upstreams.push_back(std::move(r));
     }
     return out;
 }
@@ -129,7 +168,8 @@ std::expected<std::shared_ptr<generation>, std::string> generation::build(
     if (!records) {
         return std::unexpected(records.error());
     }
-    g->_records = std::move(*records);
+    g->_records = std::move(records->listeners);
+    g->_upstream_records = std::move(records->upstreams);
 
     std::time_t now = std::time(nullptr);
     for (const auto& l : c.listeners) {

@@ -90,6 +90,9 @@ class generation {
         bool copies = false;  // ... or copies (splice = false)
     };
     const record_choice& records(std::size_t listener) const { return _records[listener]; }
+    // Where upstream `u`'s pooled TLS connections keep their records after
+    // their first exchange: [upstreams.tls] ktls against the same probe.
+    const record_choice& upstream_records(std::size_t u) const { return _upstream_records[u]; }
 
     // Rotates the generated ticket keys that are due (main thread, each
     // tick); logs each rotation, never a key.
@@ -113,6 +116,7 @@ class generation {
     std::unique_ptr<crl::manager> _crls;
     std::vector<std::shared_ptr<tls::ticket_keys>> _tickets;                 // [listener]
     std::vector<record_choice> _records;                                     // [listener]
+    std::vector<record_choice> _upstream_records;                            // [upstream]
     std::vector<std::vector<std::unique_ptr<tls::server_context>>> _server;  // [shard][listener]
     std::vector<std::vector<std::unique_ptr<upstream::client_context>>>
         _client;  // [shard][upstream]

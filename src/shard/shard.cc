@@ -220,7 +220,8 @@ struct shard::loop {
                 }
                 if (!sg->pools[u]) {
                     sg->pools[u] = std::make_unique<upstream::pool>(
-                        env, c.upstreams[u], g->client_context(owner._setup.index, u));
+                        env, c.upstreams[u], g->client_context(owner._setup.index, u),
+                        g->upstream_records(u).kernel ? &env.kernel_tls : nullptr);
                 }
                 return sg->pools[u].get();
             }

@@ -58,7 +58,7 @@ void pooled_connection::on_completion(runtime::op kind, int res, uint32_t flags)
         case runtime::op::upstream_send:
             on_send(res);
             break;
-        case runtime::op::upstream_ready:  // kernel records (none yet on pooled connections)
+        case runtime::op::upstream_ready:  // kernel records: the socket woke
             _sock.on_ready(res, flags);
             if (_state != state::closing) {
                 _sock.arm();
@@ -66,6 +66,9 @@ void pooled_connection::on_completion(runtime::op kind, int res, uint32_t flags)
             break;
         default:
             break;
+    }
+    if (_state == state::switching) {
+        continue_to_kernel();
     }
     if (_state == state::closing && inflight() == 0) {
         _sock.release();  // everything on the socket completed: now it may close
@@ -146,13 +149,21 @@ void pooled_connection::on_recv(int res, uint32_t flags) {
     }
     switch (r.kind) {
         case what::bytes:
-            on_bytes(r.buffer.bytes());
+            if (_kernel) {
+                on_kernel_record(r.record_type, r.buffer.bytes());
+            } else {
+                on_bytes(r.buffer.bytes());
+            }
             break;
         case what::end:
             on_eof();
             return;
         case what::error:
-            fail(false, std::string("read failed: ") + std::strerror(-r.error));
+            if (_kernel) {
+                on_kernel_receive_error(r.error);
+            } else {
+                fail(false, std::string("read failed: ") + std::strerror(-r.error));
+            }
             return;
         case what::nothing:
             break;
@@ -200,7 +211,8 @@ void pooled_connection::attach(user& u) {
 void pooled_connection::decrypt() {
     uint8_t buf[decrypt_chunk];
     const uint32_t attachment = _attachments;
-    while ((_state == state::idle || _state == state::busy) && _attachments == attachment) {
+    while ((_state == state::idle || _state == state::busy || _state == state::switching) &&
+           _attachments == attachment) {
         auto r = _tls->read(buf);
         if (r.status == tls::tls_status::ok) {
             deliver(std::span<const uint8_t>(buf, r.bytes));
@@ -241,7 +253,7 @@ void pooled_connection::send(std::span<const uint8_t> plaintext) {
         return;
     }
     if (_sock.records()->write(plaintext) != tls::tls_status::ok) {
-        fail(false, "TLS write: " + _tls->error());  // only wolfSSL fails a write
+        fail(false, "TLS write: " + _tls->error());  // only wolfSSL (_tls) fails a write
         return;
     }
     flush();
@@ -327,10 +339,10 @@ void pooled_connection::abandon() {
     close(false);  // mid-exchange: the origin must not take it for a complete one
 }
 
-void pooled_connection::fail(bool eof, const std::string& cause) {
+void pooled_connection::fail(bool eof, const std::string& cause, bool clean) {
     user* u = _user;
     _user = nullptr;
-    close(false);
+    close(clean);
     if (u != nullptr) {
         _news = closed_news{u, eof, cause};
         _pool._env.later.post(_tell_later);
@@ -353,12 +365,146 @@ void pooled_connection::close(bool clean) {
     _sock.close(clean);  // close_notify first when clean and established
 }
 
+// ---- the records' move to the kernel ------------------------------------------------
+
+// After the first exchange (released reusable, idle now): a suite the
+// kernel takes and the ULP attached, the receive is cancelled; its last
+// bytes still come, for wolfSSL.
+void pooled_connection::begin_kernel_records() {
+    if (auto cipher = transport::kernel_cipher_of(*_tls); !cipher) {
+        stay_in_userspace(cipher.error());
+        return;
+    }
+    if (auto attached = _pool._kernel->attach(_sock.fd()); !attached) {
+        // The ULP refused: nothing changed on the socket.
+        stay_in_userspace(attached.error());
+        return;
+    }
+    // The ULP without keys passes bytes as they are; a switch the origin
+    // never lets finish (half a record sent) ends at the idle timeout.
+    _state = state::switching;
+    _pool._switching.push_back(this);
+    _pool._idle_timers.schedule(_timer, _pool._env.now_ms);
+    _sock.pause();
+    continue_to_kernel();
+}
+
+// The records stay with wolfSSL, counted and logged (at info: the upstream
+// asked for kernel records).
+void pooled_connection::stay_in_userspace(const std::string& why) {
+    TLSTERM_LOG(log_level::info, "upstream %s (%s): TLS records stay in userspace: %s",
+                _pool.name().c_str(), address().to_string().c_str(), why.c_str());
+    _pool._env.counters.ktls_upstream_fallbacks.fetch_add(1, std::memory_order_relaxed);
+    if (_state == state::switching) {
+        _sock.resume();
+        _pool.on_switched(*this);
+    } else {
+        _pool.hand_on(*this);  // never began: free at once
+    }
+}
+
+void pooled_connection::continue_to_kernel() {
+    if (_state != state::switching) {
+        return;
+    }
+    if (_sock.receive_armed() || _sock.backlog() != 0) {
+        return;  // a receive or a send still to complete
+    }
+    if (_tls->input_pending()) {
+        decrypt();  // whole records wolfSSL has not read (a ticket; data closes)
+        if (_state != state::switching) {
+            return;
+        }
+    }
+    if (std::size_t missing = _tls->record_remainder()) {
+        _sock.arm_exactly(missing);  // the rest of a record, and not a byte more
+        return;
+    }
+    hand_records_to_kernel();
+}
+
+void pooled_connection::hand_records_to_kernel() {
+    auto tx = transport::kernel_keys_of(*_tls, true);
+    auto rx = transport::kernel_keys_of(*_tls, false);
+    if (!tx || !rx) {
+        stay_in_userspace(!tx ? tx.error() : rx.error());
+        return;
+    }
+    if (auto installed = _pool._kernel->install(_sock.fd(), true, tx->view()); !installed) {
+        stay_in_userspace(installed.error());  // nothing changed yet
+        return;
+    }
+    if (auto installed = _pool._kernel->install(_sock.fd(), false, rx->view()); !installed) {
+        // The kernel writes the records already: there is no way back, and
+        // no close_notify wolfSSL could make would be one.
+        TLSTERM_LOG(log_level::error, "upstream %s (%s): kernel TLS receive keys refused: %s",
+                    _pool.name().c_str(), address().to_string().c_str(), installed.error().c_str());
+        close(false);
+        return;
+    }
+    TLSTERM_LOG(log_level::debug, "upstream %s (%s): TLS records in the kernel (%s %s)",
+                _pool.name().c_str(), address().to_string().c_str(),
+                std::string(_tls->version()).c_str(), std::string(_tls->cipher()).c_str());
+    _kernel = std::make_unique<transport::kernel_records>();
+    _sock.set_records(_kernel.get());
+    _tls.reset();  // the WOLFSSL and its buffers
+    _pool._env.counters.ktls_upstream_connections.fetch_add(1, std::memory_order_relaxed);
+    _sock.resume();
+    _pool.on_switched(*this);
+}
+
+// A record the kernel decrypted: application data is the response; the
+// others are judged as the client side of a connection does.
+void pooled_connection::on_kernel_record(uint8_t type, std::span<const uint8_t> bytes) {
+    if (type == transport::record_application_data) {
+        deliver(bytes);
+        return;
+    }
+    using what = transport::control_verdict::what;
+    auto v = transport::read_control_record(type, bytes, false);
+    switch (v.kind) {
+        case what::ignore:
+            return;
+        case what::end:
+            fail(true, "origin closed the connection");
+            return;
+        case what::key_update:
+            _pool._env.counters.ktls_upstream_key_updates.fetch_add(1, std::memory_order_relaxed);
+            TLSTERM_LOG(log_level::info,
+                        "upstream %s (%s): the origin sent a TLS KeyUpdate, which kernel TLS "
+                        "cannot follow: closing",
+                        _pool.name().c_str(), address().to_string().c_str());
+            // close_notify under the old keys, which the origin still reads.
+            fail(false, "origin sent a TLS KeyUpdate, which kernel TLS cannot follow", true);
+            return;
+        case what::peer_alert:
+            fail(false, "TLS alert " + std::to_string(v.description) + " from the origin");
+            return;
+        case what::refuse:
+            _kernel->fail(v.answer);
+            fail(false,
+                 "TLS: a record of type " + std::to_string(type) + " from the origin refused");
+            return;
+    }
+}
+
+void pooled_connection::on_kernel_receive_error(int error) {
+    if (auto alert = transport::alert_for_receive_error(error)) {
+        _kernel->fail(*alert);  // a record that did not authenticate, too long, malformed
+        fail(false, std::string("TLS: a record from the origin refused: ") + std::strerror(-error));
+        return;
+    }
+    fail(false, std::string("read failed: ") + std::strerror(-error));
+}
+
 // ---- pool ---------------------------------------------------------------------------
 
-pool::pool(runtime::services& env, const upstream_config& config, client_context* tls)
+pool::pool(runtime::services& env, const upstream_config& config, client_context* tls,
+           const transport::kernel_tls_calls* kernel)
     : _env(env),
       _config(config),
       _tls(tls),
+      _kernel(tls != nullptr ? kernel : nullptr),
       _endpoints(config.addresses.size()),
       _handshake_timers(config.connect_timeout_ms),
       _idle_timers(config.pool.idle_timeout_ms),
@@ -557,7 +703,18 @@ void pool::on_released(pooled_connection& c, bool reusable) {
         serve_waiters();
         return;
     }
+    if (_kernel != nullptr && c._tls && c._requests == 1) {
+        c.begin_kernel_records();  // then on_switched, or hand_on when it stays
+        return;
+    }
     hand_on(c);  // to a waiter, else idle (closed when retired)
+}
+
+void pool::on_switched(pooled_connection& c) {
+    std::erase(_switching, &c);
+    connection_deadlines::remove(c._timer);
+    c._state = pooled_connection::state::idle;  // given to nobody until hand_on says
+    hand_on(c);
 }
 
 void pool::on_connect_failed(pooled_connection& c, const std::string& cause) {
@@ -611,6 +768,8 @@ void pool::on_closed(pooled_connection& c) {
     using st = pooled_connection::state;
     if (c._state == st::idle) {
         std::erase(_idle, &c);
+    } else if (c._state == st::switching) {
+        std::erase(_switching, &c);
     } else if (c._state == st::connecting || c._state == st::handshaking) {
         --_connecting;
     }
@@ -667,6 +826,9 @@ void pool::drain() {
     _phase = phase::draining;
     while (!_idle.empty()) {
         _idle.back()->close();  // on_closed removes it
+    }
+    while (!_switching.empty()) {
+        _switching.back()->close();
     }
 }
 

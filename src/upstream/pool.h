@@ -16,6 +16,18 @@
 // addresses take the load. When every address is down, requests fail at
 // once with 502 naming the last error.
 //
+// With ktls = "on" (the pool is given the kernel's calls), a TLS
+// connection's records go to the kernel (kTLS) when its first exchange
+// ends, so that a TLS 1.3 origin's tickets were read by wolfSSL and the
+// session kept: the connection is switching meanwhile, given to nobody,
+// until no receive or send is in flight and no part-read record is left
+// in wolfSSL; then the keys are installed, its WOLFSSL freed, and it goes
+// on to a waiter or idles. On kernel records what the origin sends that is
+// not application data is judged as on a client connection: tickets and
+// HelloRequests are dropped, close_notify ends the stream, an alert or a
+// refused record ends the connection, and a TLS 1.3 KeyUpdate closes it
+// (the kernel cannot rekey before Linux 6.14), counted.
+//
 // A pool serves one [[upstreams]] entry, whose settings (TLS mode, SNI,
 // verify name, CA, client certificate, pins, minimum version) are the same
 // for all its connections; connections differ only by address, and each
@@ -40,6 +52,8 @@
 #include "runtime/services.h"
 #include "runtime/slot_table.h"
 #include "tls/session.h"
+#include "transport/kernel_records.h"
+#include "transport/kernel_tls.h"
 #include "transport/records.h"
 #include "transport/stream.h"
 #include "upstream/client_context.h"
@@ -99,6 +113,8 @@ class pooled_connection final : public runtime::ring_owner {
     void abandon();
 
     uint32_t requests() const { return _requests; }  // exchanges completed on it
+    // Its records are the kernel's (kTLS): it holds no WOLFSSL.
+    bool kernel_records() const { return _kernel != nullptr; }
     const socket_address& address() const;
     // Closes without telling anyone (pool drain, idle expiry); `clean`:
     // with close_notify when TLS is established.
@@ -106,7 +122,7 @@ class pooled_connection final : public runtime::ring_owner {
 
   private:
     friend class pool;
-    enum class state : uint8_t { connecting, handshaking, idle, busy, closing };
+    enum class state : uint8_t { connecting, handshaking, idle, busy, switching, closing };
 
     void start();
     void on_connect(int res);
@@ -121,8 +137,17 @@ class pooled_connection final : public runtime::ring_owner {
     void flush();
     // Closes, and tells the user after the call that failed (from the
     // deferred queue: the user may be the caller).
-    void fail(bool eof, const std::string& cause);
+    // `clean`: the connection's end is a clean one (close_notify).
+    void fail(bool eof, const std::string& cause, bool clean = false);
     void tell_closed();  // the deferred task
+
+    // ---- the records' move to the kernel (see the file comment)
+    void begin_kernel_records();
+    void continue_to_kernel();
+    void hand_records_to_kernel();
+    void stay_in_userspace(const std::string& why);
+    void on_kernel_record(uint8_t type, std::span<const uint8_t> bytes);
+    void on_kernel_receive_error(int error);
 
     pool& _pool;
     transport::stream _sock;
@@ -132,7 +157,9 @@ class pooled_connection final : public runtime::ring_owner {
     std::unique_ptr<tls::session> _tls;
     transport::tls_records _tls_records;  // bound to _tls once it exists
     transport::plain_records _plain;      // a plain upstream's bytes
-    bool _offered_session = false;        // the handshake offered the pool's saved session
+    // The kernel's records once they moved there (then _tls is gone).
+    std::unique_ptr<transport::kernel_records> _kernel;
+    bool _offered_session = false;  // the handshake offered the pool's saved session
     uint32_t _requests = 0;
     // Counts the users attached and released: plaintext decrypted for one
     // exchange is never delivered to the next, even when the connection
@@ -156,7 +183,10 @@ class pool {
   public:
     // `tls` (null for plain upstreams) belongs to the configuration
     // generation the pool serves, which outlives it.
-    pool(runtime::services& env, const upstream_config& config, client_context* tls);
+    // `kernel`: TLS connections move their records to the kernel after
+    // their first exchange, through these calls (ktls = "on"); null: never.
+    pool(runtime::services& env, const upstream_config& config, client_context* tls,
+         const transport::kernel_tls_calls* kernel = nullptr);
     ~pool();
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;
@@ -216,6 +246,9 @@ class pool {
     bool open_one();
     void on_ready(pooled_connection& c);
     void on_released(pooled_connection& c, bool reusable);
+    // `c`'s switch ended (its records in the kernel, or kept in userspace):
+    // it is free.
+    void on_switched(pooled_connection& c);
     void on_connect_failed(pooled_connection& c, const std::string& cause);
     // A handshake that offered the saved session failed: the origin refused
     // it (wolfSSL 5.5.4's client then fails with OUT_OF_ORDER_E, -373,
@@ -238,10 +271,12 @@ class pool {
     runtime::services& _env;
     const upstream_config& _config;
     client_context* _tls;
+    const transport::kernel_tls_calls* _kernel;
     WOLFSSL_SESSION* _resume = nullptr;  // the last session, offered to the next connection
     std::vector<endpoint> _endpoints;
     std::size_t _next_address = 0;
-    std::vector<pooled_connection*> _idle;  // most recently used last
+    std::vector<pooled_connection*> _idle;       // most recently used last
+    std::vector<pooled_connection*> _switching;  // records on their way to the kernel
     std::deque<waiter> _waiters;
     std::deque<answer> _answers;
     runtime::deferred_call<pool, &pool::deliver_answers> _answer_later{*this};

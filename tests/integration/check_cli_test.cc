@@ -98,6 +98,42 @@ TEST(CheckCli, KtlsOnNeedsAKernelThatCan) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// The same for a TLS upstream's pooled connections ([upstreams.tls]).
+TEST(CheckCli, UpstreamKtlsOnNeedsAKernelThatCan) {
+    auto probe = transport::probe_kernel_tls();
+    auto dir = default_config_dir();
+    std::string text = test::read_text(dir / "tlsterm.toml");
+    const std::string plain = "[upstreams.tls]\nmode = \"none\"\n";
+    auto at = text.find(plain);
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, plain.size(),
+                 "[upstreams.tls]\nmode = \"tls\"\nca_file = \"demo/root-ca.pem\"\n"
+                 "server_name = \"localhost\"\nktls = \"on\"\n");
+    test::write_file(dir / "tlsterm.toml", text);
+    std::size_t line = 5 + static_cast<std::size_t>(std::count(
+                               text.begin(), text.begin() + static_cast<long>(at), '\n'));
+    auto r = tlsterm({"--check", (dir / "tlsterm.toml").string()});
+    if (probe) {
+        std::cout << "[ ktls     ] this kernel carries TLS records: \"on\" is accepted\n";
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return;
+    }
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("upstreams[0].tls.ktls (" + (dir / "tlsterm.toml").string() + ":" +
+                              std::to_string(line) +
+                              ":8): upstream demo: ktls = \"on\", but "
+                              "this kernel cannot carry TLS records: " +
+                              probe.error(),
+                          0),
+              0u)
+        << r.err;
+    text.replace(text.find("ktls = \"on\""), 11, "ktls = \"auto\"");
+    test::write_file(dir / "tlsterm.toml", text);
+    r = tlsterm({"--check", (dir / "tlsterm.toml").string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST(CheckCli, MissingCertificateNamesFileAndKey) {
     auto dir = default_config_dir();
     std::filesystem::remove(dir / "demo");

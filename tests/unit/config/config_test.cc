@@ -987,6 +987,28 @@ TEST(ConfigKernelTls, AutoByDefaultOnOffAndNothingElse) {
                                   "): expected one of \"auto\", \"on\", \"off\", got \"yes\"");
 }
 
+// [upstreams.tls] ktls: the same three values; "on" only where there is
+// TLS toward the upstream.
+TEST(ConfigKernelTls, UpstreamAutoByDefaultOnlyWithTls) {
+    const std::string tls = "[upstreams.tls]\nmode = \"tls\"\nserver_name = \"o\"\n";
+    auto c = load(http_config(tls));
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ((*c)->upstreams[0].tls.ktls, ktls_mode::automatic);
+    for (auto [text, mode] : {std::pair{"on", ktls_mode::on}, std::pair{"off", ktls_mode::off}}) {
+        auto with = load(http_config(tls + "ktls = \"" + std::string(text) + "\"\n"));
+        ASSERT_TRUE(with) << with.error().to_string();
+        EXPECT_EQ((*with)->upstreams[0].tls.ktls, mode);
+        EXPECT_EQ((*with)->upstreams[0].tls.ktls_origin.key_path, "upstreams[0].tls.ktls");
+    }
+    std::string bad = http_config(tls + "ktls = \"always\"\n");
+    EXPECT_EQ(error_of(bad), "upstreams[0].tls.ktls (t.toml:" + pos_of(bad, "\"always\"") +
+                                 "): expected one of \"auto\", \"on\", \"off\", got \"always\"");
+    std::string plain = http_config("[upstreams.tls]\nktls = \"on\"\n");
+    EXPECT_NE(error_of(plain).find("upstreams[0].tls.mode ("), std::string::npos)
+        << error_of(plain);
+    EXPECT_NE(error_of(plain).find("but mode = \"none\""), std::string::npos) << error_of(plain);
+}
+
 TEST(ConfigSplice, OnByDefaultInTcpModeAndNowhereElse) {
     auto c = load(minimal());
     ASSERT_TRUE(c) << c.error().to_string();
