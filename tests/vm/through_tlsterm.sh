@@ -9,7 +9,9 @@
 # kernel records: curl through an HTTP listener to busybox httpd, a client's
 # TLS 1.3 KeyUpdate (a clean close, counted as ktls_key_update), and the
 # counters: tlsterm's and the kernel's own (/proc/net/tls_stat) say the
-# kernel carried each connection; records cut across the switch, stalled
+# kernel carried each connection; pooled TLS upstream connections (to a
+# second tlsterm, /vm/origin.toml) moving their records to the kernel after
+# their first exchange, downloads and an upload through them; records cut across the switch, stalled
 # and forged (tests/vm/edge_check.cc). Last, tlsterm run by an
 # unprivileged user past fs.pipe-user-pages-soft: no pipe to be had, its
 # spliced listener copies, counted. One line per check; exits non-zero
@@ -20,19 +22,26 @@ head -c "${1:-1048576}" /dev/urandom >/tmp/data
 want=$(sha256sum </tmp/data | cut -d' ' -f1)
 printf '#!/bin/sh\ncat /tmp/data\n' >/tmp/send && chmod +x /tmp/send
 printf '#!/bin/sh\ncat >/tmp/up\n' >/tmp/recv && chmod +x /tmp/recv
-mkdir -p /www && cp /tmp/data /www/data
+mkdir -p /www/v12 /www/cgi-bin && cp /tmp/data /www/data && cp /tmp/data /www/v12/data
+# A CGI that answers with the sha256 of the request body.
+printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nhead -c "$CONTENT_LENGTH" | sha256sum | cut -d" " -f1\n' >/www/cgi-bin/sum
+chmod +x /www/cgi-bin/sum
 
 tlsterm /vm/tcp.toml >/tmp/tlsterm.log 2>&1 &
 tlsterm_pid=$!
+tlsterm /vm/origin.toml >/tmp/origin.log 2>&1 &
+origin_pid=$!
 ready=0
 for i in $(seq 1 100); do
-  if grep -q "listener http-kernel listening" /tmp/tlsterm.log 2>/dev/null; then ready=1; break; fi
+  if grep -q "listener http-pooled-kernel listening" /tmp/tlsterm.log 2>/dev/null &&
+     grep -q "listener origin-tls12 listening" /tmp/origin.log 2>/dev/null; then ready=1; break; fi
   sleep 0.1
 done
-if [ $ready -ne 1 ]; then echo "FAILED: tlsterm did not start"; cat /tmp/tlsterm.log; exit 1; fi
+if [ $ready -ne 1 ]; then echo "FAILED: tlsterm did not start"; cat /tmp/tlsterm.log /tmp/origin.log; exit 1; fi
 failures=0
 fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
 grep "listening" /tmp/tlsterm.log | sed 's/^.*listener /start log: listener /'
+grep "pooled TLS connections" /tmp/tlsterm.log | sed 's/^.*upstream /start log: upstream /'
 
 # The origin listens: busybox nc -l on port 9000 (0x2328), an IPv6 socket
 # that takes IPv4 too, so it shows in tcp6.
@@ -121,6 +130,51 @@ for version in "--tlsv1.3" "--tlsv1.2 --tls-max 1.2"; do
   kernel_connections=$((kernel_connections + 1))
 done
 
+# Pooled TLS upstreams on kernel records: the HTTP listener on 8448 (its
+# client side in userspace) routes to a second tlsterm (the origin, its
+# records made by wolfSSL, keeping connections alive in front of httpd).
+# Each pooled connection's first exchange runs on wolfSSL, the rest on the
+# kernel's records: three responses on one connection per version (TLS
+# 1.3 AES-GCM, TLS 1.2 ChaCha20-Poly1305), an upload through one; then the
+# origin ends the idle connections (close_notify after its 3 s idle
+# timeout), and the next requests take new ones that move too.
+pooled() {  # label path
+  start=$(uptime_s)
+  status=0
+  timeout 90 curl -sS --cacert /pki/root-ca.pem -o /tmp/pool1 -o /tmp/pool2 -o /tmp/pool3 \
+    https://127.0.0.1:8448$2 https://127.0.0.1:8448$2 https://127.0.0.1:8448$2 \
+    2>>/tmp/client.err || status=$?
+  for n in 1 2 3; do
+    check "pooled TLS upstream, $1: response $n" /tmp/pool$n $status $start
+  done
+}
+pooled_upload() {  # label path
+  status=0
+  got=$(timeout 90 curl -sS --cacert /pki/root-ca.pem -H "Expect:" --data-binary @/tmp/data \
+    https://127.0.0.1:8448$2 2>>/tmp/client.err) || status=$?
+  if [ "$got" = "$want" ]; then echo "ok: pooled TLS upstream, $1: upload"; else
+    fail "pooled TLS upstream, $1: upload (the origin's sha256 '$got', client status $status)"
+  fi
+}
+pooled "TLS 1.3" /data
+pooled "TLS 1.2 ChaCha20-Poly1305" /v12/data
+pooled_upload "TLS 1.3" /cgi-bin/sum
+sleep 4  # the origin's idle timeout ends every pooled connection
+pooled "TLS 1.3, after the origin closed the idle connection" /data
+pooled "TLS 1.2, after the origin closed the idle connection" /v12/data
+kill -USR1 $tlsterm_pid
+sleep 1
+line=$(grep "kernel TLS upstream:" /tmp/tlsterm.log | tail -1)
+echo "tlsterm: ${line#*kernel TLS upstream: }"
+pooled_kernel=$(echo "$line" | sed -n "s/.*kernel TLS upstream: \([0-9]*\) pooled connections' records in the kernel, 0 kept in userspace, 0 closed.*/\1/p")
+if [ -n "$pooled_kernel" ] && [ "$pooled_kernel" -ge 4 ]; then
+  echo "ok: tlsterm counted $pooled_kernel pooled connections on kernel records (at least 4), none kept in userspace"
+else
+  fail "tlsterm's pooled kTLS counters (expected at least 4 in the kernel, 0 kept)"
+  pooled_kernel=0
+fi
+kill $origin_pid
+
 # A TLS 1.3 KeyUpdate from the client: the kernel cannot follow it, so
 # tlsterm closes cleanly (close_notify) and counts it. The bytes before it
 # reach the origin.
@@ -175,10 +229,11 @@ else
 fi
 tx=$(( $(tls_stat TlsTxSw) - tx_before )); rx=$(( $(tls_stat TlsRxSw) - rx_before ))
 echo "kernel: /proc/net/tls_stat TlsTxSw +$tx, TlsRxSw +$rx"
-if [ $tx -eq $kernel_connections ] && [ $rx -eq $kernel_connections ]; then
-  echo "ok: the kernel made and read the records of exactly those connections"
+sockets=$((kernel_connections + pooled_kernel))
+if [ $tx -eq $sockets ] && [ $rx -eq $sockets ]; then
+  echo "ok: the kernel made and read the records of exactly those connections ($kernel_connections client, $pooled_kernel pooled)"
 else
-  fail "the kernel's counts (expected +$kernel_connections each way)"
+  fail "the kernel's counts (expected +$sockets each way: $kernel_connections client, $pooled_kernel pooled)"
 fi
 kill $tlsterm_pid
 for i in $(seq 1 50); do kill -0 $tlsterm_pid 2>/dev/null || break; sleep 0.1; done
@@ -223,6 +278,7 @@ kill "$no_pipes_pid"
 sysctl -w fs.pipe-user-pages-soft="$soft" >/dev/null
 if [ $failures -ne 0 ]; then
   echo "--- tlsterm log"; tail -40 /tmp/tlsterm.log
+  echo "--- origin log"; tail -20 /tmp/origin.log
   echo "--- client errors"; tail -20 /tmp/client.err
 fi
 echo "$failures failed"
