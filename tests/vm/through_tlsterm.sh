@@ -159,7 +159,7 @@ pooled_upload() {  # label path
 pooled "TLS 1.3" /data
 pooled "TLS 1.2 ChaCha20-Poly1305" /v12/data
 pooled_upload "TLS 1.3" /cgi-bin/sum
-sleep 4  # the origin's idle timeout ends every pooled connection
+sleep 5  # the origin's idle timeout (3 s) ends every pooled connection
 pooled "TLS 1.3, after the origin closed the idle connection" /data
 pooled "TLS 1.2, after the origin closed the idle connection" /v12/data
 kill -USR1 $tlsterm_pid
