@@ -545,21 +545,14 @@ void connection::continue_to_kernel() {
 }
 
 void connection::hand_records_to_kernel() {
-    auto tx = transport::kernel_keys_of(*_tls, true);
-    auto rx = transport::kernel_keys_of(*_tls, false);
-    if (!tx || !rx) {
-        stay_in_userspace(!tx ? tx.error() : rx.error());
-        return;
-    }
-    if (auto installed = _env.kernel_tls.install(_client.fd(), true, tx->view()); !installed) {
-        // Nothing changed yet: the ULP without keys passes bytes as they are.
-        stay_in_userspace(installed.error());
-        return;
-    }
-    if (auto installed = _env.kernel_tls.install(_client.fd(), false, rx->view()); !installed) {
-        // The kernel writes the records already: there is no way back.
+    if (auto installed = transport::install_session_keys(_env.kernel_tls, _client.fd(), *_tls);
+        !installed) {
+        if (!installed.error().no_way_back) {
+            stay_in_userspace(installed.error().why);
+            return;
+        }
         TLSTERM_LOG(log_level::error, "%s: kernel TLS receive keys refused: %s", peer().c_str(),
-                    installed.error().c_str());
+                    installed.error().why.c_str());
         close(close_reason::tls_error);
         return;
     }

@@ -133,6 +133,24 @@ std::expected<void, std::string> attach_tls_ulp(int fd) {
     return {};
 }
 
+std::expected<void, kernel_install_failure> install_session_keys(const kernel_tls_calls& calls,
+                                                                 int fd, tls::session& s) {
+    auto tx = kernel_keys_of(s, true);
+    auto rx = kernel_keys_of(s, false);
+    if (!tx || !rx) {
+        return std::unexpected(kernel_install_failure{false, !tx ? tx.error() : rx.error()});
+    }
+    if (auto installed = calls.install(fd, true, tx->view()); !installed) {
+        // Nothing changed yet: the ULP without keys passes bytes as they are.
+        return std::unexpected(kernel_install_failure{false, installed.error()});
+    }
+    if (auto installed = calls.install(fd, false, rx->view()); !installed) {
+        // The kernel writes the records already.
+        return std::unexpected(kernel_install_failure{true, installed.error()});
+    }
+    return {};
+}
+
 std::expected<void, std::string> install_keys(int fd, bool tx, const kernel_keys& k) {
     // TLS 1.2 GCM: a 4-byte salt from the key block, 8 explicit bytes
     // (the kernel sends the sequence number there). TLS 1.3 and

@@ -78,6 +78,20 @@ struct kernel_tls_calls {
         install_keys;
 };
 
+// Gives `s`'s records to the kernel on `fd` (its ULP attached, `s` at a
+// record boundary with nothing in flight): the keys of both directions
+// copied out, TX installed, then RX, the copies wiped. A failure says
+// whether the socket changed: a suite the kernel cannot take or a refused
+// TX leaves it as it was (the records can stay with wolfSSL); a refused RX
+// after TX leaves no way back (`no_way_back`: the connection must close,
+// and no close_notify wolfSSL would make is one any more).
+struct kernel_install_failure {
+    bool no_way_back = false;
+    std::string why;
+};
+std::expected<void, kernel_install_failure> install_session_keys(const kernel_tls_calls& calls,
+                                                                 int fd, tls::session& s);
+
 // A loopback connection with the ULP attached and AES-128-GCM installed
 // both ways: the kernel can carry records. The error says what is missing
 // (no tls module: CONFIG_TLS; no cipher).

@@ -407,14 +407,14 @@ void pooled_connection::continue_to_kernel() {
     if (_state != state::switching) {
         return;
     }
-    if (_sock.receive_armed() || _sock.backlog() != 0) {
-        return;  // a receive or a send still to complete
-    }
     if (_tls->input_pending()) {
         decrypt();  // whole records wolfSSL has not read (a ticket; data closes)
         if (_state != state::switching) {
             return;
         }
+    }
+    if (_sock.receive_armed() || _sock.backlog() != 0) {
+        return;  // a receive or a send (an answer decrypt() made) still to complete
     }
     if (std::size_t missing = _tls->record_remainder()) {
         _sock.arm_exactly(missing);  // the rest of a record, and not a byte more
@@ -424,22 +424,16 @@ void pooled_connection::continue_to_kernel() {
 }
 
 void pooled_connection::hand_records_to_kernel() {
-    auto tx = transport::kernel_keys_of(*_tls, true);
-    auto rx = transport::kernel_keys_of(*_tls, false);
-    if (!tx || !rx) {
-        stay_in_userspace(!tx ? tx.error() : rx.error());
-        return;
-    }
-    if (auto installed = _pool._kernel->install(_sock.fd(), true, tx->view()); !installed) {
-        stay_in_userspace(installed.error());  // nothing changed yet
-        return;
-    }
-    if (auto installed = _pool._kernel->install(_sock.fd(), false, rx->view()); !installed) {
-        // The kernel writes the records already: there is no way back, and
-        // no close_notify wolfSSL could make would be one.
+    if (auto installed = transport::install_session_keys(*_pool._kernel, _sock.fd(), *_tls);
+        !installed) {
+        if (!installed.error().no_way_back) {
+            stay_in_userspace(installed.error().why);
+            return;
+        }
         TLSTERM_LOG(log_level::error, "upstream %s (%s): kernel TLS receive keys refused: %s",
-                    _pool.name().c_str(), address().to_string().c_str(), installed.error().c_str());
-        close(false);
+                    _pool.name().c_str(), address().to_string().c_str(),
+                    installed.error().why.c_str());
+        close(false);  // no close_notify wolfSSL would make is one any more
         return;
     }
     TLSTERM_LOG(log_level::debug, "upstream %s (%s): TLS records in the kernel (%s %s)",

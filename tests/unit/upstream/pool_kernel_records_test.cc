@@ -21,6 +21,7 @@
 #include "tls/server_context.h"
 #include "unit/harness/script.h"
 #include "unit/tls/memory_peer.h"
+#include "unit/upstream/recording_user.h"
 #include "upstream/pool.h"
 
 namespace tlsterm::upstream {
@@ -28,32 +29,7 @@ namespace {
 
 using runtime::op;
 
-// A request as the pool sees it.
-class recording_user final : public user {
-  public:
-    void on_connection(pooled_connection& c) override {
-        conn = &c;
-        events.push_back("connection");
-    }
-    void on_no_connection(int status, const std::string&) override {
-        events.push_back("no connection " + std::to_string(status));
-    }
-    void on_upstream_data(std::span<const uint8_t> bytes) override {
-        data.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    }
-    void on_upstream_closed(bool eof, const std::string& cause) override {
-        conn = nullptr;
-        events.push_back(eof ? "closed eof" : "closed error");
-        last_cause = cause;
-    }
-    void on_upstream_drained() override {}
-    void on_response_timeout() override { events.push_back("response timeout"); }
-
-    pooled_connection* conn = nullptr;
-    std::vector<std::string> events;
-    std::string data;
-    std::string last_cause;
-};
+using test_support::recording_user;
 
 std::span<const uint8_t> bytes_of(std::string_view s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -195,8 +171,9 @@ class PoolKernelRecords : public ::testing::TestWithParam<int> {
         }
         ASSERT_TRUE(sc.receive_end(c, op::upstream_recv, -ECANCELED));
     }
-    // A connection through its first exchange and onto kernel records.
-    pooled_connection* on_kernel_records(recording_user& u, bool fresh = false) {
+    // A new connection through its first exchange, released (on its way to
+    // the kernel); null after a test failure.
+    pooled_connection* first_exchange(recording_user& u, bool fresh = false) {
         connected(u, fresh);
         if (::testing::Test::HasFatalFailure()) {
             return nullptr;
@@ -204,6 +181,14 @@ class PoolKernelRecords : public ::testing::TestWithParam<int> {
         exchange(u, "GET /", "200 OK");
         pooled_connection* c = u.conn;
         release(u);
+        return c;
+    }
+    // ... and onto kernel records.
+    pooled_connection* on_kernel_records(recording_user& u, bool fresh = false) {
+        pooled_connection* c = first_exchange(u, fresh);
+        if (c == nullptr) {
+            return nullptr;
+        }
         end_the_receive(*c);
         EXPECT_TRUE(c->kernel_records());
         return c;
@@ -239,11 +224,9 @@ class PoolKernelRecords : public ::testing::TestWithParam<int> {
 // close sends close_notify as an alert record.
 TEST_P(PoolKernelRecords, RecordsGoToTheKernelAfterTheFirstExchange) {
     recording_user a;
-    connected(a);
-    exchange(a, "GET /", "200 OK");
+    pooled_connection* c = first_exchange(a);
+    ASSERT_NE(c, nullptr);
     EXPECT_EQ(a.data, "200 OK");
-    pooled_connection* c = a.conn;
-    release(a);
     EXPECT_EQ(attached, 1);
     EXPECT_TRUE(installed.empty());  // the receive has not ended yet
     EXPECT_FALSE(c->kernel_records());
@@ -307,10 +290,7 @@ TEST_P(PoolKernelRecords, AWaiterGetsTheConnectionOnceTheMoveIsDone) {
 // the sequence number after it.
 TEST_P(PoolKernelRecords, ARecordCutAcrossTheMoveIsReadExactlyFirst) {
     recording_user a;
-    connected(a);
-    exchange(a, "GET /", "200 OK");
-    pooled_connection* c = a.conn;
-    release(a);
+    pooled_connection* c = first_exchange(a);
     // A record from the origin after the response: a TLS 1.3 ticket, or
     // (TLS 1.2) a record of application data... which an idle connection
     // cannot take: only TLS 1.3 has a record an origin may send unasked.
@@ -341,10 +321,7 @@ TEST_P(PoolKernelRecords, ARecordCutAcrossTheMoveIsReadExactlyFirst) {
 // the connection closes, as an idle one does.
 TEST_P(PoolKernelRecords, DataDuringTheMoveClosesTheConnection) {
     recording_user a;
-    connected(a);
-    exchange(a, "GET /", "200 OK");
-    pooled_connection* c = a.conn;
-    release(a);
+    pooled_connection* c = first_exchange(a);
     ASSERT_EQ(origin->write(bytes_of("late")), tls::tls_status::ok);
     arrive(*c, origin_wrote());
     EXPECT_EQ(p->open_connections(), 0u);
@@ -419,10 +396,8 @@ TEST_P(PoolKernelRecords, ControlRecordsFromTheOrigin) {
 TEST_P(PoolKernelRecords, RefusedByTheKernelTheConnectionStaysInUserspace) {
     refuse_attach = true;
     recording_user a;
-    connected(a);
-    exchange(a, "GET /", "200 OK");
-    pooled_connection* c = a.conn;
-    release(a);
+    pooled_connection* c = first_exchange(a);
+    ASSERT_NE(c, nullptr);
     EXPECT_EQ(attached, 1);
     EXPECT_FALSE(c->kernel_records());
     EXPECT_EQ(sc.counters.ktls_upstream_fallbacks.load(), 1u);
@@ -440,10 +415,7 @@ TEST_P(PoolKernelRecords, RefusedByTheKernelTheConnectionStaysInUserspace) {
 TEST_P(PoolKernelRecords, ReceiveKeysRefusedCloses) {
     refuse_rx = true;
     recording_user a;
-    connected(a);
-    exchange(a, "GET /", "200 OK");
-    pooled_connection* c = a.conn;
-    release(a);
+    pooled_connection* c = first_exchange(a);
     end_the_receive(*c);
     EXPECT_EQ(p->open_connections(), 0u);
     EXPECT_FALSE(sc.has(*c, op::upstream_send));
@@ -452,9 +424,7 @@ TEST_P(PoolKernelRecords, ReceiveKeysRefusedCloses) {
 // A drain closes a connection in the middle of its move.
 TEST_P(PoolKernelRecords, DrainClosesAConnectionOnItsWay) {
     recording_user a;
-    connected(a);
-    exchange(a, "GET /", "200 OK");
-    release(a);
+    ASSERT_NE(first_exchange(a), nullptr);
     EXPECT_EQ(p->open_connections(), 1u);
     p->drain();
     EXPECT_EQ(p->open_connections(), 0u);
