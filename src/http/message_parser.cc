@@ -88,6 +88,7 @@ message_parser::message_parser(kind k, message_limits limits) : _kind(k), _limit
     _settings.on_header_value_complete = &on_header_value_complete;
     _settings.on_headers_complete = &on_headers_complete;
     _settings.on_body = &on_body;
+    _settings.on_chunk_header = &on_chunk_header;
     _settings.on_chunk_complete = &on_chunk_complete;
     _settings.on_message_complete = &on_message_complete;
     reset();
@@ -205,6 +206,14 @@ int message_parser::on_headers_complete(llhttp_t* p) {
     } else {
         head.status = p->status_code;
     }
+    // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message is
+    // faulty framing (an HTTP/1.0 peer does not know chunked, and an
+    // intermediary between may read the body otherwise): refused, and the
+    // connection closed after the answer.
+    if ((p->flags & F_TRANSFER_ENCODING) != 0 && head.version_major == 1 &&
+        head.version_minor == 0) {
+        return r.fail(400, "Transfer-Encoding in an HTTP/1.0 message");
+    }
     if ((p->flags & F_CHUNKED) != 0) {
         head.chunked = true;
     } else if ((p->flags & F_CONTENT_LENGTH) != 0) {
@@ -297,6 +306,18 @@ int message_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
     // of the chunk or of the message, or the end of the input.
     r._body = std::span(reinterpret_cast<const uint8_t*>(at), len);
     r._has_body = true;
+    return 0;
+}
+
+int message_parser::on_chunk_header(llhttp_t* p) {
+    // llhttp takes any size that fits 64 bits; none that large is a body
+    // (nginx refuses sizes past its off_t too), and waiting for it would
+    // hold the connection until a timeout.
+    if (p->content_length > max_chunk_size) {
+        return self(p).fail(400, "chunk size " + std::to_string(p->content_length) +
+                                     " larger than any body (at most " +
+                                     std::to_string(max_chunk_size) + ")");
+    }
     return 0;
 }
 

@@ -11,9 +11,10 @@
 // than 100-continue, a Transfer-Encoding whose final coding is not chunked,
 // an empty field name, a Host or absolute-form authority with userinfo or
 // other characters an authority cannot hold, an HTTP version other than
-// 1.x (505). All of them before the head event, so nothing of a refused
-// head is ever forwarded. A refused request gets the status to answer with
-// (400, 414, 417, 431, 501, 505); a refused response is a 502.
+// 1.x (505). Both: Transfer-Encoding in an HTTP/1.0 message (RFC 9112
+// section 6.1), a chunk size over max_chunk_size. All of them before the head event, so nothing of
+// a refused head is ever forwarded. A refused request gets the status to answer with (400, 414,
+// 417, 431, 501, 505); a refused response is a 502.
 //
 // The parser stops after each event, so a connection handles pipelined
 // messages one by one and applies backpressure by not calling next().
@@ -80,6 +81,10 @@ struct parse_error {
     std::string reason;  // one phrase for the log
 };
 
+// The largest chunk size accepted (2^62): larger ones are refused when
+// their size line is read (400; a response's 502).
+inline constexpr uint64_t max_chunk_size = uint64_t{1} << 62;
+
 class message_parser {
   public:
     enum class kind : uint8_t { request, response };
@@ -130,6 +135,7 @@ class message_parser {
     static int on_header_value_complete(llhttp_t* p);
     static int on_headers_complete(llhttp_t* p);
     static int on_body(llhttp_t* p, const char* at, std::size_t len);
+    static int on_chunk_header(llhttp_t* p);
     static int on_chunk_complete(llhttp_t* p);
     static int on_message_complete(llhttp_t* p);
     int fail(int status, std::string reason);

@@ -274,9 +274,11 @@ void http_forwarder::on_request_timeout() {
                     close_reason::header_timeout);
     } else if (_req == req::buffering) {
         reply_error(408,
-                    std::to_string(_input.size()) + " of " + std::to_string(_x.buffered_body) +
-                        " body bytes within " +
-                        std::to_string(_listener.gen->limits->body_timeout_ms) +
+                    (_x.buffering_chunks ? "chunked body (" + std::to_string(_x.early_body.size()) +
+                                               " bytes so far) not complete"
+                                         : std::to_string(_input.size()) + " of " +
+                                               std::to_string(_x.buffered_body) + " body bytes") +
+                        " within " + std::to_string(_listener.gen->limits->body_timeout_ms) +
                         " ms of the head (body_timeout_ms)",
                     close_reason::body_timeout);
     } else if (_req == req::body) {
@@ -386,6 +388,12 @@ void http_forwarder::pump() {
                 break;
             }
             if (r.consumed == 0) {
+                break;
+            }
+            continue;
+        }
+        if (_req == req::buffering && _x.buffering_chunks) {
+            if (!buffer_chunks(client_eof)) {
                 break;
             }
             continue;
@@ -524,23 +532,76 @@ void http_forwarder::start_request() {
 
     _x.pool = route(host, path);
     build_upstream_head(authority, path);
-    // A small body is read whole before an upstream connection is taken:
-    // a client sending it slowly holds no pooled connection meanwhile.
+    // A body is read before an upstream connection is taken, whole when it
+    // is small, else its first buffer_request_bytes: a client sending it
+    // slowly holds no pooled connection meanwhile, and one that keeps it
+    // up streams the rest (kept to body_min_rate).
     uint64_t buffer_limit = std::min<uint64_t>(_listener.config->http.buffer_request_bytes,
                                                _listener.gen->limits->max_buffered_bytes);
-    if (head.content_length && *head.content_length > 0 && *head.content_length <= buffer_limit) {
+    if (head.content_length && *head.content_length > 0 && buffer_limit > 0) {
         if (head.expect_continue) {
             emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));  // tlsterm takes the body
         }
-        _x.buffered_body = *head.content_length;
+        _x.buffered_body = std::min(*head.content_length, buffer_limit);
         _req = req::buffering;
         _client.client_deadline(conn::request_deadline::body);
         return;  // pump() goes on once the body is in
+    }
+    if (head.chunked && buffer_limit > 0 && !head.upgrade) {
+        // A chunked body likewise, up to the same limit: its framing is
+        // checked before any origin sees the request, and a slow sender
+        // holds no pooled connection while the limit is not reached.
+        if (head.expect_continue) {
+            emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
+        }
+        _x.buffering_chunks = true;
+        _x.buffered_body = buffer_limit;
+        _req = req::buffering;
+        _client.client_deadline(conn::request_deadline::body);
+        return;
     }
     if (head.expect_continue && (head.chunked || head.content_length.value_or(0) > 0)) {
         _x.expect_continue_pending = true;
     }
     acquire_upstream();
+}
+
+// req::buffering a chunked body: parses what came into early_body (the
+// data, framed again as one chunk when it goes out); false when it must
+// wait for more (or the exchange ended), true once a connection was asked
+// for.
+bool http_forwarder::buffer_chunks(bool client_eof) {
+    for (;;) {
+        auto r = _request.next(_input.readable());
+        if (r.what == http::message_parser::event::body) {
+            _x.early_body.insert(_x.early_body.end(), r.body.begin(), r.body.end());
+        }
+        _input.consume(r.consumed);
+        switch (r.what) {
+            case http::message_parser::event::error:
+                reply_error(_request.error().status, _request.error().reason);
+                return false;
+            case http::message_parser::event::end:
+                _x.body_read = true;
+                _client.client_deadline(conn::request_deadline::none);
+                acquire_upstream();
+                return true;
+            case http::message_parser::event::need_more:
+                if (client_eof) {
+                    log_error(0, "client closed the connection inside a request body");
+                    abort();
+                    _client.client_abort(close_reason::client_reset);
+                }
+                return false;
+            default:
+                break;
+        }
+        if (_x.early_body.size() >= _x.buffered_body) {
+            _client.client_deadline(conn::request_deadline::none);
+            acquire_upstream();  // the rest streams
+            return true;
+        }
+    }
 }
 
 void http_forwarder::acquire_upstream() {
@@ -659,8 +720,15 @@ void http_forwarder::take_connection(upstream::pooled_connection& c) {
         _x.expect_continue_pending = false;
         emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
     }
-    if (retry) {
-        _req = req::sent;  // the request had no body
+    if (!_x.early_body.empty()) {
+        append_body(_to_origin, _x.early_body, true);
+        std::vector<uint8_t>().swap(_x.early_body);
+    }
+    if (_x.body_read) {
+        emit_origin(bytes_of("0\r\n\r\n"));
+    }
+    if (retry || _x.body_read) {
+        _req = req::sent;  // no body, or all of it above
         _x.conn->await_response();
         return;
     }

@@ -106,6 +106,7 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     void finish_client(close_reason why);
     void start_request();
     void acquire_upstream();
+    bool buffer_chunks(bool client_eof);
     // The exchange's connection: its request head goes out, its body
     // follows in pump().
     void take_connection(upstream::pooled_connection& c);
@@ -150,7 +151,13 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
         bool response_chunked = false;  // re-encode the response body as chunked
         bool close_after = false;       // close the client after this response
         uint64_t buffered_body = 0;     // req::buffering: body bytes to have in _input first
-        uint64_t body_progress = 0;     // req::body: bytes taken from the client this period
+        // req::buffering a chunked body: it is parsed as it comes, into the
+        // chunks the origin will get, until it ends or reaches the buffer
+        // limit; then a connection is taken.
+        bool buffering_chunks = false;
+        bool body_read = false;           // ... the whole body is in early_body
+        std::vector<uint8_t> early_body;  // ... its data so far (one chunk to the origin)
+        uint64_t body_progress = 0;       // req::body: bytes taken from the client this period
         std::string method;
         std::string target;
         std::string upstream_head;  // kept until a response begins, for a retry

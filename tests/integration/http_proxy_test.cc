@@ -445,6 +445,17 @@ TEST_F(HttpProxyTest, MalformedAndSmugglingShapedRequestsAreRefused) {
              {"GET /headers HTTP/1.1\\r\\nHost: a\\r\\nHost: b\\r\\n\\r\\n", "400"},
              {"GET /headers HTTP/1.1\\r\\nHost: a\\r\\nExpect: magic\\r\\n\\r\\n", "417"},
              {"CONNECT a:443 HTTP/1.1\\r\\nHost: a:443\\r\\n\\r\\n", "405"},
+             // Faulty framing in a body short enough to be read first: refused
+             // before an origin sees the request (RFC 9112 sections 6.1, 7.1).
+             {"POST /headers HTTP/1.0\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+              "3\\r\\nabc\\r\\n0\\r\\n\\r\\n",
+              "400"},
+             {"POST /headers HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: "
+              "chunked\\r\\n\\r\\n3\\r\\nabcdef",
+              "400"},
+             {"POST /headers HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: "
+              "chunked\\r\\n\\r\\nffffffffffffffff\\r\\n",
+              "400"},
          }) {
         auto r = raw(server.port(), request);
         EXPECT_TRUE(r.out.starts_with("HTTP/1.1 " + status)) << request << "\n"
@@ -623,8 +634,8 @@ TEST_F(HttpProxyTest, SlowUploadsDoNotHoldPooledConnections) {
     EXPECT_TRUE(contains(server.log(), "of 1000 body bytes within 4000 ms of the head"))
         << server.log();
     EXPECT_TRUE(contains(server.log(), "closed: body_timeout")) << server.log();
-    // A body too large to buffer streams, and must keep body_min_rate
-    // (1024 bytes/s by default) over each body_timeout_ms.
+    // Of a body too large to buffer, the first buffer_request_bytes are
+    // read before a connection is taken, within body_timeout_ms too.
     auto large = run_process(
         {"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",
          std::to_string(server.port()), ca(), "/upload/large.bin", "200000", "20", "15"},
@@ -633,8 +644,22 @@ TEST_F(HttpProxyTest, SlowUploadsDoNotHoldPooledConnections) {
     auto at = large.out.find("answered after ");
     ASSERT_NE(at, std::string::npos) << large.out;
     EXPECT_LT(std::stod(large.out.substr(at + 15)), 10.0) << large.out;
-    EXPECT_TRUE(contains(server.log(), "request body slower than 1024 bytes/s")) << server.log();
+    EXPECT_TRUE(contains(server.log(), "of 65536 body bytes within 4000 ms of the head"))
+        << server.log();
     EXPECT_FALSE(std::filesystem::exists(origin.upload_dir() / "large.bin"));
+    // One that sends those at once and then slows streams the rest, and must
+    // keep body_min_rate (1024 bytes/s by default) over each body_timeout_ms.
+    auto slowing = run_process(
+        {"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",
+         std::to_string(server.port()), ca(), "/upload/slowing.bin", "200000", "20", "15", "70000"},
+        30);
+    EXPECT_TRUE(contains(slowing.out, "HTTP/1.1 408 Request Timeout"))
+        << slowing.out << server.log();
+    at = slowing.out.find("answered after ");
+    ASSERT_NE(at, std::string::npos) << slowing.out;
+    EXPECT_LT(std::stod(slowing.out.substr(at + 15)), 10.0) << slowing.out;
+    EXPECT_TRUE(contains(server.log(), "request body slower than 1024 bytes/s")) << server.log();
+    EXPECT_FALSE(std::filesystem::exists(origin.upload_dir() / "slowing.bin"));
     // A body that makes it in time is delivered whole.
     auto r = run_process(
         {"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",

@@ -23,10 +23,11 @@ ssl module (OpenSSL).
                            "survived N" (a crash refuses the next connection)
   websocket PORT CA PATH N upgrade PATH to a WebSocket, send N messages of
                            growing size, check each echo; print "echoed N"
-  slow-body PORT CA PATH LENGTH MS MAX
-                           PUT PATH with a LENGTH-byte body sent one byte every
-                           MS milliseconds, for at most MAX seconds; prints
-                           as slow-head does
+  slow-body PORT CA PATH LENGTH MS MAX [FAST]
+                           PUT PATH with a LENGTH-byte body, its first FAST
+                           bytes (default 0) with the head, the rest one byte
+                           every MS milliseconds, for at most MAX seconds;
+                           prints as slow-head does
   linger PORT CA PATH     POST PATH declaring a 64 MiB body, send 1 MiB of it,
                            read the response to its end (close_notify), then
                            keep sending 16 KiB every 50 ms; print the
@@ -313,10 +314,10 @@ def slow_head(port, ca, interval_ms, max_s):
             interval_ms, max_s)
 
 
-def slow_body(port, ca, path, length, interval_ms, max_s):
+def slow_body(port, ca, path, length, interval_ms, max_s, fast=0):
     head = (f"PUT {path} HTTP/1.1\r\nHost: localhost\r\n"
             f"Content-Length: {length}\r\n\r\n").encode()
-    trickle(port, ca, head, length, interval_ms, max_s)
+    trickle(port, ca, head + b"a" * fast, length - fast, interval_ms, max_s)
 
 
 def linger(port, ca, path):
@@ -365,7 +366,8 @@ def main():
     elif mode == "websocket":
         websocket(port, ca, sys.argv[4], int(sys.argv[5]))
     elif mode == "slow-body":
-        slow_body(port, ca, sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]))
+        slow_body(port, ca, sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]),
+                  int(sys.argv[8]) if len(sys.argv) > 8 else 0)
     elif mode == "linger":
         linger(port, ca, sys.argv[4])
     elif mode == "slow-head":

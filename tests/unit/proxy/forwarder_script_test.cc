@@ -372,9 +372,10 @@ TEST_F(ForwarderScript, SlowClientPausesTheOriginUntilItDrains) {
 
 TEST_F(ForwarderScript, SlowOriginStopsTheUploadUntilItDrains) {
     client_says("POST /up HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n");
-    auto* o = connect_origin();
+    EXPECT_FALSE(connecting());  // buffering, up to buffer_request_bytes
     std::string chunk = "1000\r\n" + std::string(4096, 'x') + "\r\n";
     client_says(chunk + chunk + chunk + "0\r\n\r\n");
+    auto* o = connect_origin();  // past the buffer: the rest streams
     EXPECT_GT(input.size(), 0u) << "the whole body was taken while the origin was behind";
     std::string got;
     for (int i = 0; i < 100 && sc.has(*o, op::upstream_send); ++i) {
@@ -402,6 +403,66 @@ TEST_F(ForwarderScript, SmallBodyIsBufferedBeforeAConnectionIsTaken) {
     EXPECT_TRUE(answered(client.take()));
 }
 
+// A chunked body likewise: parsed as it comes (its framing checked before
+// any origin sees the request) until it ends or fills the buffer.
+TEST_F(ForwarderScript, SmallChunkedBodyIsBufferedBeforeAConnectionIsTaken) {
+    client_says(
+        "POST /up HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+    EXPECT_FALSE(connecting());
+    EXPECT_EQ(client.deadline, conn::request_deadline::body);
+    client_says("lo\r\n");
+    EXPECT_FALSE(connecting());
+    client_says("0\r\n\r\n");
+    EXPECT_EQ(client.deadline, conn::request_deadline::none);
+    auto* o = connect_origin();
+    EXPECT_TRUE(origin_gets(o).ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+    origin_says(o, ok);
+    EXPECT_TRUE(answered(client.take()));
+}
+
+// Faulty chunked framing (data past its chunk's size, a size no body has)
+// and Transfer-Encoding in HTTP/1.0 are answered 400 and the connection
+// closed, without an origin (RFC 9112 sections 6.1 and 7.1), counted.
+class ForwarderFraming : public ForwarderScript,
+                         public ::testing::WithParamInterface<std::string_view> {};
+
+TEST_P(ForwarderFraming, Answers400WithoutAnOrigin) {
+    client_says(GetParam());
+    std::string answer = client.take();
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << answer;
+    EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+    EXPECT_TRUE(client.finished.has_value());
+    EXPECT_FALSE(connecting());
+    EXPECT_EQ(sc.counters.http_client_errors.load(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faulty, ForwarderFraming,
+    ::testing::Values(
+        "POST /up HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabcdef",
+        "POST /up HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "ffffffffffffffff\r\n",
+        "POST /up HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+
+// Of a body larger than buffer_request_bytes the first that many bytes are
+// read before a connection is taken; the rest streams.
+TEST_F(ForwarderScript, LargeBodyTakesAConnectionOnceItsBufferIsFull) {
+    client_says("POST /up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 3000\r\n\r\n" +
+                std::string(1000, 'a'));
+    EXPECT_FALSE(connecting());
+    EXPECT_EQ(client.deadline, conn::request_deadline::body);
+    client_says(std::string(1000, 'b'));
+    auto* o = connect_origin();
+    client_says(std::string(1000, 'c'));
+    std::string got = origin_gets(o);
+    EXPECT_TRUE(
+        got.ends_with(std::string(1000, 'a') + std::string(1000, 'b') + std::string(1000, 'c')))
+        << got.size();
+    origin_says(o, ok);
+    EXPECT_TRUE(answered(client.take()));
+}
+
 TEST_F(ForwarderScript, SlowHeadAnswers408) {
     client_says("GET /a HTTP/1.1\r\nHost: exa");
     EXPECT_EQ(client.deadline, conn::request_deadline::head);
@@ -422,7 +483,8 @@ TEST_F(ForwarderScript, ClientLeavingBetweenRequestsEndsCleanly) {
 }
 
 TEST_F(ForwarderScript, ClientLeavingInsideABodyAbandonsTheOrigin) {
-    client_says("POST /up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5000\r\n\r\nabc");
+    client_says("POST /up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5000\r\n\r\n" +
+                std::string(2000, 'x'));  // past buffer_request_bytes: a connection is taken
     auto* o = connect_origin();
     origin_gets(o);
     client_says("", true);
