@@ -95,23 +95,23 @@ namespace {
 
 constexpr std::array suites = {
     cipher_suite{"TLS_AES_128_GCM_SHA256", "TLS13-AES128-GCM-SHA256", tls_version::tls1_3,
-                 key_type::ecdsa},
+                 key_type::ecdsa, 0x1301},
     cipher_suite{"TLS_AES_256_GCM_SHA384", "TLS13-AES256-GCM-SHA384", tls_version::tls1_3,
-                 key_type::ecdsa},
+                 key_type::ecdsa, 0x1302},
     cipher_suite{"TLS_CHACHA20_POLY1305_SHA256", "TLS13-CHACHA20-POLY1305-SHA256",
-                 tls_version::tls1_3, key_type::ecdsa},
+                 tls_version::tls1_3, key_type::ecdsa, 0x1303},
     cipher_suite{"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256",
-                 tls_version::tls1_2, key_type::ecdsa},
+                 tls_version::tls1_2, key_type::ecdsa, 0xc02b},
     cipher_suite{"ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384",
-                 tls_version::tls1_2, key_type::ecdsa},
+                 tls_version::tls1_2, key_type::ecdsa, 0xc02c},
     cipher_suite{"ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305",
-                 tls_version::tls1_2, key_type::ecdsa},
+                 tls_version::tls1_2, key_type::ecdsa, 0xcca9},
     cipher_suite{"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", tls_version::tls1_2,
-                 key_type::rsa},
+                 key_type::rsa, 0xc02f},
     cipher_suite{"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384", tls_version::tls1_2,
-                 key_type::rsa},
+                 key_type::rsa, 0xc030},
     cipher_suite{"ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305", tls_version::tls1_2,
-                 key_type::rsa},
+                 key_type::rsa, 0xcca8},
 };
 
 constexpr std::array groups = {

@@ -3,6 +3,7 @@
 // DH are not offered at all, whatever the config says.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -16,6 +17,7 @@ struct cipher_suite {
     std::string_view wolfssl_name;  // name wolfSSL_CTX_set_cipher_list takes
     tls_version version;
     key_type auth;  // TLS 1.2: the certificate key the suite signs with; unused for TLS 1.3
+    uint16_t code;  // IANA code point
 
     // TLS 1.3 suites work with any certificate; TLS 1.2 ones with one key type.
     bool works_with(key_type certificate) const {

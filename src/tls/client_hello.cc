@@ -272,7 +272,8 @@ std::array<uint8_t, 7> alert_record(alert a) {
 }
 
 std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t min_version,
-                                          uint16_t max_version, std::span<const uint16_t> groups) {
+                                          uint16_t max_version, std::span<const uint16_t> groups,
+                                          std::span<const uint16_t> suites) {
     auto hex = [](uint16_t v) {
         char buf[8];
         std::snprintf(buf, sizeof(buf), "0x%04x", v);
@@ -318,6 +319,23 @@ std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t mi
         }
         return hello_refusal{alert::handshake_failure,
                              "no key-exchange group in common (client offers " + offered + ")"};
+    }
+    // A suite of that version in common (TLS 1.3's are 0x13xx): without
+    // one, RFC 5246 7.4.1.3 and RFC 8446 4.1.1 want handshake_failure
+    // (wolfSSL 5.5.4 sent a TLS 1.2 client a ServerHello naming suite
+    // 0x0000 instead).
+    auto of_version = [&](uint16_t suite) { return ((suite >> 8) == 0x13) == (version == 0x0304); };
+    if (!suites.empty() && std::ranges::none_of(hello.cipher_suites, [&](uint16_t c) {
+            return of_version(c) && std::ranges::find(suites, c) != suites.end();
+        })) {
+        std::string offered;
+        for (uint16_t c : hello.cipher_suites) {
+            offered += (offered.empty() ? "" : ",") + hex(c);
+        }
+        return hello_refusal{alert::handshake_failure,
+                             "no cipher suite in common for " +
+                                 std::string(version == 0x0304 ? "TLS 1.3" : "TLS 1.2") +
+                                 " (client offers " + offered + ")"};
     }
     if (version == 0x0304) {
         for (const auto& share : hello.key_shares) {

@@ -84,10 +84,13 @@ struct hello_refusal {
 // version in common or a legacy_version of SSL 3.0 or below (RFC 8446 D.5:
 // protocol_version), no key-exchange group in common (handshake_failure),
 // for TLS 1.3 an invalid key share of a group tlsterm serves
-// (illegal_parameter, before anything is derived from it).
-// `groups` are IANA group ids; `min`/`max` protocol versions (0x0303...).
+// (illegal_parameter, before anything is derived from it), no cipher suite
+// of the version it would negotiate in common (handshake_failure).
+// `groups` are IANA group ids, `suites` IANA suite ids (empty: not
+// checked); `min`/`max` protocol versions (0x0303...).
 std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t min_version,
-                                          uint16_t max_version, std::span<const uint16_t> groups);
+                                          uint16_t max_version, std::span<const uint16_t> groups,
+                                          std::span<const uint16_t> suites = {});
 
 // Parses the records at the start of `data` (possibly several records
 // carrying one ClientHello).

@@ -37,16 +37,15 @@ std::string wolfssl_sigalg(signature_scheme s) {
     return "";
 }
 
-// The suite list for one certificate's context: TLS 1.3 suites, then the
-// TLS 1.2 suites whose authentication matches the certificate's key.
-std::string cipher_list(const listener_tls_config& c, key_type type) {
-    std::string out;
-    auto add = [&](std::string_view name) { out += (out.empty() ? "" : ":") + std::string(name); };
+// The suites of one certificate's context: TLS 1.3 suites, then the TLS
+// 1.2 suites whose authentication matches the certificate's key.
+std::vector<const cipher_suite*> served_suites(const listener_tls_config& c, key_type type) {
+    std::vector<const cipher_suite*> out;
     auto add_all = [&](const std::vector<std::string>& chosen, tls_version v) {
         if (chosen.empty()) {
             for (const auto& s : supported_cipher_suites()) {
                 if (s.version == v && s.works_with(type)) {
-                    add(s.wolfssl_name);
+                    out.push_back(&s);
                 }
             }
             return;
@@ -54,7 +53,7 @@ std::string cipher_list(const listener_tls_config& c, key_type type) {
         for (const auto& name : chosen) {
             const cipher_suite* s = find_cipher_suite(name, v);
             if (s != nullptr && s->works_with(type)) {
-                add(s->wolfssl_name);
+                out.push_back(s);
             }
         }
     };
@@ -63,6 +62,15 @@ std::string cipher_list(const listener_tls_config& c, key_type type) {
     }
     if (c.min_version == tls_version::tls1_2) {
         add_all(c.ciphers_tls12, tls_version::tls1_2);
+    }
+    return out;
+}
+
+// ... as wolfSSL's cipher list.
+std::string cipher_list(const listener_tls_config& c, key_type type) {
+    std::string out;
+    for (const cipher_suite* s : served_suites(c, type)) {
+        out += (out.empty() ? "" : ":") + std::string(s->wolfssl_name);
     }
     return out;
 }
@@ -184,6 +192,13 @@ std::expected<std::unique_ptr<server_context>, std::string> server_context::crea
                 break;
         }
     }
+    for (const auto& cert : config.certificates) {
+        for (const cipher_suite* s : served_suites(config, cert.type)) {
+            if (std::ranges::find(sc->_suite_ids, s->code) == sc->_suite_ids.end()) {
+                sc->_suite_ids.push_back(s->code);
+            }
+        }
+    }
     sc->_policies.push_back(auth_policy::make(config.client_auth, anchors));
     for (const auto& sni : config.sni) {
         std::size_t index = sc->_policies.size();
@@ -238,7 +253,8 @@ std::optional<hello_refusal> server_context::refuse(const client_hello& hello) c
     auto code = [](tls_version v) -> uint16_t {
         return v == tls_version::tls1_3 ? 0x0304 : 0x0303;
     };
-    return refuse_hello(hello, code(_config.min_version), code(_config.max_version), _group_ids);
+    return refuse_hello(hello, code(_config.min_version), code(_config.max_version), _group_ids,
+                        _suite_ids);
 }
 
 std::size_t server_context::policy_for(const std::string& name) const {

@@ -73,7 +73,7 @@ class server_context {
 
     selection select(const client_hello& hello) const;
     const listener_tls_config& config() const { return _config; }
-    // refuse_hello() under this listener's versions and groups.
+    // refuse_hello() under this listener's versions, groups and suites.
     std::optional<hello_refusal> refuse(const client_hello& hello) const;
 
     // The client-certificate policy a ClientHello naming `server_name`
@@ -99,6 +99,7 @@ class server_context {
     std::unordered_map<std::string, std::size_t> _policy_wildcard;
     std::size_t _policy_no_name = 0;
     std::vector<uint16_t> _group_ids;  // IANA ids of _config.groups
+    std::vector<uint16_t> _suite_ids;  // IANA ids of the suites some certificate serves
 };
 
 }  // namespace tlsterm::tls

@@ -101,6 +101,24 @@ TEST_F(TlsConformanceTest, NoCommonGroupOrVersionIsRefusedAtOnce) {
         << server->log();
 }
 
+// No cipher suite in common: handshake_failure and nothing else (wolfSSL
+// 5.5.4 alone answered a TLS 1.2 hello with a ServerHello naming suite
+// 0x0000, a Certificate and ServerHelloDone).
+TEST_F(TlsConformanceTest, NoCommonCipherSuiteIsAHandshakeFailure) {
+    // TLS 1.2, no extensions, AES128-SHA and the renegotiation SCSV.
+    EXPECT_EQ(raw("160301002f0100002b0303" + std::string(64, '0') + "000004002f00ff0100"),
+              "alert 40\n")
+        << server->log();
+    auto r = s_client("-tls1_2 -cipher AES128-SHA");
+    EXPECT_TRUE(contains(r.out, "alert handshake failure")) << r.out;
+    EXPECT_FALSE(contains(r.out, "Server certificate")) << r.out;
+    r = s_client("-tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256");
+    EXPECT_TRUE(contains(r.out, "alert handshake failure")) << r.out;
+    EXPECT_TRUE(server->process().wait_for_output(
+        "no cipher suite in common for TLS 1.2 (client offers 0x002f,0x00ff)"))
+        << server->log();
+}
+
 // Invalid key shares are refused with illegal_parameter before anything is
 // derived from them; valid ones of the same shape get a ServerHello.
 TEST_F(TlsConformanceTest, InvalidKeySharesGetIllegalParameter) {

@@ -92,6 +92,37 @@ TEST(ClientHello, HeaderSplitAcrossOneByteRecords) {
     EXPECT_EQ(h.records.size(), msg.size() + 5);
 }
 
+// No cipher suite of the version the handshake would use in common:
+// handshake_failure (RFC 5246 7.4.1.3, RFC 8446 4.1.1), whatever the other
+// version's suites.
+TEST(ClientHello, NoCipherSuiteInCommonIsAHandshakeFailure) {
+    auto bytes = hello_bytes({});
+    client_hello h;
+    ASSERT_EQ(parse_client_hello(bytes, h), hello_status::complete);
+    std::vector<uint16_t> groups = {29, 23, 24};
+    std::vector<uint16_t> suites = {0x1301, 0x1302, 0xc02b, 0xc02f};
+    client_hello tls12 = h;  // no extensions: TLS 1.2, AES128-SHA and the SCSV
+    tls12.supported_versions.clear();
+    tls12.legacy_version = 0x0303;
+    tls12.groups.clear();
+    tls12.cipher_suites = {0x002f, 0x00ff};
+    auto r = refuse_hello(tls12, 0x0303, 0x0304, groups, suites);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->what, alert::handshake_failure);
+    EXPECT_EQ(r->reason, "no cipher suite in common for TLS 1.2 (client offers 0x002f,0x00ff)");
+    tls12.cipher_suites = {0x002f, 0xc02f};
+    EXPECT_EQ(refuse_hello(tls12, 0x0303, 0x0304, groups, suites), std::nullopt);
+    tls12.cipher_suites = {0x1301};  // a TLS 1.3 suite does not serve TLS 1.2
+    EXPECT_EQ(refuse_hello(tls12, 0x0303, 0x0304, groups, suites)->what, alert::handshake_failure);
+    client_hello tls13 = h;
+    tls13.cipher_suites = {0xc02b, 0x1303};  // TLS 1.3 negotiated, its suite not served
+    r = refuse_hello(tls13, 0x0303, 0x0304, groups, suites);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->reason, "no cipher suite in common for TLS 1.3 (client offers 0xc02b,0x1303)");
+    tls13.cipher_suites = {0x1302};
+    EXPECT_EQ(refuse_hello(tls13, 0x0303, 0x0304, groups, suites), std::nullopt);
+}
+
 TEST(ClientHello, RefusedBeforeTheLibraryWithTheRightAlert) {
     auto bytes = hello_bytes({});
     client_hello h;
