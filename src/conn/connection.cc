@@ -493,7 +493,7 @@ void connection::begin_kernel_records() {
         return;
     }
     _records_at = records::to_kernel;
-    _kernel = std::make_unique<transport::kernel_records>();
+    _kernel = std::make_unique<transport::kernel_records>(_tls->version() == "TLSv1.3");
     _client.pause();  // cancels the receive: its last bytes still come, for wolfSSL
 }
 
@@ -585,9 +585,15 @@ void connection::on_kernel_record(uint8_t type, std::span<const uint8_t> bytes) 
         return;
     }
     using what = transport::control_verdict::what;
-    auto v = transport::read_control_record(type, bytes, true);
+    auto v = transport::read_control_record(type, bytes, true, _kernel->tls13());
     switch (v.kind) {
         case what::ignore:
+            return;
+        case what::no_renegotiation:
+            TLSTERM_LOG(log_level::debug, "%s: client asked to renegotiate: no_renegotiation",
+                        peer().c_str());
+            _kernel->warn(tls::alert::no_renegotiation);
+            flush_client();
             return;
         case what::end:
             _client.stop_receiving();  // after every byte before it

@@ -197,8 +197,8 @@ hello_status parse_client_hello(std::span<const uint8_t> data, client_hello& out
             return hello_status::record_overflow;
         }
         if (data.size() - pos - 5 < len) {
-            return pos + 5 + len > max_client_hello ? hello_status::too_large
-                                                    : hello_status::need_more;
+            return pos + 5 + len > max_client_hello_wire ? hello_status::too_large
+                                                         : hello_status::need_more;
         }
         auto fragment = data.subspan(pos + 5, len);
         message.insert(message.end(), fragment.begin(), fragment.end());
@@ -216,7 +216,7 @@ hello_status parse_client_hello(std::span<const uint8_t> data, client_hello& out
         if (needed != 0 && message.size() >= needed) {
             break;
         }
-        if (pos >= max_client_hello) {
+        if (pos >= max_client_hello_wire) {
             return hello_status::too_large;
         }
     }
@@ -290,6 +290,12 @@ std::optional<hello_refusal> refuse_hello(const client_hello& hello, uint16_t mi
                 version = v;
             }
         }
+    }
+    if (hello.cipher_suites.size() > max_cipher_suites) {
+        return hello_refusal{alert::decode_error, std::to_string(hello.cipher_suites.size()) +
+                                                      " cipher suites offered (at most " +
+                                                      std::to_string(max_cipher_suites) +
+                                                      " are read)"};
     }
     if (hello.legacy_version <= 0x0300) {
         return hello_refusal{alert::protocol_version,

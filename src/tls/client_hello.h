@@ -3,7 +3,8 @@
 // ECDSA or RSA) and the ALPN protocol by server preference. The bytes stay
 // in the connection's buffer and are fed to wolfSSL unchanged afterwards.
 //
-// Bounded: a ClientHello larger than max_client_hello bytes is refused.
+// Bounded: a ClientHello larger than max_client_hello bytes, or sent in
+// records that add up to more than max_client_hello_wire, is refused.
 #pragma once
 
 #include <array>
@@ -16,7 +17,17 @@
 
 namespace tlsterm::tls {
 
-inline constexpr std::size_t max_client_hello = 64 * 1024;
+// The largest ClientHello served: the handshake header, then a body with
+// a full session id, max_cipher_suites suites, 255 compression methods and
+// extensions as long as their 16-bit length allows (65,535 bytes). Hellos
+// padded with key shares of groups the server does not know reach 30-64 KB
+// and are served (RFC 8446 4.2.8); wolfSSL is built with the same bound on
+// a handshake message (MAX_HANDSHAKE_SZ, tools/build-wolfssl). A larger
+// hello gets decode_error.
+inline constexpr std::size_t max_cipher_suites = 150;  // wolfSSL's WOLFSSL_MAX_SUITE_SZ / 2
+inline constexpr std::size_t max_client_hello =
+    4 + 2 + 32 + (1 + 32) + (2 + 2 * max_cipher_suites) + (1 + 255) + (2 + 65535);
+inline constexpr std::size_t max_client_hello_wire = 2 * max_client_hello;
 
 struct client_hello {
     uint16_t legacy_version = 0;          // ClientHello.legacy_version
@@ -65,6 +76,7 @@ enum class alert : uint8_t {
     illegal_parameter = 47,
     decode_error = 50,
     protocol_version = 70,
+    no_renegotiation = 100,
 };
 
 // The fatal alert that answers a ClientHello tlsterm's reader refused.

@@ -7,6 +7,7 @@ namespace tlsterm::transport {
 namespace {
 
 constexpr uint8_t hello_request = 0;
+constexpr uint8_t client_hello = 1;
 constexpr uint8_t new_session_ticket = 4;
 constexpr uint8_t key_update = 24;
 constexpr uint8_t user_canceled = 90;
@@ -17,7 +18,8 @@ control_verdict refuse(tls::alert a) {
 
 }  // namespace
 
-control_verdict read_control_record(uint8_t type, std::span<const uint8_t> body, bool server) {
+control_verdict read_control_record(uint8_t type, std::span<const uint8_t> body, bool server,
+                                    bool tls13) {
     using what = control_verdict::what;
     if (type == record_alert) {
         if (body.size() != 2) {
@@ -48,10 +50,21 @@ control_verdict read_control_record(uint8_t type, std::span<const uint8_t> body,
         }
         switch (body[0]) {
             case key_update:
+                if (!tls13) {
+                    return refuse(tls::alert::unexpected_message);  // no TLS 1.2 message
+                }
                 if (length != 1 || body[4] > 1) {
                     return refuse(tls::alert::decode_error);
                 }
                 return {what::key_update, {}, 0};  // the record's last message (RFC 8446 5.1)
+            case client_hello:
+                if (!server || tls13) {
+                    return refuse(tls::alert::unexpected_message);
+                }
+                // Renegotiation: refused with a warning; the client may go
+                // on (RFC 5246 7.4.1.2, RFC 5746 4.4). Not parsed.
+                v.kind = what::no_renegotiation;
+                break;
             case new_session_ticket:
             case hello_request:
                 if (server) {

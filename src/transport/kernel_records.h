@@ -23,6 +23,9 @@ inline constexpr uint8_t record_application_data = 23;
 
 class kernel_records final : public record_layer {
   public:
+    explicit kernel_records(bool tls13) : _tls13(tls13) {}
+    bool tls13() const { return _tls13; }  // else TLS 1.2
+
     byte_queue& outgoing() override { return _out; }
     tls_status write(std::span<const uint8_t> plaintext) override {
         _out.append(plaintext);
@@ -55,6 +58,14 @@ class kernel_records final : public record_layer {
         _ended = true;
         _alert = alert_body(a, true);
     }
+    // A warning for the peer (no_renegotiation), after what is queued; the
+    // stream goes on. One waits at a time: another before it went out, or
+    // one after the end, is dropped.
+    void warn(tls::alert a) {
+        if (!_ended && !_alert) {
+            _alert = alert_body(a, false);
+        }
+    }
 
   private:
     static std::array<uint8_t, 2> alert_body(tls::alert a, bool fatal) {
@@ -64,16 +75,18 @@ class kernel_records final : public record_layer {
     byte_queue _out;
     std::optional<std::array<uint8_t, 2>> _alert;
     bool _ended = false;
+    bool _tls13;
 };
 
 // What a received record other than application data means.
 struct control_verdict {
     enum class what : uint8_t {
-        ignore,      // dropped (a ticket or renegotiation request to a client)
-        end,         // close_notify: the peer's stream ended after what came before
-        peer_alert,  // the peer sent an alert: the connection ends
-        key_update,  // TLS 1.3 KeyUpdate: the kernel cannot follow (before Linux 6.14)
-        refuse,      // answer with `answer` and end the connection
+        ignore,            // dropped (a ticket or renegotiation request to a client)
+        no_renegotiation,  // a ClientHello on a TLS 1.2 server: a warning, and go on
+        end,               // close_notify: the peer's stream ended after what came before
+        peer_alert,        // the peer sent an alert: the connection ends
+        key_update,        // TLS 1.3 KeyUpdate: the kernel cannot follow (before Linux 6.14)
+        refuse,            // answer with `answer` and end the connection
     };
     what kind = what::ignore;
     tls::alert answer = tls::alert::unexpected_message;  // refuse
@@ -81,8 +94,10 @@ struct control_verdict {
 };
 
 // Judges a record of `type` with `body` (whole, as the kernel gives it) on
-// the server (`server`) or client side of a connection.
-control_verdict read_control_record(uint8_t type, std::span<const uint8_t> body, bool server);
+// the server (`server`) or client side of a TLS 1.3 (`tls13`) or TLS 1.2
+// connection.
+control_verdict read_control_record(uint8_t type, std::span<const uint8_t> body, bool server,
+                                    bool tls13);
 
 // The alert that answers a receive the kernel failed with `error` (-errno)
 // because of a record: one that did not authenticate, one too long, a

@@ -439,7 +439,7 @@ void pooled_connection::hand_records_to_kernel() {
     TLSTERM_LOG(log_level::debug, "upstream %s (%s): TLS records in the kernel (%s %s)",
                 _pool.name().c_str(), address().to_string().c_str(),
                 std::string(_tls->version()).c_str(), std::string(_tls->cipher()).c_str());
-    _kernel = std::make_unique<transport::kernel_records>();
+    _kernel = std::make_unique<transport::kernel_records>(_tls->version() == "TLSv1.3");
     _sock.set_records(_kernel.get());
     _tls.reset();  // the WOLFSSL and its buffers
     _pool._env.counters.ktls_upstream_connections.fetch_add(1, std::memory_order_relaxed);
@@ -455,10 +455,11 @@ void pooled_connection::on_kernel_record(uint8_t type, std::span<const uint8_t> 
         return;
     }
     using what = transport::control_verdict::what;
-    auto v = transport::read_control_record(type, bytes, false);
+    auto v = transport::read_control_record(type, bytes, false, _kernel->tls13());
     switch (v.kind) {
         case what::ignore:
             return;
+        case what::no_renegotiation:  // a server's verdict, never a client's
         case what::end:
             fail(true, "origin closed the connection");
             return;

@@ -14,17 +14,23 @@ namespace {
 using test::contains;
 using test::run_process;
 
-// One shard, one TCP-mode listener in front of `upstream_port`; `limits`
+// One shard, one listener of `mode` in front of `upstream_port`; `limits`
 // goes in a [limits] table.
-std::string one_listener(uint16_t upstream_port, const std::string& limits = "") {
+std::string one_listener(uint16_t upstream_port, const std::string& limits = "",
+                         const std::string& mode = "tcp") {
     return "[runtime]\nshards = 1\nlog_level = \"debug\"\n" +
            (limits.empty() ? std::string() : "[limits]\n" + limits) +
            "[[upstreams]]\nname = \"up\"\naddresses = [\"127.0.0.1:" +
            std::to_string(upstream_port) +
            "\"]\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\nupstream = \"up\"\n"
-           "[listeners.tls]\n" +
-           test::certificate_tables("pki/");
+           "mode = \"" +
+           mode + "\"\n[listeners.tls]\n" + test::certificate_tables("pki/");
 }
+
+// The listener modes this machine serves with records in userspace, where
+// wolfSSL answers; kernel records (ktls) answer in src/transport/
+// kernel_records.cc (tests/unit/transport/kernel_records_test.cc, tests/vm).
+const char* const userspace_modes[] = {"tcp", "http"};
 
 class TlsConformanceTest : public ::testing::Test {
   protected:
@@ -186,6 +192,75 @@ TEST_F(TlsConformanceTest, RecordErrorsNeverEndWithCloseNotify) {
                     version, "type0"});
         EXPECT_EQ(out, "alert SSLV3_ALERT_UNEXPECTED_MESSAGE, 1 record(s)\n") << version << "\n"
                                                                               << server->log();
+    }
+}
+
+// RFC 8446 4.2.8: key shares of groups the server does not know are
+// skipped and the known one used, however large the hello they make
+// (spread over records of 2^14 bytes; tools/wolfssl-patches/0008 and
+// MAX_HANDSHAKE_SZ in tools/build-wolfssl). Beyond tls::max_client_hello
+// (66,166 bytes) or 150 cipher suites: decode_error, never a silent close.
+TEST_F(TlsConformanceTest, LargeClientHellosAreServed) {
+    for (const char* mode : userspace_modes) {
+        test::tlsterm_server s(one_listener(upstream->port(), "", mode));
+        auto port = std::to_string(s.port());
+        for (const char* size : {"29000", "64000", "65600"}) {
+            EXPECT_EQ(peer({"big-hello", port, size}), std::string(size) + " bytes: record 22\n")
+                << mode << " " << size << "\n"
+                << s.log();
+        }
+        // Extensions as long as they may be, then some 280 cipher suites.
+        EXPECT_EQ(peer({"big-hello", port, "66100"}), "66100 bytes: alert 50\n") << mode;
+        EXPECT_TRUE(contains(s.log(), " cipher suites offered (at most 150 are read)")) << s.log();
+        // A handshake header claiming 131,072 bytes.
+        EXPECT_EQ(peer({"raw", port, "160301000401020000"}), "alert 50\n") << mode;
+        EXPECT_TRUE(contains(s.log(), "ClientHello too large")) << s.log();
+    }
+}
+
+// After the handshake: a TLS 1.3 record with no content type (all
+// padding) or an unknown one gets unexpected_message, an empty KeyUpdate
+// decode_error, a ClientHello unexpected_message (RFC 8446 5.4, 4.6.3,
+// 4.1.2); on TLS 1.2 a KeyUpdate (no such message) unexpected_message.
+// Each alone, then the end (tools/wolfssl-patches/0006, 0007).
+TEST_F(TlsConformanceTest, PostHandshakeRecordsGetTheirAlert) {
+    struct record {
+        const char* version;
+        const char* what;
+        const char* answer;
+    };
+    const record records[] = {
+        {"1.3", "padding", "alert fatal 10, eof\n"},
+        {"1.3", "inner-type", "alert fatal 10, eof\n"},
+        {"1.3", "empty-key-update", "alert fatal 50, eof\n"},
+        {"1.3", "renegotiate", "alert fatal 10, eof\n"},
+        {"1.2", "inner-type", "alert fatal 10, eof\n"},
+        {"1.2", "empty-key-update", "alert fatal 10, eof\n"},
+    };
+    for (const char* mode : userspace_modes) {
+        test::tlsterm_server s(one_listener(upstream->port(), "", mode));
+        for (const auto& r : records) {
+            EXPECT_EQ(peer({"after-handshake", std::to_string(s.port()),
+                            test::pki("root-ca.pem").string(), r.version, r.what}),
+                      r.answer)
+                << mode << " TLS " << r.version << " " << r.what << "\n"
+                << s.log();
+        }
+    }
+}
+
+// RFC 5246 7.4.1.2 and 5746 4.4: a ClientHello on an established TLS 1.2
+// connection gets a warning no_renegotiation, and the connection goes on:
+// the request sent after it under the same keys is answered, and the
+// connection ends with close_notify (tools/wolfssl-patches/0007).
+TEST_F(TlsConformanceTest, RenegotiationGetsAWarningAndTheConnectionGoesOn) {
+    for (const char* mode : userspace_modes) {
+        test::tlsterm_server s(one_listener(upstream->port(), "", mode));
+        auto out = peer({"after-handshake", std::to_string(s.port()),
+                         test::pki("root-ca.pem").string(), "1.2", "renegotiate"});
+        EXPECT_TRUE(out.starts_with("alert warning 100, HTTP/1.")) << mode << ": " << out;
+        EXPECT_TRUE(contains(out, " 200 ")) << mode << ": " << out;
+        EXPECT_TRUE(out.ends_with("alert warning 0, eof\n")) << mode << ": " << out << s.log();
     }
 }
 

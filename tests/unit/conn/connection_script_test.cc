@@ -698,6 +698,45 @@ TEST_F(ConnectionScript, KernelRecordsKeyUpdateClosesCleanlyAndIsCounted) {
     EXPECT_EQ(closed(close_reason::ktls_key_update), 1u);
 }
 
+// On TLS 1.2 a ClientHello from the client asks to renegotiate: the kernel
+// hands it over as a handshake record, tlsterm answers with a warning
+// no_renegotiation (RFC 5246 7.4.1.2, 5746 4.4) and the connection goes on;
+// on TLS 1.3 it is out of place (unexpected_message).
+TEST_F(ConnectionScript, KernelRecordsRenegotiationGetsAWarningAndGoesOn) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{.max_version = TLS1_2_VERSION});
+    handshake_to_kernel(tc);
+    auto* h = factory.made;
+    const std::string hello("\x01\x00\x00\x04\x03\x03\x00\x00", 8);
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_handshake, hello));
+    auto warning = sc.one(*c, op::client_send);
+    ASSERT_TRUE(warning);
+    EXPECT_EQ(warning->record_type(), transport::record_alert);
+    EXPECT_EQ(warning->bytes(), std::string("\x01\x64", 2));
+    sc.complete(*warning, 2);
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_application_data, "x"));
+    EXPECT_EQ(h->got, "x");
+    EXPECT_TRUE(open());
+}
+
+TEST_F(ConnectionScript, KernelRecordsClientHelloOnTls13IsUnexpected) {
+    use_fake_kernel();
+    accept(listener_mode::tcp, true);
+    test::memory_client tc(test::client_options{});
+    handshake_to_kernel(tc);
+    const std::string hello("\x01\x00\x00\x04\x03\x03\x00\x00", 8);
+    ASSERT_TRUE(sc.receive_record(*c, op::client_recv, transport::record_handshake, hello));
+    auto alert = sc.one(*c, op::client_send);
+    ASSERT_TRUE(alert);
+    EXPECT_EQ(alert->bytes(), std::string("\x02\x0a", 2));  // fatal unexpected_message
+    sc.complete(*alert, 2);
+    sc.later.run();
+    sc.settle();
+    EXPECT_FALSE(open());
+    EXPECT_EQ(closed(close_reason::tls_error), 1u);
+}
+
 // Kernel records are received edge-triggered: a receive that finds no
 // whole record (-EAGAIN: the socket holds half of one) waits for the next
 // wakeup of the socket's poll instead of going again, so a record stalled

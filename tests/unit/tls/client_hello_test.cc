@@ -95,6 +95,54 @@ TEST(ClientHello, HeaderSplitAcrossOneByteRecords) {
 // No cipher suite of the version the handshake would use in common:
 // handshake_failure (RFC 5246 7.4.1.3, RFC 8446 4.1.1), whatever the other
 // version's suites.
+// wolfSSL reads 150 cipher suites at most (WOLFSSL_MAX_SUITE_SZ): a hello
+// with more is refused here with decode_error, the answer wolfSSL sends.
+TEST(ClientHello, MoreCipherSuitesThanAreReadIsADecodeError) {
+    auto bytes = hello_bytes({});
+    client_hello h;
+    ASSERT_EQ(parse_client_hello(bytes, h), hello_status::complete);
+    std::vector<uint16_t> groups = {29, 23, 24};
+    std::vector<uint16_t> suites = {0x1301, 0x1302, 0xc02b, 0xc02f};
+    std::vector<uint16_t> offered(max_cipher_suites, 0xe000);
+    offered.back() = 0x1301;
+    h.cipher_suites = offered;
+    EXPECT_EQ(refuse_hello(h, 0x0303, 0x0304, groups, suites), std::nullopt);
+    offered.resize(max_cipher_suites + 1, 0x1302);
+    h.cipher_suites = offered;
+    auto r = refuse_hello(h, 0x0303, 0x0304, groups, suites);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->what, alert::decode_error);
+    EXPECT_EQ(r->reason, "151 cipher suites offered (at most 150 are read)");
+}
+
+// The largest hello served: a full session id, 150 suites, 255 compression
+// methods and 65,535 bytes of extensions, in records of 2^14 bytes; one
+// byte more is too large, and so are records adding up to more than twice
+// that (a hello in 1-byte records is six times its size).
+TEST(ClientHello, TheLargestHelloIsReadAndOneByteMoreIsNot) {
+    EXPECT_EQ(max_client_hello, 66166u);
+    auto records = [](std::size_t body_length, std::size_t per_record) {
+        std::string message(4 + body_length, '\0');
+        message[0] = 1;
+        message[1] = static_cast<char>(body_length >> 16);
+        message[2] = static_cast<char>(body_length >> 8);
+        message[3] = static_cast<char>(body_length);
+        std::string out;
+        for (std::size_t at = 0; at < message.size(); at += per_record) {
+            std::size_t n = std::min(per_record, message.size() - at);
+            out += std::string{22, 3, 1, static_cast<char>(n >> 8), static_cast<char>(n)};
+            out += message.substr(at, n);
+        }
+        return std::vector<uint8_t>(out.begin(), out.end());
+    };
+    client_hello h;
+    // All zeros: not a valid body, but read to its end (not too large).
+    EXPECT_EQ(parse_client_hello(records(max_client_hello - 4, 16384), h), hello_status::malformed);
+    EXPECT_EQ(parse_client_hello(records(max_client_hello - 3, 16384), h), hello_status::too_large);
+    EXPECT_EQ(parse_client_hello(records(max_client_hello - 4, 1), h), hello_status::too_large);
+    EXPECT_EQ(parse_client_hello(records(20000, 8), h), hello_status::malformed);
+}
+
 TEST(ClientHello, NoCipherSuiteInCommonIsAHandshakeFailure) {
     auto bytes = hello_bytes({});
     client_hello h;

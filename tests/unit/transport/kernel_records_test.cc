@@ -24,8 +24,9 @@ namespace {
 using runtime::op;
 using what = control_verdict::what;
 
-control_verdict judge(uint8_t type, std::vector<uint8_t> body, bool server = true) {
-    return read_control_record(type, body, server);
+control_verdict judge(uint8_t type, std::vector<uint8_t> body, bool server = true,
+                      bool tls13 = true) {
+    return read_control_record(type, body, server, tls13);
 }
 
 TEST(ControlRecords, AlertsEndOrBreakTheStream) {
@@ -60,6 +61,21 @@ TEST(ControlRecords, KeyUpdateIsNamedAndTicketsOnlyReachAClient) {
     EXPECT_EQ(judge(99, {1}).answer, tls::alert::unexpected_message);
 }
 
+// RFC 8446 4.6.3 and 5246 7.4.1.2: an empty KeyUpdate is a decode_error;
+// TLS 1.2 has no KeyUpdate; a ClientHello on a TLS 1.2 server asks to
+// renegotiate (a warning, and the connection goes on), on TLS 1.3 or to a
+// client it is out of place.
+TEST(ControlRecords, EmptyKeyUpdateAndRenegotiation) {
+    EXPECT_EQ(judge(record_handshake, {24, 0, 0, 0}).kind, what::refuse);
+    EXPECT_EQ(judge(record_handshake, {24, 0, 0, 0}).answer, tls::alert::decode_error);
+    EXPECT_EQ(judge(record_handshake, {24, 0, 0, 1, 0}, true, false).answer,
+              tls::alert::unexpected_message);
+    std::vector<uint8_t> hello = {1, 0, 0, 4, 3, 3, 0, 0};
+    EXPECT_EQ(judge(record_handshake, hello, true, false).kind, what::no_renegotiation);
+    EXPECT_EQ(judge(record_handshake, hello, true, true).answer, tls::alert::unexpected_message);
+    EXPECT_EQ(judge(record_handshake, hello, false, false).answer, tls::alert::unexpected_message);
+}
+
 TEST(ControlRecords, ReceiveErrorsGetTheRfcAlert) {
     EXPECT_EQ(alert_for_receive_error(-EBADMSG), tls::alert::bad_record_mac);
     EXPECT_EQ(alert_for_receive_error(-EMSGSIZE), tls::alert::record_overflow);
@@ -85,7 +101,7 @@ class KernelRecordsStream : public ::testing::Test {
 
     test::script sc{test::script::multishot()};
     std::size_t descriptors;
-    kernel_records records;
+    kernel_records records{true};
     test::recording_owner* o = nullptr;
 };
 
@@ -125,6 +141,37 @@ TEST_F(KernelRecordsStream, PlaintextGoesOutAsItIsAndTheEndAsAnAlertRecord) {
     sc.complete(*alert, 2);
     EXPECT_TRUE(o->s.write_shut());
     close_and_check(true);  // ended already: no second close_notify
+}
+
+// A warning (no_renegotiation) goes out after what was queued before it,
+// and the stream goes on: more plaintext, then close_notify at the end.
+TEST_F(KernelRecordsStream, AWarningGoesOutInOrderAndTheStreamGoesOn) {
+    records.write(std::span(reinterpret_cast<const uint8_t*>("hello"), 5));
+    records.warn(tls::alert::no_renegotiation);
+    records.warn(tls::alert::no_renegotiation);  // one waits at a time
+    o->s.flush();
+    auto data = sc.one(*o, op::client_send);
+    ASSERT_TRUE(data);
+    EXPECT_EQ(data->bytes(), "hello");
+    sc.complete(*data, 5);
+    auto warning = sc.one(*o, op::client_send);
+    ASSERT_TRUE(warning);
+    EXPECT_EQ(warning->record_type(), record_alert);
+    EXPECT_EQ(warning->bytes(), std::string("\x01\x64", 2));  // warning, no_renegotiation
+    sc.complete(*warning, 2);
+    EXPECT_FALSE(o->s.write_shut());
+    records.write(std::span(reinterpret_cast<const uint8_t*>("world"), 5));
+    o->s.end_write();
+    auto more = sc.one(*o, op::client_send);
+    ASSERT_TRUE(more);
+    EXPECT_EQ(more->bytes(), "world");
+    sc.complete(*more, 5);
+    auto end = sc.one(*o, op::client_send);
+    ASSERT_TRUE(end);
+    EXPECT_EQ(end->bytes(), std::string("\x01\x00", 2));  // close_notify
+    sc.complete(*end, 2);
+    EXPECT_TRUE(o->s.write_shut());
+    close_and_check(true);
 }
 
 TEST_F(KernelRecordsStream, AFailureSendsItsFatalAlertWithoutWaiting) {
