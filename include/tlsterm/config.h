@@ -244,6 +244,10 @@ struct pool_config {
     uint32_t queue_timeout_ms = 5000;      // then 503
     uint32_t response_timeout_ms = 60000;  // request sent to response head; then 504
     uint32_t down_backoff_ms = 1000;       // an address that failed is skipped, doubling to 30 s
+    // One client address (IPv4 /32, IPv6 /64) holds at most this percent
+    // of max_connections (rounded up) at once; its further requests wait
+    // while others' are served. 100 = no share.
+    uint32_t client_share_percent = 50;
 };
 
 struct upstream_config {

@@ -339,6 +339,7 @@ pool_config parse_pool(table_reader& t) {
     p.queue_timeout_ms = u32("queue_timeout_ms", p.queue_timeout_ms, 1, max_timeout_ms);
     p.response_timeout_ms = u32("response_timeout_ms", p.response_timeout_ms, 10, max_timeout_ms);
     p.down_backoff_ms = u32("down_backoff_ms", p.down_backoff_ms, 10, 600'000);
+    p.client_share_percent = u32("client_share_percent", p.client_share_percent, 1, 100);
     if (p.min_idle > p.max_connections) {
         auto o = t.origin();
         o.key_path = t.key_path("min_idle");

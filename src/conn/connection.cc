@@ -657,6 +657,7 @@ client_facts connection::make_facts() {
     socket_address a =
         socket_address::from(reinterpret_cast<const sockaddr*>(&_peer), sizeof(_peer));
     facts.peer_ip = a.host();
+    facts.client = _admitted_as.high != 0 ? _admitted_as.high : _admitted_as.low;
     facts.server_name = std::move(_server_name);  // made once; not needed after
     const tls::client_verifier* auth = _tls->client_auth();
     facts.verifies_clients = auth != nullptr;

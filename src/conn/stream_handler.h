@@ -82,6 +82,7 @@ class client_side {
 struct client_facts {
     std::string peer;               // "address:port", for logs
     std::string peer_ip;            // for X-Forwarded-For
+    uint64_t client = 0;            // the address as pools share by (IPv4 /32, IPv6 /64)
     std::string server_name;        // SNI, lower case; empty when none
     bool verifies_clients = false;  // the handshake's policy asks for client certificates
     std::string identity;           // rendered identity header lines ("Name: value\r\n"...)

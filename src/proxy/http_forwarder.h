@@ -83,6 +83,7 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     void on_upstream_closed(bool eof, const std::string& cause) override;
     void on_upstream_drained() override;
     void on_response_timeout() override;
+    uint64_t client() const override { return _facts.client; }
 
   private:
     // How many more requests: all; the current (or next) one is the last

@@ -205,7 +205,16 @@ void pooled_connection::on_eof() {
 void pooled_connection::attach(user& u) {
     _state = state::busy;
     _user = &u;
+    _client = u.client();
+    _pool.on_attached(_client);
     ++_attachments;
+}
+
+void pooled_connection::detach() {
+    if (_user != nullptr) {
+        _user = nullptr;
+        _pool.on_detached(_client);
+    }
 }
 
 void pooled_connection::decrypt() {
@@ -313,7 +322,7 @@ void pooled_connection::await_response() {
 }
 
 void pooled_connection::release(bool reusable) {
-    _user = nullptr;
+    detach();
     if (_state == state::closing) {
         _tell_later.cancel();  // the user let go before it heard
         return;
@@ -334,14 +343,14 @@ void pooled_connection::release(bool reusable) {
 }
 
 void pooled_connection::abandon() {
-    _user = nullptr;
+    detach();
     _tell_later.cancel();
     close(false);  // mid-exchange: the origin must not take it for a complete one
 }
 
 void pooled_connection::fail(bool eof, const std::string& cause, bool clean) {
     user* u = _user;
-    _user = nullptr;
+    detach();
     close(clean);
     if (u != nullptr) {
         _news = closed_news{u, eof, cause};
@@ -361,7 +370,7 @@ void pooled_connection::close(bool clean) {
     connection_deadlines::remove(_timer);
     _pool.on_closed(*this);
     _state = state::closing;
-    _user = nullptr;
+    detach();
     _sock.close(clean);  // close_notify first when clean and established
 }
 
@@ -501,6 +510,8 @@ pool::pool(runtime::services& env, const upstream_config& config, client_context
       _tls(tls),
       _kernel(tls != nullptr ? kernel : nullptr),
       _endpoints(config.addresses.size()),
+      _share(static_cast<uint32_t>(
+          (uint64_t{config.pool.max_connections} * config.pool.client_share_percent + 99) / 100)),
       _handshake_timers(config.connect_timeout_ms),
       _idle_timers(config.pool.idle_timeout_ms),
       _response_timers(config.pool.response_timeout_ms) {}
@@ -512,19 +523,22 @@ pool::~pool() {
 }
 
 pooled_connection* pool::acquire(user& u, bool fresh) {
-    if (!fresh && !_idle.empty()) {
+    const bool shared = under_share(u.client());
+    if (!fresh && shared && !_idle.empty()) {
         pooled_connection* c = _idle.back();
         _idle.pop_back();
         connection_deadlines::remove(c->_timer);
         c->attach(u);
         return c;
     }
-    if (fresh && _open >= _config.pool.max_connections && !_idle.empty()) {
+    if (fresh && shared && _open >= _config.pool.max_connections && !_idle.empty()) {
         _idle.front()->close();  // the least recently used makes room for a new one
     }
-    // Beyond max_connections a request waits for a busy connection; the
-    // queue of those is bounded.
-    if (_open >= _config.pool.max_connections && _waiters.size() >= _config.pool.queue_size) {
+    // Beyond max_connections, or beyond its address's share, a request
+    // waits for a busy connection; the queue of those is bounded, and a
+    // full one keeps room for addresses with fewer requests waiting.
+    if ((_open >= _config.pool.max_connections || !shared) &&
+        _waiters.size() >= _config.pool.queue_size && !make_room_for(u.client())) {
         answer_later({&u, nullptr, 503,
                       "upstream " + _config.name + ": " + std::to_string(_waiters.size()) +
                           " requests already wait for a connection (queue_size)"});
@@ -560,6 +574,7 @@ void pool::answer_later(answer a) {
 }
 
 void pool::deliver_answers() {
+    serve_idle_to_waiters();
     while (!_answers.empty()) {
         answer a = std::move(_answers.front());
         _answers.pop_front();
@@ -582,8 +597,7 @@ void pool::hand_on(pooled_connection& c) {
         c.close();
         return;
     }
-    auto it = std::ranges::find_if(_waiters, [](const waiter& w) { return !w.fresh; });
-    if (it != _waiters.end()) {
+    if (auto it = next_waiter(false); it != _waiters.end()) {
         user* u = it->u;
         _waiters.erase(it);
         answer_later({u, &c, 0, {}});  // attached when it arrives
@@ -630,10 +644,88 @@ void pool::serve_waiters() {
     if (_phase == phase::draining) {
         return;
     }
-    while (_waiters.size() > _connecting && _open < _config.pool.max_connections) {
+    // Only for the waiters that may have a connection (their address holds
+    // less than its share) and an idle one will not serve (one a share held
+    // back: serve_idle_to_waiters).
+    std::size_t fresh = 0;
+    std::size_t reuse = 0;
+    for (const waiter& w : _waiters) {
+        if (under_share(w.u->client())) {
+            ++(w.fresh ? fresh : reuse);
+        }
+    }
+    if (reuse > 0 && !_idle.empty()) {
+        _env.later.post(_answer_later);
+    }
+    const std::size_t need = fresh + (reuse > _idle.size() ? reuse - _idle.size() : 0);
+    while (need > _connecting && _open < _config.pool.max_connections) {
         if (!open_one()) {
             break;
         }
+    }
+}
+
+// ---- the client share ---------------------------------------------------------------
+
+bool pool::under_share(uint64_t client) const {
+    auto it = _held.find(client);
+    return it == _held.end() || it->second < _share;
+}
+
+void pool::on_attached(uint64_t client) {
+    ++_held[client];
+}
+
+void pool::on_detached(uint64_t client) {
+    auto it = _held.find(client);
+    if (it == _held.end()) {
+        return;
+    }
+    if (--it->second == 0) {
+        _held.erase(it);
+    }
+    if (!_waiters.empty() && !_idle.empty()) {
+        _env.later.post(_answer_later);  // a waiter held back may have an idle one now
+    }
+}
+
+std::deque<pool::waiter>::iterator pool::next_waiter(bool any) {
+    return std::ranges::find_if(
+        _waiters, [&](const waiter& w) { return (any || !w.fresh) && under_share(w.u->client()); });
+}
+
+bool pool::make_room_for(uint64_t client) {
+    std::unordered_map<uint64_t, uint32_t> waiting;
+    for (const waiter& w : _waiters) {
+        ++waiting[w.u->client()];
+    }
+    auto most = std::ranges::max_element(waiting, {}, [](const auto& kv) { return kv.second; });
+    if (most == waiting.end() || most->first == client || most->second <= waiting[client] + 1) {
+        return false;
+    }
+    const uint64_t crowding = most->first;
+    auto newest = std::find_if(_waiters.rbegin(), _waiters.rend(),
+                               [&](const waiter& w) { return w.u->client() == crowding; });
+    user* u = newest->u;
+    _waiters.erase(std::next(newest).base());
+    answer_later({u, nullptr, 503,
+                  "upstream " + _config.name + ": the queue is full (queue_size) and this " +
+                      "client address has the most requests in it (client_share_percent)"});
+    return true;
+}
+
+void pool::serve_idle_to_waiters() {
+    while (!_idle.empty()) {
+        auto it = next_waiter(false);
+        if (it == _waiters.end()) {
+            return;
+        }
+        user* u = it->u;
+        _waiters.erase(it);
+        pooled_connection* c = _idle.back();
+        _idle.pop_back();
+        connection_deadlines::remove(c->_timer);
+        answer_later({u, c, 0, {}});  // on its way, on no idle list; attached when it arrives
     }
 }
 
@@ -671,9 +763,9 @@ void pool::on_ready(pooled_connection& c) {
     endpoint& e = _endpoints[c._address];
     e.backoff_ms = 0;
     e.last_error.clear();
-    if (!_waiters.empty()) {
-        user* u = _waiters.front().u;
-        _waiters.pop_front();
+    if (auto it = next_waiter(true); it != _waiters.end()) {
+        user* u = it->u;
+        _waiters.erase(it);
         c.attach(*u);
         u->on_connection(c);
         return;
@@ -780,7 +872,7 @@ void pool::tick() {
     while (auto* t = _response_timers.expired(_env.now_ms)) {
         auto* c = &t->owner();
         user* u = c->_user;
-        c->_user = nullptr;
+        c->detach();
         c->close();
         if (u != nullptr) {
             u->on_response_timeout();

@@ -42,6 +42,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <tlsterm/config.h>
@@ -84,6 +85,9 @@ class user {
     // No response head within response_timeout_ms; the connection is
     // detached and closing.
     virtual void on_response_timeout() = 0;
+    // The client address the request came from (IPv4 /32, IPv6 /64, as a
+    // number): the pool shares its connections among them.
+    virtual uint64_t client() const = 0;
 };
 
 class pooled_connection final : public runtime::ring_owner {
@@ -134,6 +138,7 @@ class pooled_connection final : public runtime::ring_owner {
     void decrypt();
     void deliver(std::span<const uint8_t> plaintext);
     void attach(user& u);
+    void detach();  // the user lets go, or is let go
     void flush();
     // Closes, and tells the user after the call that failed (from the
     // deferred queue: the user may be the caller).
@@ -152,6 +157,7 @@ class pooled_connection final : public runtime::ring_owner {
     pool& _pool;
     transport::stream _sock;
     std::size_t _address;  // index into the upstream's addresses
+    uint64_t _client = 0;  // the attached user's client address
     state _state = state::connecting;
     user* _user = nullptr;
     std::unique_ptr<tls::session> _tls;
@@ -233,6 +239,20 @@ class pool {
         uint64_t deadline_ms;
         bool fresh;
     };
+    // The client share: connections attached per client address, and how
+    // many one address may hold (pool.client_share_percent).
+    bool under_share(uint64_t client) const;
+    void on_attached(uint64_t client);
+    void on_detached(uint64_t client);
+    // The first waiter that may have a connection now (`any`: also one
+    // that wants a fresh one); end() if none.
+    std::deque<waiter>::iterator next_waiter(bool any);
+    // A full queue and a request from `client`: the newest waiter of the
+    // address with the most waiting gives up its place (503) when that is
+    // more than `client` has waiting; else false.
+    bool make_room_for(uint64_t client);
+    // Idle connections go to waiters a share held back (deferred).
+    void serve_idle_to_waiters();
     // An answer to a user that must not hear it inside the call that
     // decided it: a connection (released by its last user and handed on)
     // or a refusal.
@@ -278,6 +298,8 @@ class pool {
     std::vector<pooled_connection*> _idle;       // most recently used last
     std::vector<pooled_connection*> _switching;  // records on their way to the kernel
     std::deque<waiter> _waiters;
+    std::unordered_map<uint64_t, uint32_t> _held;  // attached connections per client address
+    uint32_t _share;                               // the most one address holds
     std::deque<answer> _answers;
     runtime::deferred_call<pool, &pool::deliver_answers> _answer_later{*this};
     std::size_t _open = 0;        // every connection not yet closing

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -667,6 +668,60 @@ TEST_F(HttpProxyTest, SlowUploadsDoNotHoldPooledConnections) {
         30);
     EXPECT_TRUE(contains(r.out, "HTTP/1.1 201")) << r.out << server.log();
     EXPECT_EQ(std::filesystem::file_size(origin.upload_dir() / "ok.bin"), 20u);
+}
+
+// 600 clients POST 100,000-byte bodies at one byte a second while a normal
+// request goes every second for 30 s, with the default limits: no slow
+// body fills buffer_request_bytes, so none takes a pooled connection, and
+// each gets 408 at body_timeout_ms; every normal request is answered. The
+// normal requests' latency is printed (docs/SECURITY.md quotes a run).
+TEST_F(HttpProxyTest, SixHundredSlowUploadsStarveNoOne) {
+    test::tlsterm_server server("[runtime]\nshards = 1\nlog_level = \"info\"\n" +
+                                upstream("plain", origin.plain_port()) + listener("plain"));
+    auto r = run_process({"python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/slow_uploads.py",
+                          std::to_string(server.port()), ca(), "600", "100000", "30"},
+                         150);
+    EXPECT_TRUE(contains(r.out, "slow: 600 answered 408, 0 otherwise\n")) << r.out << r.err;
+    EXPECT_TRUE(contains(r.out, "normal: 30 of 30 answered 200, p50 ")) << r.out << r.err;
+    std::cout << "[ slow     ] " << r.out;
+    EXPECT_FALSE(std::filesystem::exists(origin.upload_dir() / "slow-0.bin"));
+}
+
+// pool.client_share_percent (50%): of a pool of 2, uploads from 127.0.0.2
+// that keep up (past buffer_request_bytes, above body_min_rate) hold one
+// connection; the other upload waits its turn, and requests from 127.0.0.1
+// are answered at once meanwhile (with no share both uploads would hold the
+// pool for about 4 s).
+TEST_F(HttpProxyTest, OneAddressHoldsAtMostItsShareOfAPool) {
+    test::tlsterm_server server(runtime() + "[limits]\nbody_min_rate = 100\n" +
+                                upstream("plain", origin.plain_port(), "",
+                                         "max_connections = 2\nqueue_timeout_ms = 15000\n") +
+                                listener("plain", "", "buffer_request_bytes = 4096\n"));
+    auto dir = test::make_temp_dir("share");
+    std::vector<std::unique_ptr<test::child_process>> uploads;
+    for (int i = 0; i < 2; ++i) {
+        // 4096 bytes with the head, then 800 more, one every 5 ms.
+        uploads.push_back(std::make_unique<test::child_process>(
+            std::vector<std::string>{
+                "python3", TLSTERM_SOURCE_DIR "/tests/integration/peers/tls_client.py", "slow-body",
+                std::to_string(server.port()), ca(), "/upload/share-" + std::to_string(i) + ".bin",
+                "4896", "5", "20", "4096"},
+            dir / ("upload-" + std::to_string(i) + ".log"),
+            std::vector<std::string>{"TLSTERM_PEER_SOURCE=127.0.0.2"}));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // both past their buffer
+    for (int i = 0; i < 5; ++i) {
+        auto r = curl(server.port(), {"/headers"},
+                      {"-o", "/dev/null", "-w", "%{http_code} %{time_total}"});
+        EXPECT_TRUE(r.out.starts_with("200 ")) << r.out << r.err << server.log();
+        EXPECT_LT(std::stod(r.out.substr(4)), 1.0) << r.out;
+    }
+    for (auto& u : uploads) {
+        u->wait(std::chrono::seconds(30));
+        EXPECT_TRUE(contains(u->output(), ": HTTP/1.1 201")) << u->output() << server.log();
+    }
+    EXPECT_EQ(std::filesystem::file_size(origin.upload_dir() / "share-0.bin"), 4896u);
+    EXPECT_EQ(std::filesystem::file_size(origin.upload_dir() / "share-1.bin"), 4896u);
 }
 
 TEST_F(HttpProxyTest, ChunkedResponsesForHttp11AndHttp10Clients) {

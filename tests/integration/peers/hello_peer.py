@@ -200,22 +200,38 @@ def fragmented(port, ca, size):
     print(got.split(b"\r\n")[0].decode(), flush=True)
 
 
-def bad_record(port, ca, version, kind):
-    ctx = ssl.create_default_context(cafile=ca)
-    v = ssl.TLSVersion.TLSv1_2 if version == "1.2" else ssl.TLSVersion.TLSv1_3
-    ctx.minimum_version = ctx.maximum_version = v
+def handshake(port, ctx):
+    """A client of `ctx` on memory BIOs over a real socket, its handshake
+    done: (tls, incoming, outgoing, socket, every byte the server sent so
+    far); None when the server closed during the handshake."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
     sock = socket.create_connection(("127.0.0.1", port))
     sock.settimeout(10)
+    from_server = b""
     while True:
         try:
             tls.do_handshake()
             sock.sendall(outgoing.read())
-            break
+            return tls, incoming, outgoing, sock, from_server
         except ssl.SSLWantReadError:
             sock.sendall(outgoing.read())
-            incoming.write(sock.recv(65536))
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            from_server += chunk
+            incoming.write(chunk)
+
+
+def bad_record(port, ca, version, kind):
+    ctx = ssl.create_default_context(cafile=ca)
+    v = ssl.TLSVersion.TLSv1_2 if version == "1.2" else ssl.TLSVersion.TLSv1_3
+    ctx.minimum_version = ctx.maximum_version = v
+    done = handshake(port, ctx)
+    if done is None:
+        print("closed during the handshake", flush=True)
+        return
+    tls, incoming, outgoing, sock, _ = done
     # TLS 1.3 session tickets follow the handshake: take them first, so
     # that what is counted below is only the answer to the bad record.
     sock.settimeout(0.5)
@@ -410,24 +426,11 @@ def after_handshake(port, ca, version, what):
     ctx.set_ciphers("ECDHE+AESGCM")  # TLS 1.2; TLS 1.3 suites are all AEADs known here
     keylog = tempfile.NamedTemporaryFile(prefix="tlsterm-keylog-", delete=False).name
     ctx.keylog_filename = keylog
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.settimeout(10)
-    from_server = b""
-    while True:
-        try:
-            tls.do_handshake()
-            sock.sendall(outgoing.read())
-            break
-        except ssl.SSLWantReadError:
-            sock.sendall(outgoing.read())
-            chunk = sock.recv(65536)
-            if not chunk:
-                print("closed during the handshake", flush=True)
-                return
-            from_server += chunk
-            incoming.write(chunk)
+    done = handshake(port, ctx)
+    if done is None:
+        print("closed during the handshake", flush=True)
+        return
+    tls, _, _, sock, from_server = done
     sock.settimeout(0.5)  # TLS 1.3 tickets follow the handshake
     try:
         while True:

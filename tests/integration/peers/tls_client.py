@@ -275,7 +275,10 @@ def websocket(port, ca, path, n):
 def trickle(port, ca, prefix, length, interval_ms, max_s):
     """Sends `prefix`, then one byte every interval_ms (at most `length`,
     None for no end) until the server answers or closes, or max_s pass."""
-    raw = socket.create_connection(("127.0.0.1", port))
+    # TLSTERM_PEER_SOURCE: the client address to connect from (127.0.0.2, say).
+    source = os.environ.get("TLSTERM_PEER_SOURCE")
+    raw = socket.create_connection(("127.0.0.1", port),
+                                   source_address=(source, 0) if source else None)
     s = context(ca).wrap_socket(raw, server_hostname="localhost")
     s.sendall(prefix)
     s.settimeout(interval_ms / 1000)

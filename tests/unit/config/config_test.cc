@@ -833,7 +833,7 @@ TEST(ConfigHttp, FullSettings) {
         "crl_file = \"root-ca.crl.pem\"\n"
         "[upstreams.pool]\nmin_idle = 2\nmax_connections = 8\nidle_timeout_ms = 5000\n"
         "max_requests = 100\nqueue_size = 10\nqueue_timeout_ms = 250\nresponse_timeout_ms = 900\n"
-        "down_backoff_ms = 50\n",
+        "down_backoff_ms = 50\nclient_share_percent = 100\n",
         "[listeners.http]\nx_forwarded_for = false\nclient_identity = \"xfcc\"\n"
         "sni_host_binding = false\nmax_head_bytes = 4096\nmax_headers = 20\n"
         "[[listeners.routes]]\nserver_names = [\"API.example.com\"]\nhosts = [\"*.example.com\"]\n"
@@ -852,6 +852,7 @@ TEST(ConfigHttp, FullSettings) {
     EXPECT_EQ(u.pool.min_idle, 2u);
     EXPECT_EQ(u.pool.max_connections, 8u);
     EXPECT_EQ(u.pool.response_timeout_ms, 900u);
+    EXPECT_EQ(u.pool.client_share_percent, 100u);
     const auto& l = (*c)->listeners[0];
     EXPECT_EQ(l.mode, listener_mode::http);
     EXPECT_FALSE(l.http.x_forwarded_for);
@@ -872,6 +873,7 @@ TEST(ConfigHttp, Defaults) {
     EXPECT_EQ(u.tls.mode, upstream_tls_mode::none);
     EXPECT_EQ(u.pool.max_connections, 256u);
     EXPECT_EQ(u.pool.queue_timeout_ms, 5000u);
+    EXPECT_EQ(u.pool.client_share_percent, 50u);
     const auto& l = (*c)->listeners[0];
     EXPECT_TRUE(l.http.x_forwarded_for);
     EXPECT_TRUE(l.http.sni_host_binding);
@@ -911,6 +913,8 @@ TEST(ConfigHttp, Errors) {
         {"[upstreams.tls]\nmode = \"mtls\"\nserver_name = \"o\"\ncert = \"client-valid.pem\"\n"
          "key = \"client-revoked.key\"\n",
          "", "\"client-revoked.key\"", "private key does not match the certificate"},
+        {"[upstreams.pool]\nclient_share_percent = 0\n", "", "0",
+         "upstreams[0].pool.client_share_percent (t.toml:5:24): must be between 1 and 100, got 0"},
         {"[upstreams.pool]\nmin_idle = 9\nmax_connections = 8\n", "", "[upstreams.pool]",
          "upstreams[0].pool.min_idle (t.toml:4:1): min_idle (9) exceeds max_connections (8)"},
         {"", "[[listeners.routes]]\nupstream = \"nowhere\"\n", "[[listeners.routes]]",

@@ -92,17 +92,16 @@ TEST(ClientHello, HeaderSplitAcrossOneByteRecords) {
     EXPECT_EQ(h.records.size(), msg.size() + 5);
 }
 
-// No cipher suite of the version the handshake would use in common:
-// handshake_failure (RFC 5246 7.4.1.3, RFC 8446 4.1.1), whatever the other
-// version's suites.
+// A listener's groups and suites for refuse_hello.
+const std::vector<uint16_t> groups = {29, 23, 24};
+const std::vector<uint16_t> suites = {0x1301, 0x1302, 0xc02b, 0xc02f};
+
 // wolfSSL reads 150 cipher suites at most (WOLFSSL_MAX_SUITE_SZ): a hello
 // with more is refused here with decode_error, the answer wolfSSL sends.
 TEST(ClientHello, MoreCipherSuitesThanAreReadIsADecodeError) {
     auto bytes = hello_bytes({});
     client_hello h;
     ASSERT_EQ(parse_client_hello(bytes, h), hello_status::complete);
-    std::vector<uint16_t> groups = {29, 23, 24};
-    std::vector<uint16_t> suites = {0x1301, 0x1302, 0xc02b, 0xc02f};
     std::vector<uint16_t> offered(max_cipher_suites, 0xe000);
     offered.back() = 0x1301;
     h.cipher_suites = offered;
@@ -143,12 +142,13 @@ TEST(ClientHello, TheLargestHelloIsReadAndOneByteMoreIsNot) {
     EXPECT_EQ(parse_client_hello(records(20000, 8), h), hello_status::malformed);
 }
 
+// No cipher suite of the version the handshake would use in common:
+// handshake_failure (RFC 5246 7.4.1.3, RFC 8446 4.1.1), whatever the other
+// version's suites.
 TEST(ClientHello, NoCipherSuiteInCommonIsAHandshakeFailure) {
     auto bytes = hello_bytes({});
     client_hello h;
     ASSERT_EQ(parse_client_hello(bytes, h), hello_status::complete);
-    std::vector<uint16_t> groups = {29, 23, 24};
-    std::vector<uint16_t> suites = {0x1301, 0x1302, 0xc02b, 0xc02f};
     client_hello tls12 = h;  // no extensions: TLS 1.2, AES128-SHA and the SCSV
     tls12.supported_versions.clear();
     tls12.legacy_version = 0x0303;

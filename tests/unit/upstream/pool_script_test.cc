@@ -226,6 +226,97 @@ TEST_F(PoolScript, FullQueueAnswers503AfterTheCall) {
     release(c, true);
 }
 
+// pool.client_share_percent: one client address holds at most its share
+// of max_connections (50% of 4: 2); its next request waits, no connection
+// is opened for it, and another address's request is served first. A
+// connection its address lets go of (released, or closed while an idle
+// one waits) goes to it.
+TEST_F(PoolScript, AnAddressAtItsShareWaitsWhileOthersAreServed) {
+    cfg.pool.max_connections = 4;
+    cfg.pool.queue_size = 4;
+    cfg.pool.client_share_percent = 50;
+    p = std::make_unique<pool>(sc.rt, cfg, nullptr);
+    recording_user a1, a2, a3, b;
+    a1.address = a2.address = a3.address = 7;
+    b.address = 8;
+    connected(a1);
+    connected(a2);
+    acquire(a3);
+    EXPECT_TRUE(a3.events.empty());
+    EXPECT_EQ(connecting(), nullptr);  // nothing opened for a request held back
+    EXPECT_EQ(p->open_connections(), 2u);
+    connected(b);  // another address: served
+    EXPECT_EQ(p->open_connections(), 3u);
+    // b's connection idles: a3's address still holds its share.
+    exchange(b, "OK");
+    pooled_connection* idle = b.conn;
+    release(b, true);
+    EXPECT_TRUE(a3.events.empty());
+    // a2's connection closes (the origin ends it mid-exchange): the idle one
+    // goes to a3.
+    auto* gone = std::exchange(a2.conn, nullptr);
+    gone->abandon();
+    sc.later.run();
+    ASSERT_EQ(a3.events, std::vector<std::string>{"connection"});
+    EXPECT_EQ(a3.conn, idle);
+    // A release hands the connection to the next request of the same
+    // address.
+    recording_user a4;
+    a4.address = 7;
+    acquire(a4);
+    EXPECT_TRUE(a4.events.empty());
+    exchange(a1, "OK");
+    pooled_connection* first = a1.conn;
+    release(a1, true);
+    ASSERT_EQ(a4.events, std::vector<std::string>{"connection"});
+    EXPECT_EQ(a4.conn, first);
+    release(a3, true);
+    release(a4, true);
+}
+
+// A full queue keeps room for another address: the newest request of the
+// address with the most waiting gives its place up (503), and the newcomer
+// is served before the requests of the address at its share.
+TEST_F(PoolScript, AFullQueueMakesRoomForAnotherAddress) {
+    cfg.pool.max_connections = 2;
+    cfg.pool.queue_size = 3;
+    cfg.pool.client_share_percent = 50;
+    p = std::make_unique<pool>(sc.rt, cfg, nullptr);
+    recording_user a1, a2, a3, a4, b, c;
+    for (auto* u : {&a1, &a2, &a3, &a4}) {
+        u->address = 7;
+    }
+    b.address = 8;
+    c.address = 9;
+    connected(a1);
+    connected(c);
+    acquire(a2);
+    acquire(a3);
+    acquire(a4);  // the queue is full
+    EXPECT_TRUE(a4.events.empty());
+    acquire(b);
+    ASSERT_EQ(a4.events, std::vector<std::string>{"no connection 503"});
+    EXPECT_NE(a4.last_cause.find("client_share_percent"), std::string::npos) << a4.last_cause;
+    EXPECT_TRUE(b.events.empty());
+    // Another request of the crowding address is refused, not queued.
+    recording_user a5;
+    a5.address = 7;
+    acquire(a5);
+    EXPECT_EQ(a5.events, std::vector<std::string>{"no connection 503"});
+    EXPECT_NE(a5.last_cause.find("(queue_size)"), std::string::npos) << a5.last_cause;
+    exchange(c, "OK");
+    release(c, true);  // a2 and a3 are held back: b is next
+    EXPECT_EQ(b.events, std::vector<std::string>{"connection"});
+    EXPECT_TRUE(a2.events.empty());
+    exchange(a1, "OK");
+    release(a1, true);
+    EXPECT_EQ(a2.events, std::vector<std::string>{"connection"});
+    release(a2, true);
+    EXPECT_EQ(a3.events, std::vector<std::string>{"connection"});
+    release(a3, true);
+    release(b, true);
+}
+
 TEST_F(PoolScript, QueueTimeoutAnswers503OnTheTick) {
     recording_user a, b, c;
     acquire(a);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,7 +44,10 @@ class recording_user final : public user {
         conn = nullptr;
         events.push_back("response timeout");
     }
+    uint64_t client() const override { return address; }
 
+    // Each user its own client address unless a test says otherwise.
+    uint64_t address = next_address();
     // Set while this user is inside a call into the pool or a connection.
     bool inside = false;
     pooled_connection* conn = nullptr;
@@ -53,6 +57,10 @@ class recording_user final : public user {
     int drained = 0;
 
   private:
+    static uint64_t next_address() {
+        static uint64_t n = 0;
+        return ++n;
+    }
     void check_not_inside() const {
         EXPECT_FALSE(inside) << "the pool called back into the user inside its own call";
     }
