@@ -484,12 +484,9 @@ void connection::flush_client() {
 // WOLFSSL is freed.
 
 void connection::begin_kernel_records() {
-    if (auto cipher = transport::kernel_cipher_of(*_tls); !cipher) {
-        stay_in_userspace(cipher.error());  // a suite the kernel cannot take
-        return;
-    }
-    if (auto attached = _env.kernel_tls.attach(_client.fd()); !attached) {
-        stay_in_userspace(attached.error());
+    if (auto attached = transport::attach_for_session(_env.kernel_tls, _client.fd(), *_tls);
+        !attached) {
+        stay_in_userspace(attached.error());  // a suite or a socket the kernel would not take
         return;
     }
     _records_at = records::to_kernel;
@@ -562,7 +559,8 @@ void connection::hand_records_to_kernel() {
     TLSTERM_LOG(log_level::debug, "%s: TLS records in the kernel (%s %s)", peer().c_str(),
                 std::string(_tls->version()).c_str(), std::string(_tls->cipher()).c_str());
     _client.set_records(_kernel.get());  // with what the handler sent meanwhile
-    _tls.reset();                        // the WOLFSSL and its buffers
+    _client_records.unbind();
+    _tls.reset();  // the WOLFSSL and its buffers
     _records_at = records::kernel;
     _env.counters.ktls_connections.fetch_add(1, std::memory_order_relaxed);
     _client.resume();

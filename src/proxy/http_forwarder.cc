@@ -535,30 +535,21 @@ void http_forwarder::start_request() {
     // A body is read before an upstream connection is taken, whole when it
     // is small, else its first buffer_request_bytes: a client sending it
     // slowly holds no pooled connection meanwhile, and one that keeps it
-    // up streams the rest (kept to body_min_rate).
+    // up streams the rest (kept to body_min_rate). A chunked body is parsed
+    // as it comes (buffer_chunks), so its framing is checked before any
+    // origin sees the request.
     uint64_t buffer_limit = std::min<uint64_t>(_listener.config->http.buffer_request_bytes,
                                                _listener.gen->limits->max_buffered_bytes);
-    if (head.content_length && *head.content_length > 0 && buffer_limit > 0) {
+    const bool sized_body = head.content_length && *head.content_length > 0;
+    if (buffer_limit > 0 && (sized_body || (head.chunked && !head.upgrade))) {
         if (head.expect_continue) {
             emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));  // tlsterm takes the body
         }
-        _x.buffered_body = std::min(*head.content_length, buffer_limit);
+        _x.buffering_chunks = head.chunked;
+        _x.buffered_body = sized_body ? std::min(*head.content_length, buffer_limit) : buffer_limit;
         _req = req::buffering;
         _client.client_deadline(conn::request_deadline::body);
-        return;  // pump() goes on once the body is in
-    }
-    if (head.chunked && buffer_limit > 0 && !head.upgrade) {
-        // A chunked body likewise, up to the same limit: its framing is
-        // checked before any origin sees the request, and a slow sender
-        // holds no pooled connection while the limit is not reached.
-        if (head.expect_continue) {
-            emit_client(bytes_of("HTTP/1.1 100 Continue\r\n\r\n"));
-        }
-        _x.buffering_chunks = true;
-        _x.buffered_body = buffer_limit;
-        _req = req::buffering;
-        _client.client_deadline(conn::request_deadline::body);
-        return;
+        return;  // pump() goes on once the body (or the limit) is in
     }
     if (head.expect_continue && (head.chunked || head.content_length.value_or(0) > 0)) {
         _x.expect_continue_pending = true;

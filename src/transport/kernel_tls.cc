@@ -133,6 +133,14 @@ std::expected<void, std::string> attach_tls_ulp(int fd) {
     return {};
 }
 
+std::expected<void, std::string> attach_for_session(const kernel_tls_calls& calls, int fd,
+                                                    tls::session& s) {
+    if (auto cipher = kernel_cipher_of(s); !cipher) {
+        return std::unexpected(cipher.error());
+    }
+    return calls.attach(fd);
+}
+
 std::expected<void, kernel_install_failure> install_session_keys(const kernel_tls_calls& calls,
                                                                  int fd, tls::session& s) {
     auto tx = kernel_keys_of(s, true);

@@ -78,6 +78,13 @@ struct kernel_tls_calls {
         install_keys;
 };
 
+// The first step of giving `s`'s records to the kernel on `fd`: its suite
+// is one the kernel takes, and the "tls" ULP is attached (without keys it
+// passes bytes as they are). The error names what the kernel would not
+// take; the socket is as it was.
+std::expected<void, std::string> attach_for_session(const kernel_tls_calls& calls, int fd,
+                                                    tls::session& s);
+
 // Gives `s`'s records to the kernel on `fd` (its ULP attached, `s` at a
 // record boundary with nothing in flight): the keys of both directions
 // copied out, TX installed, then RX, the copies wiped. A failure says

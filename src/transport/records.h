@@ -81,8 +81,10 @@ class plain_records final : public record_layer {
 // TLS records by wolfSSL over memory (the session's cipher queues).
 class tls_records final : public record_layer {
   public:
-    // The session whose records these are (once, before any use).
+    // The session whose records these are (once, before any use), and its
+    // end (the records moved to the kernel): nothing points at it after.
     void bind(tls::session& s) { _s = &s; }
+    void unbind() { _s = nullptr; }
 
     byte_queue& outgoing() override { return _s->cipher_out(); }
     tls_status write(std::span<const uint8_t> plaintext) override { return _s->write(plaintext); }

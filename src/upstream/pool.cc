@@ -380,13 +380,9 @@ void pooled_connection::close(bool clean) {
 // kernel takes and the ULP attached, the receive is cancelled; its last
 // bytes still come, for wolfSSL.
 void pooled_connection::begin_kernel_records() {
-    if (auto cipher = transport::kernel_cipher_of(*_tls); !cipher) {
-        stay_in_userspace(cipher.error());
-        return;
-    }
-    if (auto attached = _pool._kernel->attach(_sock.fd()); !attached) {
-        // The ULP refused: nothing changed on the socket.
-        stay_in_userspace(attached.error());
+    if (auto attached = transport::attach_for_session(*_pool._kernel, _sock.fd(), *_tls);
+        !attached) {
+        stay_in_userspace(attached.error());  // nothing changed on the socket
         return;
     }
     // The ULP without keys passes bytes as they are; a switch the origin
@@ -450,6 +446,7 @@ void pooled_connection::hand_records_to_kernel() {
                 std::string(_tls->version()).c_str(), std::string(_tls->cipher()).c_str());
     _kernel = std::make_unique<transport::kernel_records>(_tls->version() == "TLSv1.3");
     _sock.set_records(_kernel.get());
+    _tls_records.unbind();
     _tls.reset();  // the WOLFSSL and its buffers
     _pool._env.counters.ktls_upstream_connections.fetch_add(1, std::memory_order_relaxed);
     _sock.resume();
@@ -574,7 +571,10 @@ void pool::answer_later(answer a) {
 }
 
 void pool::deliver_answers() {
-    serve_idle_to_waiters();
+    if (std::exchange(_share_changed, false)) {
+        serve_idle_to_waiters();
+        serve_waiters();
+    }
     while (!_answers.empty()) {
         answer a = std::move(_answers.front());
         _answers.pop_front();
@@ -655,6 +655,7 @@ void pool::serve_waiters() {
         }
     }
     if (reuse > 0 && !_idle.empty()) {
+        _share_changed = true;  // idle ones a share held back: serve_idle_to_waiters
         _env.later.post(_answer_later);
     }
     const std::size_t need = fresh + (reuse > _idle.size() ? reuse - _idle.size() : 0);
@@ -684,8 +685,11 @@ void pool::on_detached(uint64_t client) {
     if (--it->second == 0) {
         _held.erase(it);
     }
-    if (!_waiters.empty() && !_idle.empty()) {
-        _env.later.post(_answer_later);  // a waiter held back may have an idle one now
+    if (!_waiters.empty()) {
+        // A waiter held back may have a connection now: an idle one, or a
+        // new one (when this one closes), after the call.
+        _share_changed = true;
+        _env.later.post(_answer_later);
     }
 }
 

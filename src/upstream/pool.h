@@ -300,6 +300,7 @@ class pool {
     std::deque<waiter> _waiters;
     std::unordered_map<uint64_t, uint32_t> _held;  // attached connections per client address
     uint32_t _share;                               // the most one address holds
+    bool _share_changed = false;  // a waiter held back may be served (deliver_answers)
     std::deque<answer> _answers;
     runtime::deferred_call<pool, &pool::deliver_answers> _answer_later{*this};
     std::size_t _open = 0;        // every connection not yet closing
