@@ -80,6 +80,7 @@ bool parse_extensions(cursor exts, client_hello& out) {
         if (!exts.ok()) {
             return false;
         }
+        out.extensions.push_back(static_cast<uint16_t>(type));
         switch (type) {
             case ext_server_name: {
                 cursor list = body.vec16();

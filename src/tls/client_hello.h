@@ -37,6 +37,7 @@ struct client_hello {
     std::vector<uint16_t> signature_schemes;
     std::vector<uint16_t> supported_versions;  // empty: TLS 1.2 or older only
     std::vector<uint16_t> groups;              // empty when the extension is absent
+    std::vector<uint16_t> extensions;          // every extension's type, client order
     struct key_share {
         uint16_t group = 0;
         std::vector<uint8_t> key_exchange;
