@@ -490,7 +490,7 @@ void connection::begin_kernel_records() {
         return;
     }
     _records_at = records::to_kernel;
-    _kernel = std::make_unique<transport::kernel_records>(_tls->version() == "TLSv1.3");
+    _kernel = std::make_unique<transport::kernel_records>(_tls->tls13());
     _client.pause();  // cancels the receive: its last bytes still come, for wolfSSL
 }
 

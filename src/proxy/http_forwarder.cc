@@ -405,9 +405,7 @@ void http_forwarder::pump() {
                 continue;
             }
             if (client_eof) {
-                log_error(0, "client closed the connection inside a request body");
-                abort();
-                _client.client_abort(close_reason::client_reset);
+                client_left_in_body();
             }
             break;  // more of the body to come
         }
@@ -449,9 +447,7 @@ void http_forwarder::pump() {
             }
             if (r.what == http::message_parser::event::need_more) {
                 if (client_eof) {
-                    log_error(0, "client closed the connection inside a request body");
-                    abort();
-                    _client.client_abort(close_reason::client_reset);
+                    client_left_in_body();
                 }
                 break;
             }
@@ -579,9 +575,7 @@ bool http_forwarder::buffer_chunks(bool client_eof) {
                 return true;
             case http::message_parser::event::need_more:
                 if (client_eof) {
-                    log_error(0, "client closed the connection inside a request body");
-                    abort();
-                    _client.client_abort(close_reason::client_reset);
+                    client_left_in_body();
                 }
                 return false;
             default:
@@ -593,6 +587,14 @@ bool http_forwarder::buffer_chunks(bool client_eof) {
             return true;
         }
     }
+}
+
+// The client's stream ended inside a request body: the exchange is
+// abandoned (the origin must not take a cut body for a whole one).
+void http_forwarder::client_left_in_body() {
+    log_error(0, "client closed the connection inside a request body");
+    abort();
+    _client.client_abort(close_reason::client_reset);
 }
 
 void http_forwarder::acquire_upstream() {

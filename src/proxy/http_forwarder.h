@@ -108,6 +108,7 @@ class http_forwarder final : public conn::stream_handler, public upstream::user 
     void start_request();
     void acquire_upstream();
     bool buffer_chunks(bool client_eof);
+    void client_left_in_body();
     // The exchange's connection: its request head goes out, its body
     // follows in pump().
     void take_connection(upstream::pooled_connection& c);

@@ -390,6 +390,10 @@ std::string_view session::version() const {
     return v != nullptr ? v : "";
 }
 
+bool session::tls13() const {
+    return version() == "TLSv1.3";
+}
+
 std::string_view session::cipher() const {
     const char* c = wolfSSL_get_cipher_name(_ssl);
     return c != nullptr ? c : "";

@@ -89,6 +89,7 @@ class session {
     void send_close_notify();
 
     std::string_view version() const;  // "TLSv1.3"
+    bool tls13() const;                // the negotiated version is TLS 1.3
     std::string_view cipher() const;   // suite name as wolfSSL spells it
     std::string_view alpn() const;     // negotiated protocol, empty when none
     key_type certificate_type() const { return _type; }

@@ -85,7 +85,7 @@ std::expected<kernel_key_material, std::string> kernel_keys_of(tls::session& s, 
     WOLFSSL* ssl = s.raw();
     kernel_key_material m;
     m.cipher = *cipher;
-    m.tls13 = s.version() == "TLSv1.3";
+    m.tls13 = s.tls13();
     const int key_size = wolfSSL_GetKeySize(ssl);
     // The server writes with the server keys, the client with the client's.
     const bool server = wolfSSL_GetSide(ssl) == WOLFSSL_SERVER_END;

@@ -129,7 +129,7 @@ void pooled_connection::try_handshake() {
     }
     connection_deadlines::remove(_timer);
     _tls_records.established();
-    if (std::string_view(_tls->version()) != "TLSv1.3") {
+    if (!_tls->tls13()) {
         // A TLS 1.2 ticket came with the handshake (a TLS 1.3 one comes
         // after it: see on_released). Kept now, whether or not this
         // connection ever completes an exchange.
@@ -444,7 +444,7 @@ void pooled_connection::hand_records_to_kernel() {
     TLSTERM_LOG(log_level::debug, "upstream %s (%s): TLS records in the kernel (%s %s)",
                 _pool.name().c_str(), address().to_string().c_str(),
                 std::string(_tls->version()).c_str(), std::string(_tls->cipher()).c_str());
-    _kernel = std::make_unique<transport::kernel_records>(_tls->version() == "TLSv1.3");
+    _kernel = std::make_unique<transport::kernel_records>(_tls->tls13());
     _sock.set_records(_kernel.get());
     _tls_records.unbind();
     _tls.reset();  // the WOLFSSL and its buffers
@@ -522,9 +522,7 @@ pool::~pool() {
 pooled_connection* pool::acquire(user& u, bool fresh) {
     const bool shared = under_share(u.client());
     if (!fresh && shared && !_idle.empty()) {
-        pooled_connection* c = _idle.back();
-        _idle.pop_back();
-        connection_deadlines::remove(c->_timer);
+        pooled_connection* c = take_idle();
         c->attach(u);
         return c;
     }
@@ -718,6 +716,13 @@ bool pool::make_room_for(uint64_t client) {
     return true;
 }
 
+pooled_connection* pool::take_idle() {
+    pooled_connection* c = _idle.back();  // the most recently used
+    _idle.pop_back();
+    connection_deadlines::remove(c->_timer);
+    return c;
+}
+
 void pool::serve_idle_to_waiters() {
     while (!_idle.empty()) {
         auto it = next_waiter(false);
@@ -726,10 +731,7 @@ void pool::serve_idle_to_waiters() {
         }
         user* u = it->u;
         _waiters.erase(it);
-        pooled_connection* c = _idle.back();
-        _idle.pop_back();
-        connection_deadlines::remove(c->_timer);
-        answer_later({u, c, 0, {}});  // on its way, on no idle list; attached when it arrives
+        answer_later({u, take_idle(), 0, {}});  // on its way; attached when it arrives
     }
 }
 
@@ -784,7 +786,7 @@ void pool::on_ready(pooled_connection& c) {
 }
 
 void pool::on_released(pooled_connection& c, bool reusable) {
-    if (c._tls && c._requests == 1 && std::string_view(c._tls->version()) == "TLSv1.3") {
+    if (c._tls && c._requests == 1 && c._tls->tls13()) {
         // After the first exchange a TLS 1.3 ticket has arrived (a TLS 1.2
         // session was kept at the handshake).
         keep_session(*c._tls);

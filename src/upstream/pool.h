@@ -253,6 +253,9 @@ class pool {
     bool make_room_for(uint64_t client);
     // Idle connections go to waiters a share held back (deferred).
     void serve_idle_to_waiters();
+    // The most recently used idle connection, off the idle list and its
+    // timer (`_idle` is not empty).
+    pooled_connection* take_idle();
     // An answer to a user that must not hear it inside the call that
     // decided it: a connection (released by its last user and handed on)
     // or a refusal.
